@@ -1,0 +1,114 @@
+//! Names the renderer wires and the processors read: one place, so they cannot drift apart.
+//!
+//! The renderer (`src/platform.rs`) names functions, environment variables, tables, keys and
+//! indexes from these constants; the processors read the same constants at start-up.
+
+/// The Lambda functions of the platform. Each is a binary of `shipstack-processors` with the
+/// same name, packaged as `generated/dist/<name>.zip`.
+pub mod functions {
+    /// API Gateway REST `POST /shipments`.
+    pub const INGEST_API: &str = "ingest-api";
+    /// SQS batches from the events queue (`queued` delivery).
+    pub const QUEUE_PROCESSOR: &str = "queue-processor";
+    /// EventBridge events delivered straight to Lambda (`direct` delivery).
+    pub const EVENT_PROCESSOR: &str = "event-processor";
+    /// DynamoDB stream of the shipments table: notifications, alerts, WebSocket pushes.
+    pub const STREAM_FANOUT: &str = "stream-fanout";
+    /// API Gateway WebSocket `$connect`, `$disconnect`, `$default`.
+    pub const WEBSOCKET_HANDLER: &str = "websocket-handler";
+    /// Scheduled once a day: per-status counts of yesterday's events.
+    pub const DAILY_SUMMARY: &str = "daily-summary";
+
+    /// Every function, in a stable order.
+    pub const ALL: [&str; 6] = [
+        INGEST_API,
+        QUEUE_PROCESSOR,
+        EVENT_PROCESSOR,
+        STREAM_FANOUT,
+        WEBSOCKET_HANDLER,
+        DAILY_SUMMARY,
+    ];
+}
+
+/// Environment variables the renderer sets on the functions.
+pub mod env_vars {
+    /// Name of the shipments table (all event writers, daily-summary).
+    pub const SHIPMENTS_TABLE: &str = "SHIPMENTS_TABLE";
+    /// Name of the WebSocket connections table (websocket-handler, stream-fanout).
+    pub const CONNECTIONS_TABLE: &str = "CONNECTIONS_TABLE";
+    /// ARN of the customer-facing notifications topic (stream-fanout, daily-summary).
+    pub const NOTIFICATIONS_TOPIC_ARN: &str = "NOTIFICATIONS_TOPIC_ARN";
+    /// ARN of the operational alerts topic (stream-fanout: critical statuses).
+    pub const ALERTS_TOPIC_ARN: &str = "ALERTS_TOPIC_ARN";
+    /// URL of the dead-letter queue that invalid events are sent to, with their reason
+    /// (queue-processor, event-processor).
+    pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
+    /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: the WebSocket
+    /// management endpoint (stream-fanout).
+    pub const WEBSOCKET_ENDPOINT: &str = "WEBSOCKET_ENDPOINT";
+    /// Days a shipment event is kept before DynamoDB's TTL removes it.
+    pub const EVENT_TTL_DAYS: &str = "EVENT_TTL_DAYS";
+    /// CloudWatch namespace of the Embedded Metric Format lines.
+    pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+    /// Environment name (`dev`, `prod`, ...), a dimension of every metric.
+    pub const ENVIRONMENT: &str = "ENVIRONMENT";
+}
+
+/// The shipments table: one item per distinct shipment event, plus one summary item per day.
+pub mod shipments_table {
+    /// Partition key (S): the shipment id.
+    pub const PARTITION_KEY: &str = "shipmentId";
+    /// Sort key (S): `<event time>#<idempotency digest>`, so distinct events with the same
+    /// timestamp are kept apart and true redeliveries collide.
+    pub const SORT_KEY: &str = "eventKey";
+    /// Global secondary index by status and event time (daily-summary counts with it).
+    pub const STATUS_INDEX: &str = "status-time-index";
+    /// Partition key (S) of [`STATUS_INDEX`]: the normalised status.
+    pub const STATUS_INDEX_PARTITION_KEY: &str = "status";
+    /// Sort key (S) of [`STATUS_INDEX`]: the event time, RFC 3339 UTC.
+    pub const STATUS_INDEX_SORT_KEY: &str = "eventTime";
+    /// TTL attribute (N, epoch seconds).
+    pub const TTL_ATTRIBUTE: &str = "expiresAt";
+}
+
+/// The WebSocket connections table: a connection row and one row per subscription, so the
+/// fanout finds a shipment's subscribers with a Query on [`SUBSCRIBERS_INDEX`], never a Scan.
+pub mod connections_table {
+    /// Partition key (S): the API Gateway connection id.
+    pub const PARTITION_KEY: &str = "connectionId";
+    /// Sort key (S): `CONNECTION` for the connection row, `SUB#<shipmentId>` per subscription.
+    pub const SORT_KEY: &str = "sk";
+    /// Sparse global secondary index over subscription rows only.
+    pub const SUBSCRIBERS_INDEX: &str = "subscribers-index";
+    /// Partition key (S) of [`SUBSCRIBERS_INDEX`]: the subscribed shipment id.
+    pub const SUBSCRIBERS_INDEX_PARTITION_KEY: &str = "subscribedShipmentId";
+    /// Sort key (S) of [`SUBSCRIBERS_INDEX`]: the connection id.
+    pub const SUBSCRIBERS_INDEX_SORT_KEY: &str = "connectionId";
+    /// TTL attribute (N, epoch seconds): 24 h after `$connect`.
+    pub const TTL_ATTRIBUTE: &str = "expiresAt";
+}
+
+/// EventBridge vocabulary: the sources and detail types the bus rules match. Seeds 002
+/// (`shipment.service`, `shipment.*`) and 003/004 (`logistics.shipments`, `Shipment Update`,
+/// ...) both publish unchanged.
+pub mod events {
+    /// Event sources routed to the processors.
+    pub const SOURCES: [&str; 2] = ["logistics.shipments", "shipment.service"];
+    /// Source of the events this platform itself publishes (none are routed back).
+    pub const OWN_SOURCE: &str = "shipstack";
+}
+
+/// Custom metrics namespace of the Embedded Metric Format lines.
+pub const METRICS_NAMESPACE: &str = "Shipstack";
+
+/// Metric names the processors emit (EMF) and the renderer alarms on / graphs.
+pub mod metrics {
+    /// Events stored, dimension `Status`.
+    pub const EVENTS_PROCESSED: &str = "EventsProcessed";
+    /// Redeliveries recognised and skipped.
+    pub const DUPLICATES_SKIPPED: &str = "DuplicatesSkipped";
+    /// Events rejected as invalid (sent to the dead-letter queue with the reason).
+    pub const EVENTS_REJECTED: &str = "EventsRejected";
+    /// Transient failures (retried).
+    pub const PROCESSING_ERRORS: &str = "ProcessingErrors";
+}
