@@ -1,0 +1,376 @@
+//! Values of Terraform's JSON syntax, with literal strings kept apart from expressions so that
+//! escaping happens once, at serialization, and a user string can never become an expression.
+
+use std::collections::BTreeMap;
+
+use crate::expr::Expr;
+
+/// A value in a Terraform JSON document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tf {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// A literal string. `${` and `%{` are escaped when rendered.
+    Str(String),
+    /// An expression, rendered as `${...}`.
+    Expr(Expr),
+    /// A string template: literal and expression parts, rendered as one JSON string.
+    Template(Vec<Tf>),
+    List(Vec<Tf>),
+    /// A map or object attribute (keys are sorted: output is byte-stable).
+    Map(BTreeMap<String, Tf>),
+    /// A value passed through `jsonencode(...)`: policies, redrive policies, event patterns,
+    /// dashboard bodies. References inside stay references.
+    Json(Box<Tf>),
+}
+
+impl Tf {
+    /// An object from key/value pairs.
+    pub fn object<K: Into<String>, V: Into<Tf>>(pairs: impl IntoIterator<Item = (K, V)>) -> Tf {
+        Tf::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    /// A list from anything convertible.
+    pub fn list<V: Into<Tf>>(items: impl IntoIterator<Item = V>) -> Tf {
+        Tf::List(items.into_iter().map(Into::into).collect())
+    }
+
+    /// `jsonencode(value)`: a JSON document string whose references are resolved by Terraform.
+    pub fn json(value: impl Into<Tf>) -> Tf {
+        Tf::Json(Box::new(value.into()))
+    }
+
+    /// A string built from literal parts and expressions, e.g. an ARN pattern around an id.
+    pub fn template(parts: impl IntoIterator<Item = Tf>) -> Tf {
+        Tf::Template(parts.into_iter().collect())
+    }
+
+    /// Every expression inside this value (references, calls), outermost first.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut found = Vec::new();
+        self.collect_expressions(&mut found);
+        found
+    }
+
+    fn collect_expressions<'a>(&'a self, found: &mut Vec<&'a Expr>) {
+        match self {
+            Tf::Expr(e) => found.push(e),
+            Tf::Template(parts) | Tf::List(parts) => {
+                parts.iter().for_each(|p| p.collect_expressions(found))
+            }
+            Tf::Map(map) => map.values().for_each(|v| v.collect_expressions(found)),
+            Tf::Json(inner) => inner.collect_expressions(found),
+            Tf::Null | Tf::Bool(_) | Tf::Int(_) | Tf::Str(_) => {}
+        }
+    }
+
+    /// The value in Terraform's JSON syntax.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Tf::Null => Value::Null,
+            Tf::Bool(b) => Value::Bool(*b),
+            Tf::Int(i) => Value::from(*i),
+            Tf::Str(s) => Value::String(escape_template(s)),
+            Tf::Expr(e) => Value::String(format!("${{{}}}", e.hcl())),
+            Tf::Template(parts) => Value::String(template_body(parts)),
+            Tf::List(items) => Value::Array(items.iter().map(Tf::to_json).collect()),
+            Tf::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Tf::Json(inner) => Value::String(format!("${{jsonencode({})}}", inner.to_hcl())),
+        }
+    }
+
+    /// The value as an HCL expression (used inside `${...}`, e.g. for `jsonencode`).
+    pub fn to_hcl(&self) -> String {
+        match self {
+            Tf::Null => "null".into(),
+            Tf::Bool(b) => b.to_string(),
+            Tf::Int(i) => i.to_string(),
+            Tf::Str(s) => format!("\"{}\"", escape_quoted(s)),
+            Tf::Expr(e) => e.hcl().to_string(),
+            Tf::Template(parts) => format!("\"{}\"", quoted_template_body(parts)),
+            Tf::List(items) => {
+                format!("[{}]", items.iter().map(Tf::to_hcl).collect::<Vec<_>>().join(", "))
+            }
+            Tf::Map(map) => {
+                let fields: Vec<String> = map
+                    .iter()
+                    .map(|(k, v)| format!("\"{}\" = {}", escape_quoted(k), v.to_hcl()))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+            Tf::Json(inner) => format!("jsonencode({})", inner.to_hcl()),
+        }
+    }
+}
+
+/// Escapes a literal for a JSON-syntax string, which Terraform reads as a template.
+pub fn escape_template(s: &str) -> String {
+    s.replace("${", "$${").replace("%{", "%%{")
+}
+
+/// Escapes a literal for a quoted HCL string inside an expression.
+fn escape_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    escape_template(&out)
+}
+
+fn template_body(parts: &[Tf]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Tf::Str(s) => escape_template(s),
+            other => format!("${{{}}}", other.to_hcl()),
+        })
+        .collect()
+}
+
+fn quoted_template_body(parts: &[Tf]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Tf::Str(s) => escape_quoted(s),
+            other => format!("${{{}}}", other.to_hcl()),
+        })
+        .collect()
+}
+
+impl From<&str> for Tf {
+    fn from(s: &str) -> Tf {
+        Tf::Str(s.to_owned())
+    }
+}
+impl From<String> for Tf {
+    fn from(s: String) -> Tf {
+        Tf::Str(s)
+    }
+}
+impl From<&String> for Tf {
+    fn from(s: &String) -> Tf {
+        Tf::Str(s.clone())
+    }
+}
+impl From<bool> for Tf {
+    fn from(b: bool) -> Tf {
+        Tf::Bool(b)
+    }
+}
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Tf {
+            fn from(i: $t) -> Tf { Tf::Int(i64::from(i)) }
+        }
+    )*};
+}
+from_int!(i32, i64, u8, u16, u32);
+impl From<Expr> for Tf {
+    fn from(e: Expr) -> Tf {
+        Tf::Expr(e)
+    }
+}
+impl From<&Expr> for Tf {
+    fn from(e: &Expr) -> Tf {
+        Tf::Expr(e.clone())
+    }
+}
+impl<V: Into<Tf>> From<Vec<V>> for Tf {
+    fn from(items: Vec<V>) -> Tf {
+        Tf::list(items)
+    }
+}
+impl<V: Into<Tf>> From<BTreeMap<String, V>> for Tf {
+    fn from(map: BTreeMap<String, V>) -> Tf {
+        Tf::object(map)
+    }
+}
+impl<V: Into<Tf>> From<Option<V>> for Tf {
+    fn from(v: Option<V>) -> Tf {
+        v.map_or(Tf::Null, Into::into)
+    }
+}
+impl From<Block> for Tf {
+    fn from(b: Block) -> Tf {
+        Tf::Map(b.0)
+    }
+}
+
+/// Literal JSON: every string in it is a literal (escaped), never an expression.
+impl From<serde_json::Value> for Tf {
+    fn from(v: serde_json::Value) -> Tf {
+        use serde_json::Value;
+        match v {
+            Value::Null => Tf::Null,
+            Value::Bool(b) => Tf::Bool(b),
+            Value::Number(n) => n.as_i64().map_or_else(|| Tf::Str(n.to_string()), Tf::Int),
+            Value::String(s) => Tf::Str(s),
+            Value::Array(items) => Tf::list(items),
+            Value::Object(map) => Tf::object(map),
+        }
+    }
+}
+
+/// The body of a resource, data source, provider or nested block, built field by field.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Block(pub(crate) BTreeMap<String, Tf>);
+
+impl Block {
+    pub fn new() -> Block {
+        Block::default()
+    }
+
+    /// Sets an attribute.
+    pub fn set(mut self, key: &str, value: impl Into<Tf>) -> Block {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets an attribute when there is a value; leaves it out (provider default) otherwise.
+    pub fn set_opt<V: Into<Tf>>(self, key: &str, value: Option<V>) -> Block {
+        match value {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    /// Appends a nested block (rendered as a list of objects, as Terraform's JSON syntax allows
+    /// for every nesting mode).
+    pub fn block(mut self, key: &str, nested: Block) -> Block {
+        match self.0.entry(key.to_owned()).or_insert_with(|| Tf::List(Vec::new())) {
+            Tf::List(items) => items.push(nested.into()),
+            other => *other = Tf::List(vec![nested.into()]),
+        }
+        self
+    }
+
+    /// Appends one nested block per item.
+    pub fn blocks(self, key: &str, nested: impl IntoIterator<Item = Block>) -> Block {
+        nested.into_iter().fold(self, |b, n| b.block(key, n))
+    }
+
+    /// `depends_on`: bare resource addresses, as the JSON syntax requires.
+    pub fn depends_on<'a>(self, resources: impl IntoIterator<Item = &'a crate::Resource>) -> Block {
+        let addresses: Vec<Tf> = resources.into_iter().map(|r| Tf::Str(r.address())).collect();
+        self.set("depends_on", Tf::List(addresses))
+    }
+
+    /// The `lifecycle` meta-argument.
+    pub fn lifecycle(self, lifecycle: Lifecycle) -> Block {
+        let mut body = Block::new();
+        if lifecycle.prevent_destroy {
+            body = body.set("prevent_destroy", true);
+        }
+        if lifecycle.create_before_destroy {
+            body = body.set("create_before_destroy", true);
+        }
+        if !lifecycle.ignore_changes.is_empty() {
+            body = body.set("ignore_changes", Tf::list(lifecycle.ignore_changes));
+        }
+        if body.0.is_empty() {
+            return self;
+        }
+        self.set("lifecycle", body)
+    }
+
+    /// The `provider` meta-argument: a bare `<name>.<alias>` reference.
+    pub fn provider(self, name: &str, alias: &str) -> Block {
+        self.set("provider", Tf::Str(format!("{name}.{alias}")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Tf> {
+        self.0.get(key)
+    }
+}
+
+/// Terraform's `lifecycle` meta-argument.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lifecycle {
+    pub prevent_destroy: bool,
+    pub create_before_destroy: bool,
+    /// Attribute names, bare.
+    pub ignore_changes: Vec<&'static str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    #[test]
+    fn literal_strings_never_become_expressions() {
+        let v = Tf::from("cost ${var.secret} and %{ if true }x%{ endif }");
+        assert_eq!(v.to_json(), json!("cost $${var.secret} and %%{ if true }x%%{ endif }"));
+    }
+
+    #[test]
+    fn literal_json_strings_are_escaped_too() {
+        let v = Tf::from(json!({"detail": {"note": ["${aws_sqs_queue.q.arn}"]}}));
+        assert_eq!(v.to_json(), json!({"detail": {"note": ["$${aws_sqs_queue.q.arn}"]}}));
+    }
+
+    #[test]
+    fn jsonencode_keeps_references_and_escapes_literals() {
+        let arn = Expr::reference("aws_sqs_queue.dlq.arn");
+        let v = Tf::json(Tf::object([
+            ("deadLetterTargetArn", Tf::from(arn)),
+            ("maxReceiveCount", Tf::from(3)),
+            ("note", Tf::from("say \"${hi}\"\n")),
+        ]));
+        assert_eq!(
+            v.to_json(),
+            json!(r#"${jsonencode({"deadLetterTargetArn" = aws_sqs_queue.dlq.arn, "maxReceiveCount" = 3, "note" = "say \"$${hi}\"\n"})}"#)
+        );
+    }
+
+    #[test]
+    fn templates_mix_literals_and_references() {
+        let id = Expr::reference("aws_apigatewayv2_api.ws.id");
+        let v = Tf::template([Tf::from("https://"), id.into(), Tf::from(".example/${x}")]);
+        assert_eq!(v.to_json(), json!("https://${aws_apigatewayv2_api.ws.id}.example/$${x}"));
+        let inside = Tf::json(Tf::list([v]));
+        assert_eq!(
+            inside.to_json(),
+            json!("${jsonencode([\"https://${aws_apigatewayv2_api.ws.id}.example/$${x}\"])}")
+        );
+    }
+
+    #[test]
+    fn nested_blocks_render_as_lists_and_meta_arguments_bare() {
+        let queue = crate::Resource::new("aws_sqs_queue", "events");
+        let b = Block::new()
+            .block("ttl", Block::new().set("enabled", true))
+            .block("rule", Block::new().set("id", "a"))
+            .block("rule", Block::new().set("id", "b"))
+            .depends_on([&queue])
+            .lifecycle(Lifecycle { prevent_destroy: true, ignore_changes: vec!["tags"], ..Default::default() })
+            .provider("aws", "replica");
+        assert_eq!(
+            Tf::from(b).to_json(),
+            json!({
+                "depends_on": ["aws_sqs_queue.events"],
+                "lifecycle": {"ignore_changes": ["tags"], "prevent_destroy": true},
+                "provider": "aws.replica",
+                "rule": [{"id": "a"}, {"id": "b"}],
+                "ttl": [{"enabled": true}],
+            })
+        );
+    }
+
+    #[test]
+    fn empty_lifecycle_is_left_out() {
+        let b = Block::new().lifecycle(Lifecycle::default());
+        assert_eq!(Tf::from(b).to_json(), json!({}));
+    }
+}
