@@ -155,6 +155,11 @@ impl Document {
         self.moved.push((from.to_owned(), to.address()));
     }
 
+    /// Reports a problem found while composing the document; [`Document::render`] fails with it.
+    pub fn report(&mut self, problem: impl Into<String>) {
+        self.errors.push(problem.into());
+    }
+
     fn check_name(&mut self, what: &str, name: &str, duplicate: bool) {
         if duplicate {
             self.errors.push(format!("{what} \"{name}\" is declared twice"));

@@ -1,0 +1,217 @@
+//! API Gateway REST: a regional API whose routes proxy to Lambda functions, deployed to a stage
+//! with X-Ray tracing, JSON access logs and throttling.
+
+use tf::{Block, Expr, Lifecycle, Resource, Tf};
+
+use crate::cloudwatch::{LogGroup, Metric};
+use crate::kms::KeyRef;
+use crate::lambda::FunctionRef;
+use crate::{Component, Stack};
+
+/// The account-level role API Gateway writes access logs with (one per account and region;
+/// REST and WebSocket stages both need it).
+#[derive(Clone, Debug)]
+pub struct AccountLogging {
+    pub name: String,
+}
+
+impl Component for AccountLogging {
+    type Handle = Resource;
+
+    fn add_to(self, stack: &mut Stack) -> Resource {
+        let trust = Tf::json(Tf::object([
+            ("Version", Tf::from("2012-10-17")),
+            (
+                "Statement",
+                Tf::list([Tf::object([
+                    ("Effect", Tf::from("Allow")),
+                    ("Action", Tf::from("sts:AssumeRole")),
+                    ("Principal", Tf::object([("Service", "apigateway.amazonaws.com")])),
+                ])]),
+            ),
+        ]));
+        let role_body = Block::new().set("name", stack.physical_name(&self.name)).set("assume_role_policy", trust);
+        let role = stack.doc().resource("aws_iam_role", &self.name, role_body);
+        // AWS's managed policy for exactly this purpose (create/put log groups and streams).
+        let managed = Tf::template([
+            Tf::from("arn:"),
+            stack.partition().into(),
+            Tf::from(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+        ]);
+        stack.doc().resource(
+            "aws_iam_role_policy_attachment",
+            &self.name,
+            Block::new().set("role", role.attr("name")).set("policy_arn", managed),
+        );
+        stack.doc().resource("aws_api_gateway_account", &self.name, Block::new().set("cloudwatch_role_arn", role.attr("arn")))
+    }
+}
+
+/// One route: `<method> /<path>` proxied to a function.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub function: FunctionRef,
+}
+
+/// Stage throttling.
+#[derive(Clone, Copy, Debug)]
+pub struct Throttling {
+    pub rate_per_s: u32,
+    pub burst: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct RestApi {
+    pub name: String,
+    pub description: String,
+    pub stage: String,
+    /// `AWS_IAM` (SigV4-signed callers) or `NONE`.
+    pub authorization: &'static str,
+    pub routes: Vec<Route>,
+    pub throttling: Throttling,
+    pub log_retention_days: u32,
+    pub key: KeyRef,
+    /// The account logging settings the stage's access logs need.
+    pub account_logging: Resource,
+}
+
+#[derive(Clone, Debug)]
+pub struct RestApiRef {
+    stage: Resource,
+    physical_name: String,
+    stage_name: String,
+}
+
+impl RestApiRef {
+    /// The stage's base URL (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`).
+    pub fn url(&self) -> Expr {
+        self.stage.attr("invoke_url")
+    }
+
+    pub fn metric(&self, name: &'static str) -> Metric {
+        Metric::new(
+            "AWS/ApiGateway",
+            name,
+            vec![("ApiName", Tf::from(self.physical_name.as_str())), ("Stage", Tf::from(self.stage_name.as_str()))],
+        )
+    }
+}
+
+/// The JSON access log line API Gateway writes per request.
+pub(crate) fn access_log_format(fields: &[(&str, &str)]) -> Tf {
+    Tf::json(Tf::object(fields.iter().map(|(k, v)| (*k, Tf::from(*v)))))
+}
+
+impl Component for RestApi {
+    type Handle = RestApiRef;
+
+    fn add_to(self, stack: &mut Stack) -> RestApiRef {
+        let physical_name = stack.physical_name(&self.name);
+        let api = stack.doc().resource(
+            "aws_api_gateway_rest_api",
+            &self.name,
+            Block::new()
+                .set("name", physical_name.clone())
+                .set("description", self.description)
+                .block("endpoint_configuration", Block::new().set("types", Tf::list(["REGIONAL"]))),
+        );
+        let mut redeploy_on = Vec::new();
+        for route in &self.routes {
+            let logical = format!("{}_{}", self.name, route.path.replace('/', "_"));
+            let resource = stack.doc().resource(
+                "aws_api_gateway_resource",
+                &logical,
+                Block::new()
+                    .set("rest_api_id", api.attr("id"))
+                    .set("parent_id", api.attr("root_resource_id"))
+                    .set("path_part", route.path),
+            );
+            let method_name = format!("{logical}_{}", route.method.to_ascii_lowercase());
+            let method = stack.doc().resource(
+                "aws_api_gateway_method",
+                &method_name,
+                Block::new()
+                    .set("rest_api_id", api.attr("id"))
+                    .set("resource_id", resource.attr("id"))
+                    .set("http_method", route.method)
+                    .set("authorization", self.authorization),
+            );
+            let integration = stack.doc().resource(
+                "aws_api_gateway_integration",
+                &method_name,
+                Block::new()
+                    .set("rest_api_id", api.attr("id"))
+                    .set("resource_id", resource.attr("id"))
+                    .set("http_method", method.attr("http_method"))
+                    .set("type", "AWS_PROXY")
+                    .set("integration_http_method", "POST")
+                    .set("uri", route.function.invoke_arn()),
+            );
+            let source = Tf::template([
+                api.attr("execution_arn").into(),
+                Tf::from(format!("/*/{}/{}", route.method, route.path)),
+            ]);
+            route.function.allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
+            redeploy_on.extend([resource.attr("id"), method.attr("id"), integration.attr("id")]);
+        }
+        let deployment = stack.doc().resource(
+            "aws_api_gateway_deployment",
+            &self.name,
+            Block::new()
+                .set("rest_api_id", api.attr("id"))
+                .set("triggers", Tf::object([("redeployment", Expr::call("sha1", [Tf::json(Tf::list(redeploy_on))]))]))
+                .lifecycle(Lifecycle { create_before_destroy: true, ..Default::default() }),
+        );
+        let access_logs = stack.add(LogGroup {
+            name: format!("{}_access", self.name),
+            path: format!("/aws/apigateway/{physical_name}"),
+            retention_days: self.log_retention_days,
+            key: self.key,
+        });
+        let stage = stack.doc().resource(
+            "aws_api_gateway_stage",
+            &self.name,
+            Block::new()
+                .set("rest_api_id", api.attr("id"))
+                .set("deployment_id", deployment.attr("id"))
+                .set("stage_name", self.stage.as_str())
+                .set("xray_tracing_enabled", true)
+                .block(
+                    "access_log_settings",
+                    Block::new().set("destination_arn", access_logs.attr("arn")).set(
+                        "format",
+                        access_log_format(&[
+                            ("requestId", "$context.requestId"),
+                            ("ip", "$context.identity.sourceIp"),
+                            ("requestTime", "$context.requestTime"),
+                            ("httpMethod", "$context.httpMethod"),
+                            ("resourcePath", "$context.resourcePath"),
+                            ("status", "$context.status"),
+                            ("responseLength", "$context.responseLength"),
+                            ("integrationError", "$context.integrationErrorMessage"),
+                        ]),
+                    ),
+                )
+                .depends_on([&self.account_logging]),
+        );
+        stack.doc().resource(
+            "aws_api_gateway_method_settings",
+            &self.name,
+            Block::new()
+                .set("rest_api_id", api.attr("id"))
+                .set("stage_name", stage.attr("stage_name"))
+                .set("method_path", "*/*")
+                .block(
+                    "settings",
+                    Block::new()
+                        .set("metrics_enabled", true)
+                        .set("logging_level", "ERROR")
+                        .set("throttling_rate_limit", self.throttling.rate_per_s)
+                        .set("throttling_burst_limit", self.throttling.burst),
+                ),
+        );
+        RestApiRef { stage, physical_name, stage_name: self.stage }
+    }
+}

@@ -1,0 +1,158 @@
+//! EventBridge: a custom bus, pattern and schedule rules, SQS and Lambda targets with retry
+//! policy and dead-letter queue, and an archive for replay.
+
+use tf::{Block, Expr, Resource, Tf};
+
+use crate::cloudwatch::Metric;
+use crate::lambda::FunctionRef;
+use crate::sqs::QueueRef;
+use crate::{Component, Stack};
+
+/// A custom event bus.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    pub name: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct BusRef {
+    bus: Resource,
+}
+
+impl BusRef {
+    pub fn arn(&self) -> Expr {
+        self.bus.attr("arn")
+    }
+
+    pub fn name(&self) -> Expr {
+        self.bus.attr("name")
+    }
+}
+
+impl Component for Bus {
+    type Handle = BusRef;
+
+    fn add_to(self, stack: &mut Stack) -> BusRef {
+        let body = Block::new().set("name", stack.physical_name(&self.name));
+        BusRef { bus: stack.doc().resource("aws_cloudwatch_event_bus", &self.name, body) }
+    }
+}
+
+/// When a rule fires: on matching events of a bus, or on a schedule (default bus).
+#[derive(Clone, Debug)]
+pub enum Trigger {
+    /// An event pattern (literal JSON) on a custom bus.
+    Pattern { bus: BusRef, pattern: serde_json::Value },
+    /// `cron(...)` or `rate(...)`.
+    Schedule(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub description: String,
+    pub trigger: Trigger,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleRef {
+    rule: Resource,
+    physical_name: String,
+    bus_name: Option<Expr>,
+}
+
+/// Delivery guarantees of a target: retries, event age, and where undeliverable events go.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub max_retries: u32,
+    pub max_event_age_s: u32,
+    pub dead_letter: QueueRef,
+}
+
+impl RuleRef {
+    pub fn arn(&self) -> Expr {
+        self.rule.attr("arn")
+    }
+
+    pub fn logical_name(&self) -> &str {
+        self.rule.name()
+    }
+
+    /// Invocations EventBridge could not deliver to a target (after retries).
+    pub fn metric_failed_invocations(&self) -> Metric {
+        Metric::new("AWS/Events", "FailedInvocations", vec![("RuleName", Tf::from(self.physical_name.as_str()))])
+    }
+
+    /// Sends matching events to `queue`; what cannot be delivered ends in the dead-letter queue.
+    pub fn target_queue(&self, stack: &mut Stack, queue: &QueueRef, delivery: Delivery) {
+        queue.allow_service_send(stack, "events.amazonaws.com", vec![self.arn().into()]);
+        self.target(stack, queue.resource().name(), queue.arn(), delivery);
+    }
+
+    /// Invokes `function` with each matching event.
+    pub fn target_function(&self, stack: &mut Stack, function: &FunctionRef, delivery: Delivery) {
+        function.allow_invoke(stack, self.rule.name(), "events.amazonaws.com", self.arn().into());
+        self.target(stack, function.logical_name(), function.arn(), delivery);
+    }
+
+    fn target(&self, stack: &mut Stack, target_name: &str, arn: Expr, delivery: Delivery) {
+        delivery.dead_letter.allow_service_send(stack, "events.amazonaws.com", vec![self.arn().into()]);
+        let body = Block::new()
+            .set("rule", self.rule.attr("name"))
+            .set_opt("event_bus_name", self.bus_name.clone())
+            .set("target_id", target_name)
+            .set("arn", arn)
+            .block(
+                "retry_policy",
+                Block::new()
+                    .set("maximum_retry_attempts", delivery.max_retries)
+                    .set("maximum_event_age_in_seconds", delivery.max_event_age_s),
+            )
+            .block("dead_letter_config", Block::new().set("arn", delivery.dead_letter.arn()));
+        let name = format!("{}_to_{target_name}", self.rule.name());
+        stack.doc().resource("aws_cloudwatch_event_target", &name, body);
+    }
+}
+
+impl Component for Rule {
+    type Handle = RuleRef;
+
+    fn add_to(self, stack: &mut Stack) -> RuleRef {
+        let physical_name = stack.physical_name(&self.name);
+        let mut body = Block::new().set("name", physical_name.clone()).set("description", self.description);
+        let bus_name = match self.trigger {
+            Trigger::Pattern { bus, pattern } => {
+                body = body.set("event_bus_name", bus.name()).set("event_pattern", Tf::json(pattern));
+                Some(bus.name())
+            }
+            Trigger::Schedule(expression) => {
+                body = body.set("schedule_expression", expression);
+                None
+            }
+        };
+        let rule = stack.doc().resource("aws_cloudwatch_event_rule", &self.name, body);
+        RuleRef { rule, physical_name, bus_name }
+    }
+}
+
+/// Keeps matching events of a bus for replay.
+#[derive(Clone, Debug)]
+pub struct Archive {
+    pub name: String,
+    pub bus: BusRef,
+    pub pattern: serde_json::Value,
+    pub retention_days: u32,
+}
+
+impl Component for Archive {
+    type Handle = Resource;
+
+    fn add_to(self, stack: &mut Stack) -> Resource {
+        let body = Block::new()
+            .set("name", stack.physical_name(&self.name))
+            .set("event_source_arn", self.bus.arn())
+            .set("event_pattern", Tf::json(self.pattern))
+            .set("retention_days", self.retention_days);
+        stack.doc().resource("aws_cloudwatch_event_archive", &self.name, body)
+    }
+}

@@ -1,0 +1,178 @@
+//! IAM policy documents: statements that merge, de-duplicate and sort themselves, so every
+//! rendered policy is minimal and byte-stable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tf::Tf;
+
+/// Whoever grants are given to: a role, through the function (or service) that assumes it.
+pub trait Grantee {
+    fn role(&self) -> &tf::Resource;
+}
+
+/// A value ordered by its HCL text, so statements can be compared, merged and sorted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ordered(pub Tf);
+
+impl Eq for Ordered {}
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.to_hcl().cmp(&other.0.to_hcl())
+    }
+}
+
+/// Who a resource policy statement applies to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Principal {
+    /// An AWS service, e.g. `sns.amazonaws.com`.
+    Service(String),
+    /// An AWS account or role ARN (usually a reference).
+    Aws(Ordered),
+}
+
+/// A condition: `{test: {key: values}}`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Condition {
+    pub test: &'static str,
+    pub key: &'static str,
+    pub values: Vec<Ordered>,
+}
+
+impl Condition {
+    pub fn new(test: &'static str, key: &'static str, values: impl IntoIterator<Item = Tf>) -> Condition {
+        Condition { test, key, values: values.into_iter().map(Ordered).collect() }
+    }
+}
+
+/// One statement.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Statement {
+    pub deny: bool,
+    pub principal: Option<Principal>,
+    pub resources: BTreeSet<Ordered>,
+    pub conditions: BTreeSet<Condition>,
+    pub actions: BTreeSet<&'static str>,
+}
+
+impl Statement {
+    /// Allows `actions` on `resources`.
+    pub fn allow(actions: &[&'static str], resources: impl IntoIterator<Item = Tf>) -> Statement {
+        for action in actions {
+            assert!(!action.contains('*'), "wildcard action {action}: list the actions a grant needs");
+        }
+        Statement {
+            deny: false,
+            principal: None,
+            resources: resources.into_iter().map(Ordered).collect(),
+            conditions: BTreeSet::new(),
+            actions: actions.iter().copied().collect(),
+        }
+    }
+
+    /// Denies `actions` on `resources` (used for transport-security guards).
+    pub fn deny(actions: &[&'static str], resources: impl IntoIterator<Item = Tf>) -> Statement {
+        Statement { deny: true, ..Statement::allow(actions, resources) }
+    }
+
+    pub fn principal(mut self, principal: Principal) -> Statement {
+        self.principal = Some(principal);
+        self
+    }
+
+    pub fn condition(mut self, condition: Condition) -> Statement {
+        self.conditions.insert(condition);
+        self
+    }
+
+    fn to_tf(&self) -> Tf {
+        let mut fields: Vec<(&str, Tf)> = vec![
+            ("Effect", Tf::from(if self.deny { "Deny" } else { "Allow" })),
+            ("Action", Tf::list(self.actions.iter().copied())),
+            ("Resource", Tf::List(self.resources.iter().map(|r| r.0.clone()).collect())),
+        ];
+        if let Some(principal) = &self.principal {
+            let (kind, value) = match principal {
+                Principal::Service(s) => ("Service", Tf::from(s.as_str())),
+                Principal::Aws(arn) => ("AWS", arn.0.clone()),
+            };
+            fields.push(("Principal", Tf::object([(kind, value)])));
+        }
+        if !self.conditions.is_empty() {
+            let mut by_test: BTreeMap<&str, BTreeMap<String, Tf>> = BTreeMap::new();
+            for c in &self.conditions {
+                by_test
+                    .entry(c.test)
+                    .or_default()
+                    .insert(c.key.to_owned(), Tf::List(c.values.iter().map(|v| v.0.clone()).collect()));
+            }
+            fields.push(("Condition", Tf::object(by_test.into_iter().map(|(t, m)| (t, Tf::Map(m))))));
+        }
+        Tf::object(fields)
+    }
+}
+
+type StatementScope = (bool, Option<Principal>, BTreeSet<Ordered>, BTreeSet<Condition>);
+
+/// A policy document: statements with the same effect, principal, resources and conditions are
+/// merged (union of actions), duplicates vanish, and the order is sorted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyDocument {
+    statements: BTreeMap<StatementScope, BTreeSet<&'static str>>,
+}
+
+impl PolicyDocument {
+    pub fn add(&mut self, statement: Statement) {
+        let Statement { deny, principal, resources, conditions, actions } = statement;
+        self.statements.entry((deny, principal, resources, conditions)).or_default().extend(actions);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The merged statements, sorted.
+    pub fn statements(&self) -> Vec<Statement> {
+        let mut merged: Vec<Statement> = self
+            .statements
+            .iter()
+            .map(|((deny, principal, resources, conditions), actions)| Statement {
+                deny: *deny,
+                principal: principal.clone(),
+                resources: resources.clone(),
+                conditions: conditions.clone(),
+                actions: actions.clone(),
+            })
+            .collect();
+        // Statements that differ only in resources but share their actions collapse into one.
+        merged.sort_by(|a, b| (a.deny, &a.principal, &a.actions, &a.conditions).cmp(&(b.deny, &b.principal, &b.actions, &b.conditions)));
+        let mut out: Vec<Statement> = Vec::new();
+        for s in merged {
+            match out.last_mut() {
+                Some(last)
+                    if last.deny == s.deny
+                        && last.principal == s.principal
+                        && last.actions == s.actions
+                        && last.conditions == s.conditions =>
+                {
+                    last.resources.extend(s.resources)
+                }
+                _ => out.push(s),
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `jsonencode({Version = "2012-10-17", Statement = [...]})`.
+    pub fn to_tf(&self) -> Tf {
+        Tf::json(Tf::object([
+            ("Version", Tf::from("2012-10-17")),
+            ("Statement", Tf::List(self.statements().iter().map(Statement::to_tf).collect())),
+        ]))
+    }
+}

@@ -1,0 +1,287 @@
+//! Lambda: Rust functions on `provided.al2023` (handler `bootstrap`) with their role, log group,
+//! event source mappings and invoke permissions.
+
+use tf::{Block, Expr, Resource, Tf};
+
+use crate::cloudwatch::{LogGroup, Metric};
+use crate::dynamodb::TableRef;
+use crate::iam::{Grantee, Statement};
+use crate::kms::KeyRef;
+use crate::s3::BucketRef;
+use crate::sqs::QueueRef;
+use crate::{Component, Stack};
+
+/// The instruction set a function runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Architecture {
+    #[default]
+    X86_64,
+    /// Graviton: cheaper per GB-second, once the processors are packaged for aarch64.
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+/// What happens to an asynchronous invocation (EventBridge delivery) that keeps failing.
+#[derive(Clone, Debug)]
+pub struct AsyncFailure {
+    pub max_retries: u32,
+    pub max_event_age_s: u32,
+    pub dead_letter: QueueRef,
+}
+
+/// A function built from a packaged `bootstrap` zip.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Function name as the processors know it (`queue-processor`); physical name is
+    /// `<prefix>-<name>`, logical name its snake_case.
+    pub name: &'static str,
+    pub description: String,
+    /// The zip, relative to the rendered environment's directory (`../dist/<name>.zip`).
+    pub zip_path: String,
+    pub architecture: Architecture,
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub environment: Vec<(&'static str, Tf)>,
+    pub reserved_concurrency: Option<u32>,
+    pub log_retention_days: u32,
+    /// Encrypts the environment variables and the log group.
+    pub key: KeyRef,
+    pub async_failure: Option<AsyncFailure>,
+}
+
+/// A rendered function: typed references, and the role grants are added to.
+#[derive(Clone, Debug)]
+pub struct FunctionRef {
+    function: Resource,
+    role: Resource,
+    physical_name: String,
+    timeout_s: u32,
+}
+
+impl Grantee for FunctionRef {
+    fn role(&self) -> &Resource {
+        &self.role
+    }
+}
+
+/// Feeding a function from an SQS queue.
+#[derive(Clone, Debug)]
+pub struct SqsSource {
+    pub batch_size: u32,
+    pub batching_window_s: u32,
+    /// Upper bound on concurrent invocations this queue drives (2 to 1000).
+    pub max_concurrency: Option<u32>,
+    pub enabled: bool,
+}
+
+/// Feeding a function from a DynamoDB stream.
+#[derive(Clone, Debug)]
+pub struct StreamSource {
+    pub batch_size: u32,
+    pub batching_window_s: u32,
+    pub max_retries: u32,
+    pub max_record_age_s: u32,
+    /// Where records that exhaust their retries are written, with their metadata.
+    pub on_failure: BucketRef,
+    pub enabled: bool,
+}
+
+impl FunctionRef {
+    pub fn arn(&self) -> Expr {
+        self.function.attr("arn")
+    }
+
+    pub fn invoke_arn(&self) -> Expr {
+        self.function.attr("invoke_arn")
+    }
+
+    pub fn name(&self) -> Expr {
+        self.function.attr("function_name")
+    }
+
+    pub fn logical_name(&self) -> &str {
+        self.function.name()
+    }
+
+    pub fn timeout_s(&self) -> u32 {
+        self.timeout_s
+    }
+
+    /// A metric of this function in `AWS/Lambda`.
+    pub fn metric(&self, name: &'static str) -> Metric {
+        Metric::new("AWS/Lambda", name, vec![("FunctionName", Tf::from(self.physical_name.as_str()))])
+    }
+
+    /// Consumes `queue` in batches, reporting partial batch failures so only the failed
+    /// messages are retried.
+    pub fn consume_queue(&self, stack: &mut Stack, queue: &QueueRef, source: SqsSource) {
+        let needed = 6 * self.timeout_s + source.batching_window_s;
+        if queue.visibility_timeout_s() < needed {
+            stack.doc().report(format!(
+                "queue {} has a visibility timeout of {} s; {} consumes it with a {} s timeout and a {} s window, so it needs at least {} s (6x timeout + window)",
+                queue.resource().name(),
+                queue.visibility_timeout_s(),
+                self.function.name(),
+                self.timeout_s,
+                source.batching_window_s,
+                needed
+            ));
+        }
+        queue.grant_consume_messages(stack, self);
+        let body = Block::new()
+            .set("event_source_arn", queue.arn())
+            .set("function_name", self.arn())
+            .set("batch_size", source.batch_size)
+            .set("maximum_batching_window_in_seconds", source.batching_window_s)
+            .set("function_response_types", Tf::list(["ReportBatchItemFailures"]))
+            .set("enabled", source.enabled)
+            .set_opt(
+                "scaling_config",
+                source.max_concurrency.map(|n| Tf::list([Block::new().set("maximum_concurrency", n)])),
+            )
+            .depends_on([&self.policy()]);
+        let name = format!("{}_from_{}", self.function.name(), queue.resource().name());
+        stack.doc().resource("aws_lambda_event_source_mapping", &name, body);
+    }
+
+    /// Consumes the table's stream, bisecting a failing batch to isolate the bad record,
+    /// retrying a bounded number of times and writing what still fails to `on_failure`.
+    pub fn consume_stream(&self, stack: &mut Stack, table: &TableRef, source: StreamSource) {
+        table.grant_stream_read(stack, self);
+        source.on_failure.grant_put_objects(stack, self);
+        let body = Block::new()
+            .set("event_source_arn", table.stream_arn())
+            .set("function_name", self.arn())
+            .set("starting_position", "LATEST")
+            .set("batch_size", source.batch_size)
+            .set("maximum_batching_window_in_seconds", source.batching_window_s)
+            .set("bisect_batch_on_function_error", true)
+            .set("maximum_retry_attempts", source.max_retries)
+            .set("maximum_record_age_in_seconds", source.max_record_age_s)
+            .set("function_response_types", Tf::list(["ReportBatchItemFailures"]))
+            .set("enabled", source.enabled)
+            .block(
+                "destination_config",
+                Block::new().block("on_failure", Block::new().set("destination_arn", source.on_failure.arn())),
+            )
+            .depends_on([&self.policy()]);
+        let name = format!("{}_from_{}_stream", self.function.name(), table.resource().name());
+        stack.doc().resource("aws_lambda_event_source_mapping", &name, body);
+    }
+
+    /// Lets `service` invoke the function from `source_arn` only.
+    pub fn allow_invoke(&self, stack: &mut Stack, caller: &str, service: &str, source_arn: Tf) {
+        let body = Block::new()
+            .set("statement_id", format!("AllowInvokeFrom{}", pascal_case(caller)))
+            .set("action", "lambda:InvokeFunction")
+            .set("function_name", self.name())
+            .set("principal", service)
+            .set("source_arn", source_arn);
+        stack.doc().resource("aws_lambda_permission", &format!("{}_from_{caller}", self.function.name()), body);
+    }
+
+    /// The role's inline policy, rendered by [`Stack::finish`] under the function's name.
+    fn policy(&self) -> Resource {
+        Resource::new("aws_iam_role_policy", self.role.name())
+    }
+}
+
+fn pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        })
+        .collect()
+}
+
+/// Lambda may assume the role, for functions of this account only.
+fn assume_role_policy() -> Tf {
+    Tf::json(Tf::object([
+        ("Version", Tf::from("2012-10-17")),
+        (
+            "Statement",
+            Tf::list([Tf::object([
+                ("Effect", Tf::from("Allow")),
+                ("Action", Tf::from("sts:AssumeRole")),
+                ("Principal", Tf::object([("Service", "lambda.amazonaws.com")])),
+            ])]),
+        ),
+    ]))
+}
+
+impl Component for Function {
+    type Handle = FunctionRef;
+
+    fn add_to(self, stack: &mut Stack) -> FunctionRef {
+        let logical = self.name.replace('-', "_");
+        let physical = stack.physical_name(self.name);
+        let log_group = stack.add(LogGroup {
+            name: logical.clone(),
+            path: format!("/aws/lambda/{physical}"),
+            retention_days: self.log_retention_days,
+            key: self.key.clone(),
+        });
+        let role = stack.doc().resource(
+            "aws_iam_role",
+            &logical,
+            Block::new()
+                .set("name", physical.clone())
+                .set("description", format!("Execution role of {physical}"))
+                .set("assume_role_policy", assume_role_policy()),
+        );
+        let zip = Tf::template([Expr::path_module().into(), Tf::from(format!("/{}", self.zip_path))]);
+        let mut body = Block::new()
+            .set("function_name", physical.clone())
+            .set("description", self.description)
+            .set("role", role.attr("arn"))
+            .set("runtime", "provided.al2023")
+            .set("handler", "bootstrap")
+            .set("architectures", Tf::list([self.architecture.as_str()]))
+            .set("filename", zip.clone())
+            .set("source_code_hash", Expr::call("filebase64sha256", [zip]))
+            .set("memory_size", self.memory_mb)
+            .set("timeout", self.timeout_s)
+            .set("kms_key_arn", self.key.arn())
+            .set_opt("reserved_concurrent_executions", self.reserved_concurrency)
+            .block("environment", Block::new().set("variables", Tf::object(self.environment)))
+            .block("tracing_config", Block::new().set("mode", "Active"))
+            .block(
+                "logging_config",
+                Block::new().set("log_format", "JSON").set("log_group", log_group.attr("name")),
+            );
+        if let Some(failure) = &self.async_failure {
+            body = body.block("dead_letter_config", Block::new().set("target_arn", failure.dead_letter.arn()));
+        }
+        let policy = Resource::new("aws_iam_role_policy", &logical);
+        let function = stack.doc().resource("aws_lambda_function", &logical, body.depends_on([&log_group, &policy]));
+        let handle = FunctionRef { function, role, physical_name: physical, timeout_s: self.timeout_s };
+
+        let log_streams = Tf::template([log_group.attr("arn").into(), Tf::from(":*")]);
+        stack.grant_role(&handle.role, Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], [log_streams]));
+        // X-Ray accepts segments only on "*": it has no resource-level permissions.
+        stack.grant_role(
+            &handle.role,
+            Statement::allow(&["xray:PutTelemetryRecords", "xray:PutTraceSegments"], [Tf::from("*")]),
+        );
+        stack.grant_role(&handle.role, Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]));
+        if let Some(failure) = self.async_failure {
+            failure.dead_letter.grant_send_messages(stack, &handle);
+            let config = Block::new()
+                .set("function_name", handle.name())
+                .set("maximum_retry_attempts", failure.max_retries)
+                .set("maximum_event_age_in_seconds", failure.max_event_age_s);
+            stack.doc().resource("aws_lambda_function_event_invoke_config", &logical, config);
+        }
+        handle
+    }
+}

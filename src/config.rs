@@ -1,0 +1,276 @@
+//! One environment's configuration (`envs/<name>/env.json`): typed, documented, and validated
+//! against its JSON Schema (`envs/schema.json`, generated from these types) before it is read,
+//! so a mistake is reported with the file and the JSON path of the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The file name of an environment's configuration inside its directory.
+pub const ENV_FILE: &str = "env.json";
+
+/// An environment of the logistics platform.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "shipstack environment")]
+pub struct EnvConfig {
+    /// Editor support: `../schema.json`.
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
+    /// Environment name; must equal the directory name. Prefixes every physical name.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,15}$"))]
+    pub name: String,
+    /// AWS region code, e.g. `us-east-1`.
+    #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
+    pub region: String,
+    /// Who hears about alarms and critical shipment statuses.
+    pub alerts: Alerts,
+    /// How bus events reach the processors.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Guards on stored data.
+    #[serde(default)]
+    pub protection: Protection,
+    /// How long things are kept.
+    #[serde(default)]
+    pub retention: Retention,
+    /// Sizing of the Lambda functions.
+    #[serde(default)]
+    pub functions: Functions,
+    /// The REST and WebSocket APIs.
+    #[serde(default)]
+    pub api: Api,
+    /// Alarm thresholds.
+    #[serde(default)]
+    pub alarms: Alarms,
+    /// Tags on every resource (added to `Project` and `Environment`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Where Terraform keeps this environment's state; without it, a local `terraform.tfstate`.
+    pub backend: Option<Backend>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    /// Email addresses subscribed to the alerts topic (each confirms by mail).
+    #[schemars(length(min = 1))]
+    pub emails: Vec<Email>,
+}
+
+/// An email address.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct Email(#[schemars(regex(pattern = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"))] pub String);
+
+/// `queued`: bus -> SQS queue -> queue-processor (buffered, batched, partial failures; seeds 001,
+/// 002). `direct`: bus -> event-processor (seeds 003, 004), with Lambda's async retries and a
+/// dead-letter queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    #[default]
+    Queued,
+    Direct,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protection {
+    /// DynamoDB deletion protection plus Terraform `prevent_destroy` on the tables.
+    pub deletion_protection: bool,
+    /// Continuous backups of the tables.
+    pub point_in_time_recovery: bool,
+    /// Lets `terraform destroy` empty the failed-records bucket.
+    pub force_destroy_buckets: bool,
+}
+
+impl Default for Protection {
+    fn default() -> Protection {
+        Protection { deletion_protection: true, point_in_time_recovery: true, force_destroy_buckets: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// CloudWatch Logs retention of functions and API access logs.
+    #[schemars(extend("enum" = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]))]
+    pub log_days: u32,
+    /// Days a shipment event stays in the table (DynamoDB TTL).
+    #[schemars(range(min = 1, max = 3650))]
+    pub event_ttl_days: u32,
+    /// Days the event archive keeps bus events for replay (0 = forever).
+    #[schemars(range(max = 3650))]
+    pub archive_days: u32,
+    /// Days a failed stream record stays in the failure bucket.
+    #[schemars(range(min = 1, max = 3650))]
+    pub failed_record_days: u32,
+    /// Days a message may wait in the events queue.
+    #[schemars(range(min = 1, max = 14))]
+    pub queue_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention { log_days: 30, event_ttl_days: 90, archive_days: 30, failed_record_days: 30, queue_days: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Functions {
+    /// Memory of every function, MB (CPU scales with it).
+    #[schemars(range(min = 128, max = 10240))]
+    pub memory_mb: u32,
+    /// Reserved concurrency of the event writers, so a flood cannot starve the account.
+    #[schemars(range(min = 1, max = 1000))]
+    pub writer_concurrency: Option<u32>,
+    /// Instruction set. Only `x86_64` is packaged today; `arm64` is the next step.
+    pub architecture: Architecture,
+}
+
+impl Default for Functions {
+    fn default() -> Functions {
+        Functions { memory_mb: 256, writer_concurrency: None, architecture: Architecture::X86_64 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Architecture {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// `AWS_IAM`: producers sign `POST /shipments` with SigV4. `NONE`: open (dev only).
+    pub authorization: Authorization,
+    /// Steady-state requests per second per stage.
+    #[schemars(range(min = 1, max = 10000))]
+    pub rate_per_s: u32,
+    /// Burst of requests per stage.
+    #[schemars(range(min = 1, max = 5000))]
+    pub burst: u32,
+}
+
+impl Default for Api {
+    fn default() -> Api {
+        Api { authorization: Authorization::AwsIam, rate_per_s: 50, burst: 100 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Authorization {
+    #[default]
+    #[serde(rename = "AWS_IAM")]
+    AwsIam,
+    #[serde(rename = "NONE")]
+    None,
+}
+
+impl Authorization {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Authorization::AwsIam => "AWS_IAM",
+            Authorization::None => "NONE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alarms {
+    /// Messages waiting in the events queue.
+    #[schemars(range(min = 1))]
+    pub queue_depth: u32,
+    /// Seconds the oldest waiting message may be.
+    #[schemars(range(min = 60))]
+    pub oldest_message_age_s: u32,
+    /// Errors per function in 5 minutes.
+    #[schemars(range(min = 1))]
+    pub function_errors: u32,
+    /// Failed SNS deliveries in 5 minutes.
+    #[schemars(range(min = 1))]
+    pub notification_failures: u32,
+    /// Milliseconds the stream consumer may lag behind.
+    #[schemars(range(min = 1000))]
+    pub stream_iterator_age_ms: u32,
+}
+
+impl Default for Alarms {
+    fn default() -> Alarms {
+        Alarms {
+            queue_depth: 1000,
+            oldest_message_age_s: 300,
+            function_errors: 5,
+            notification_failures: 5,
+            stream_iterator_age_ms: 60_000,
+        }
+    }
+}
+
+/// Terraform state storage.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Backend {
+    /// An S3 bucket with S3-native locking (`use_lockfile`).
+    S3 {
+        /// State bucket (create it once, versioned and encrypted, outside this platform).
+        #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))]
+        bucket: String,
+        /// Object key of the state file, e.g. `shipstack/prod.tfstate`.
+        #[schemars(length(min = 1))]
+        key: String,
+        /// Region of the state bucket.
+        #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
+        region: String,
+    },
+    /// A local state file (throwaway environments only).
+    Local {
+        #[schemars(length(min = 1))]
+        path: String,
+    },
+}
+
+/// The JSON Schema of an environment file, as `envs/schema.json` holds it.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(EnvConfig);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
+    text.push('\n');
+    text
+}
+
+/// Reads and validates `<dir>/env.json`.
+pub fn load(dir: &Path) -> Result<EnvConfig> {
+    let file: PathBuf = dir.join(ENV_FILE);
+    let shown = file.display();
+    let text = std::fs::read_to_string(&file).with_context(|| format!("{shown}: cannot read the environment file"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: not valid JSON: {e}"))?;
+
+    let schema: serde_json::Value = serde_json::to_value(schemars::schema_for!(EnvConfig))?;
+    let validator = jsonschema::validator_for(&schema).context("the environment schema does not compile")?;
+    let problems: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            let at = if path.is_empty() { "(top level)".to_owned() } else { path };
+            format!("  at {at}: {error}")
+        })
+        .collect();
+    if !problems.is_empty() {
+        bail!("{shown}: invalid environment:\n{}", problems.join("\n"));
+    }
+    let config: EnvConfig = serde_json::from_value(value).with_context(|| format!("{shown}: invalid environment"))?;
+
+    let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if config.name != dir_name {
+        bail!("{shown}: at /name: \"{}\" must equal the directory name \"{dir_name}\"", config.name);
+    }
+    Ok(config)
+}

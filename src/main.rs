@@ -1,0 +1,68 @@
+//! `shipstack`: renders the logistics platform to Terraform JSON and packages its Lambdas.
+
+mod config;
+mod package;
+mod platform;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render one environment (`envs/<name>`) to Terraform JSON in `generated/<name>/`.
+    Render {
+        /// The environment directory, holding `env.json`.
+        env_dir: PathBuf,
+        /// Write here instead of `generated/<name>/`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the JSON Schema of environment files.
+    Schema {
+        #[arg(long, default_value = "envs/schema.json")]
+        out: PathBuf,
+    },
+    /// Build every processor for provided.al2023 and write one deterministic zip per function.
+    Package(package::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render { env_dir, out } => render(&env_dir, out),
+        Command::Schema { out } => {
+            std::fs::write(&out, config::schema_json()).with_context(|| format!("cannot write {}", out.display()))
+        }
+        Command::Package(args) => package::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn render(env_dir: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+    let started = Instant::now();
+    let (env, files) = render::render_env(env_dir)?;
+    let out = out.unwrap_or_else(|| render::default_out_dir(env_dir, &env.name));
+    render::write_atomically(&out, &files)?;
+    let resources: usize = files.values().map(|f| f.matches("\n      \"").count()).sum();
+    let _ = resources;
+    println!("rendered {} ({} files) in {:.0?}", out.display(), files.len(), started.elapsed());
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `shipstack render`: one environment's Terraform JSON, written all at once or not at all.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::{config, platform};
+
+/// The rendered files of one environment: file name -> contents.
+pub type Files = std::collections::BTreeMap<String, String>;
+
+/// Loads, validates and renders the environment in `env_dir`.
+pub fn render_env(env_dir: &Path) -> Result<(config::EnvConfig, Files)> {
+    let env = config::load(env_dir)?;
+    let doc = platform::build(&env)?;
+    let files = doc
+        .render(aws::file_of)
+        .with_context(|| format!("{}: cannot render", env_dir.join(config::ENV_FILE).display()))?;
+    Ok((env, files))
+}
+
+/// The default output directory of an environment: `generated/<name>` beside `envs/`.
+pub fn default_out_dir(env_dir: &Path, name: &str) -> PathBuf {
+    let root = env_dir.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    root.join("generated").join(name)
+}
+
+/// Replaces `out` with exactly `files`: written to a sibling temporary directory first, then
+/// swapped in, so a failure leaves the previous output as it was.
+pub fn write_atomically(out: &Path, files: &Files) -> Result<()> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".render-")
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
+    for (name, contents) in files {
+        fs::write(staging.path().join(name), contents).with_context(|| format!("cannot write {name}"))?;
+    }
+    let previous = parent.join(format!(".previous-{}", out.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+    if previous.exists() {
+        fs::remove_dir_all(&previous)?;
+    }
+    if out.exists() {
+        fs::rename(out, &previous).with_context(|| format!("cannot move {} aside", out.display()))?;
+    }
+    let staged = staging.keep();
+    if let Err(err) = fs::rename(&staged, out) {
+        if previous.exists() {
+            fs::rename(&previous, out).ok();
+        }
+        return Err(err).with_context(|| format!("cannot move the rendered files to {}", out.display()));
+    }
+    if previous.exists() {
+        fs::remove_dir_all(&previous)?;
+    }
+    Ok(())
+}
