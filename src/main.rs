@@ -1,16 +1,12 @@
 //! `shipstack`: renders the logistics platform to Terraform JSON and packages its Lambdas.
 
-mod config;
-mod package;
-mod platform;
-mod render;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use shipstack::{config, package, render};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -58,11 +54,15 @@ fn main() -> ExitCode {
 
 fn render(env_dir: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let started = Instant::now();
-    let (env, files) = render::render_env(env_dir)?;
-    let out = out.unwrap_or_else(|| render::default_out_dir(env_dir, &env.name));
-    render::write_atomically(&out, &files)?;
-    let resources: usize = files.values().map(|f| f.matches("\n      \"").count()).sum();
-    let _ = resources;
-    println!("rendered {} ({} files) in {:.0?}", out.display(), files.len(), started.elapsed());
+    let rendered = render::render_env(env_dir)?;
+    let out = out.unwrap_or_else(|| render::default_out_dir(env_dir, &rendered.env.name));
+    render::write_atomically(&out, &rendered.files)?;
+    println!(
+        "rendered {}: {} resources in {} files, {:.1?}",
+        out.display(),
+        rendered.resources,
+        rendered.files.len(),
+        started.elapsed()
+    );
     Ok(())
 }

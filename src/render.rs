@@ -10,14 +10,22 @@ use crate::{config, platform};
 /// The rendered files of one environment: file name -> contents.
 pub type Files = std::collections::BTreeMap<String, String>;
 
+/// One rendered environment.
+pub struct Rendered {
+    pub env: config::EnvConfig,
+    pub files: Files,
+    /// How many resources the files declare.
+    pub resources: usize,
+}
+
 /// Loads, validates and renders the environment in `env_dir`.
-pub fn render_env(env_dir: &Path) -> Result<(config::EnvConfig, Files)> {
+pub fn render_env(env_dir: &Path) -> Result<Rendered> {
     let env = config::load(env_dir)?;
     let doc = platform::build(&env)?;
     let files = doc
         .render(aws::file_of)
         .with_context(|| format!("{}: cannot render", env_dir.join(config::ENV_FILE).display()))?;
-    Ok((env, files))
+    Ok(Rendered { resources: doc.resources().count(), env, files })
 }
 
 /// The default output directory of an environment: `generated/<name>` beside `envs/`.

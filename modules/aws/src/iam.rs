@@ -149,17 +149,42 @@ impl PolicyDocument {
             })
             .collect();
         // Statements that differ only in resources but share their actions collapse into one.
-        merged.sort_by(|a, b| (a.deny, &a.principal, &a.actions, &a.conditions).cmp(&(b.deny, &b.principal, &b.actions, &b.conditions)));
-        let mut out: Vec<Statement> = Vec::new();
+        merged.sort_by(|a, b| {
+            (a.deny, &a.principal, &a.actions, &a.conditions).cmp(&(b.deny, &b.principal, &b.actions, &b.conditions))
+        });
+        let mut by_resources: Vec<Statement> = Vec::new();
         for s in merged {
-            match out.last_mut() {
+            match by_resources.last_mut() {
                 Some(last)
-                    if last.deny == s.deny
-                        && last.principal == s.principal
-                        && last.actions == s.actions
-                        && last.conditions == s.conditions =>
+                    if (last.deny, &last.principal, &last.actions, &last.conditions)
+                        == (s.deny, &s.principal, &s.actions, &s.conditions) =>
                 {
                     last.resources.extend(s.resources)
+                }
+                _ => by_resources.push(s),
+            }
+        }
+        // Statements that differ only in the values of their one condition (several source
+        // ARNs allowed to deliver into the same queue) collapse into one condition with all of
+        // them: a condition's values are alternatives.
+        by_resources.sort_by(|a, b| {
+            (a.deny, &a.principal, &a.actions, &a.resources, condition_key(a))
+                .cmp(&(b.deny, &b.principal, &b.actions, &b.resources, condition_key(b)))
+        });
+        let mut out: Vec<Statement> = Vec::new();
+        for s in by_resources {
+            match out.last_mut() {
+                Some(last)
+                    if condition_key(last).is_some()
+                        && (last.deny, &last.principal, &last.actions, &last.resources, condition_key(last))
+                            == (s.deny, &s.principal, &s.actions, &s.resources, condition_key(&s)) =>
+                {
+                    let mut merged = last.conditions.pop_first().expect("one condition");
+                    let extra = s.conditions.into_iter().next().expect("one condition");
+                    merged.values.extend(extra.values);
+                    merged.values.sort();
+                    merged.values.dedup();
+                    last.conditions.insert(merged);
                 }
                 _ => out.push(s),
             }
@@ -174,5 +199,80 @@ impl PolicyDocument {
             ("Version", Tf::from("2012-10-17")),
             ("Statement", Tf::List(self.statements().iter().map(Statement::to_tf).collect())),
         ]))
+    }
+}
+
+/// The test and key of a statement's only condition, if it has exactly one.
+fn condition_key(statement: &Statement) -> Option<(&'static str, &'static str)> {
+    match statement.conditions.len() {
+        1 => statement.conditions.first().map(|c| (c.test, c.key)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn arn(name: &str) -> Tf {
+        Tf::from(tf::Resource::new("aws_sqs_queue", name).attr("arn"))
+    }
+
+    #[test]
+    fn grants_on_the_same_resource_merge_and_duplicates_vanish() {
+        let mut policy = PolicyDocument::default();
+        policy.add(Statement::allow(&["sqs:SendMessage"], [arn("a")]));
+        policy.add(Statement::allow(&["sqs:GetQueueAttributes", "sqs:SendMessage"], [arn("a")]));
+        policy.add(Statement::allow(&["sqs:SendMessage"], [arn("a")]));
+        let statements = policy.statements();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].actions.iter().copied().collect::<Vec<_>>(), ["sqs:GetQueueAttributes", "sqs:SendMessage"]);
+    }
+
+    #[test]
+    fn same_actions_on_different_resources_share_a_statement() {
+        let mut policy = PolicyDocument::default();
+        policy.add(Statement::allow(&["sns:Publish"], [arn("b")]));
+        policy.add(Statement::allow(&["sns:Publish"], [arn("a")]));
+        let statements = policy.statements();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].resources.len(), 2);
+    }
+
+    #[test]
+    fn source_conditions_of_one_service_merge_into_alternatives() {
+        let mut policy = PolicyDocument::default();
+        for rule in ["r2", "r1"] {
+            policy.add(
+                Statement::allow(&["sqs:SendMessage"], [arn("q")])
+                    .principal(Principal::Service("events.amazonaws.com".into()))
+                    .condition(Condition::new("ArnEquals", "aws:SourceArn", [arn(rule)])),
+            );
+        }
+        let statements = policy.statements();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].conditions.first().unwrap().values.len(), 2);
+    }
+
+    #[test]
+    fn rendering_is_independent_of_grant_order() {
+        let grants = [
+            Statement::allow(&["sns:Publish"], [arn("t")]),
+            Statement::allow(&["sqs:SendMessage"], [arn("q")]),
+            Statement::allow(&["kms:Decrypt"], [arn("k")]),
+        ];
+        let render = |order: &[usize]| {
+            let mut policy = PolicyDocument::default();
+            order.iter().for_each(|&i| policy.add(grants[i].clone()));
+            policy.to_tf().to_json()
+        };
+        assert_eq!(render(&[0, 1, 2]), render(&[2, 0, 1]));
+    }
+
+    #[test]
+    #[should_panic(expected = "wildcard action")]
+    fn wildcard_actions_are_refused() {
+        Statement::allow(&["dynamodb:*"], [arn("t")]);
     }
 }

@@ -1,0 +1,12 @@
+//! shipstack: the logistics platform as typed Rust, rendered to reviewable Terraform JSON, and
+//! its Rust Lambdas packaged deterministically.
+//!
+//! - [`platform`]: the whole platform, composed from the `aws` components (start here).
+//! - [`config`]: one environment's typed, schema-validated configuration.
+//! - [`render`]: loading, rendering and writing one environment atomically.
+//! - [`package`]: building the processors into deterministic Lambda zips.
+
+pub mod config;
+pub mod package;
+pub mod platform;
+pub mod render;

@@ -1,0 +1,306 @@
+//! The rendered environments: snapshots of every committed file, and the guarantees the
+//! platform makes, asserted on the rendered JSON.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use shipstack::{config, render};
+
+const ENVS: [&str; 3] = ["dev", "staging", "prod"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rendered(env: &str) -> render::Rendered {
+    render::render_env(&root().join("envs").join(env)).unwrap_or_else(|e| panic!("{env}: {e:#}"))
+}
+
+/// All resources of an environment: `type -> name -> body`.
+fn resources(env: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut all: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for text in rendered(env).files.values() {
+        let file: Value = serde_json::from_str(text).expect("rendered JSON parses");
+        if let Some(Value::Object(types)) = file.get("resource") {
+            for (ty, by_name) in types {
+                let by_name: BTreeMap<String, Value> = serde_json::from_value(by_name.clone()).unwrap();
+                all.entry(ty.clone()).or_default().extend(by_name);
+            }
+        }
+    }
+    all
+}
+
+fn of_type(env: &str, ty: &str) -> BTreeMap<String, Value> {
+    resources(env).remove(ty).unwrap_or_default()
+}
+
+#[test]
+fn committed_output_is_what_the_code_renders() {
+    for env in ENVS {
+        let fresh = rendered(env).files;
+        let dir = root().join("generated").join(env);
+        let mut committed = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".tf.json") {
+                committed.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        assert_eq!(
+            committed.keys().collect::<Vec<_>>(),
+            fresh.keys().collect::<Vec<_>>(),
+            "generated/{env} is stale: run `cargo run -- render envs/{env}`"
+        );
+        for (name, text) in &fresh {
+            assert_eq!(&committed[name], text, "generated/{env}/{name} is stale: run `cargo run -- render envs/{env}`");
+        }
+    }
+}
+
+#[test]
+fn rendering_twice_gives_the_same_bytes() {
+    for env in ENVS {
+        assert_eq!(rendered(env).files, rendered(env).files);
+    }
+}
+
+#[test]
+fn schema_file_is_current() {
+    let committed = std::fs::read_to_string(root().join("envs/schema.json")).unwrap();
+    assert_eq!(committed, config::schema_json(), "envs/schema.json is stale: run `cargo run -- schema`");
+}
+
+#[test]
+fn every_env_file_points_at_the_schema() {
+    for env in ENVS {
+        let text = std::fs::read_to_string(root().join("envs").join(env).join("env.json")).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["$schema"], "../schema.json", "{env}");
+    }
+}
+
+#[test]
+fn prod_tables_have_deletion_protection_and_point_in_time_recovery() {
+    let tables = of_type("prod", "aws_dynamodb_table");
+    let shipments = &tables["shipments"];
+    assert_eq!(shipments["deletion_protection_enabled"], true);
+    assert_eq!(shipments["lifecycle"]["prevent_destroy"], true);
+    assert_eq!(shipments["point_in_time_recovery"][0]["enabled"], true);
+}
+
+#[test]
+fn dev_data_can_be_torn_down() {
+    let tables = of_type("dev", "aws_dynamodb_table");
+    assert_eq!(tables["shipments"]["deletion_protection_enabled"], false);
+    assert!(tables["shipments"].get("lifecycle").is_none());
+    assert_eq!(of_type("dev", "aws_s3_bucket")["failed_records"]["force_destroy"], true);
+    assert_eq!(of_type("prod", "aws_s3_bucket")["failed_records"]["force_destroy"], false);
+}
+
+#[test]
+fn shipments_table_has_stream_ttl_status_index_and_customer_managed_key() {
+    use shipment::contract::shipments_table as t;
+    for env in ENVS {
+        let table = &of_type(env, "aws_dynamodb_table")["shipments"];
+        assert_eq!(table["hash_key"], t::PARTITION_KEY);
+        assert_eq!(table["range_key"], t::SORT_KEY);
+        assert_eq!(table["stream_view_type"], "NEW_AND_OLD_IMAGES");
+        assert_eq!(table["ttl"][0]["attribute_name"], t::TTL_ATTRIBUTE);
+        assert_eq!(table["global_secondary_index"][0]["name"], t::STATUS_INDEX);
+        assert_eq!(table["server_side_encryption"][0]["kms_key_arn"], "${aws_kms_key.data.arn}");
+    }
+}
+
+#[test]
+fn data_at_rest_is_encrypted_with_the_customer_managed_key() {
+    for env in ENVS {
+        let all = resources(env);
+        for (name, queue) in &all["aws_sqs_queue"] {
+            assert_eq!(queue["kms_master_key_id"], "${aws_kms_key.data.arn}", "{env} queue {name}");
+        }
+        for (name, topic) in &all["aws_sns_topic"] {
+            assert_eq!(topic["kms_master_key_id"], "${aws_kms_key.data.arn}", "{env} topic {name}");
+        }
+        for (name, group) in &all["aws_cloudwatch_log_group"] {
+            assert_eq!(group["kms_key_id"], "${aws_kms_key.data.arn}", "{env} log group {name}");
+            assert!(group["retention_in_days"].as_u64().unwrap() > 0, "{env} log group {name}");
+        }
+        assert_eq!(all["aws_kms_key"]["data"]["enable_key_rotation"], true);
+        let sse = &all["aws_s3_bucket_server_side_encryption_configuration"]["failed_records"];
+        assert_eq!(sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"], "aws:kms");
+    }
+}
+
+#[test]
+fn buckets_block_public_access() {
+    for env in ENVS {
+        let block = &of_type(env, "aws_s3_bucket_public_access_block")["failed_records"];
+        for setting in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"] {
+            assert_eq!(block[setting], true, "{env} {setting}");
+        }
+    }
+}
+
+#[test]
+fn functions_run_bootstrap_on_al2023_from_their_packaged_zip() {
+    for env in ENVS {
+        for (name, function) in of_type(env, "aws_lambda_function") {
+            let zip = format!("${{path.module}}/../dist/{}.zip", name.replace('_', "-"));
+            assert_eq!(function["runtime"], "provided.al2023", "{env} {name}");
+            assert_eq!(function["handler"], "bootstrap", "{env} {name}");
+            assert_eq!(function["filename"], zip, "{env} {name}");
+            assert_eq!(function["source_code_hash"], format!("${{filebase64sha256(\"{zip}\")}}"), "{env} {name}");
+            assert_eq!(function["tracing_config"][0]["mode"], "Active", "{env} {name}");
+            assert_eq!(function["architectures"][0], "x86_64", "{env} {name}");
+        }
+    }
+}
+
+#[test]
+fn delivery_mode_decides_how_bus_events_reach_a_processor() {
+    let queued = of_type("prod", "aws_lambda_function");
+    assert!(queued.contains_key("queue_processor") && !queued.contains_key("event_processor"));
+    let targets = of_type("prod", "aws_cloudwatch_event_target");
+    assert_eq!(targets["shipment_service_to_events"]["arn"], "${aws_sqs_queue.events.arn}");
+
+    let direct = of_type("staging", "aws_lambda_function");
+    assert!(direct.contains_key("event_processor") && !direct.contains_key("queue_processor"));
+    assert_eq!(direct["event_processor"]["dead_letter_config"][0]["target_arn"], "${aws_sqs_queue.events_dlq.arn}");
+    let targets = of_type("staging", "aws_cloudwatch_event_target");
+    assert_eq!(targets["logistics_shipments_to_event_processor"]["arn"], "${aws_lambda_function.event_processor.arn}");
+}
+
+#[test]
+fn queue_visibility_timeout_is_at_least_six_times_the_consumer_timeout() {
+    let queue = &of_type("prod", "aws_sqs_queue")["events"];
+    let consumer = &of_type("prod", "aws_lambda_function")["queue_processor"];
+    let mapping = &of_type("prod", "aws_lambda_event_source_mapping")["queue_processor_from_events"];
+    let needed = 6 * consumer["timeout"].as_u64().unwrap() + mapping["maximum_batching_window_in_seconds"].as_u64().unwrap();
+    assert!(queue["visibility_timeout_seconds"].as_u64().unwrap() >= needed);
+    assert_eq!(queue["redrive_policy"], "${jsonencode({\"deadLetterTargetArn\" = aws_sqs_queue.events_dlq.arn, \"maxReceiveCount\" = 3})}");
+    assert_eq!(mapping["function_response_types"][0], "ReportBatchItemFailures");
+}
+
+#[test]
+fn stream_consumer_bisects_retries_and_keeps_what_fails() {
+    let mapping = &of_type("prod", "aws_lambda_event_source_mapping")["stream_fanout_from_shipments_stream"];
+    assert_eq!(mapping["bisect_batch_on_function_error"], true);
+    assert_eq!(mapping["function_response_types"][0], "ReportBatchItemFailures");
+    assert_eq!(mapping["destination_config"][0]["on_failure"][0]["destination_arn"], "${aws_s3_bucket.failed_records.arn}");
+    assert!(mapping["maximum_retry_attempts"].as_u64().unwrap() > 0);
+}
+
+/// Every action of every function policy, with its function.
+fn function_policy_actions(env: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (name, policy) in of_type(env, "aws_iam_role_policy") {
+        let text = policy["policy"].as_str().unwrap().to_owned();
+        let actions = text.split("\"Action\" = [").skip(1).flat_map(|rest| {
+            let list = &rest[..rest.find(']').unwrap()];
+            list.split(", ").map(|a| a.trim_matches('"').to_owned()).collect::<Vec<_>>()
+        });
+        found.extend(actions.map(|a| (name.clone(), a)));
+    }
+    found
+}
+
+#[test]
+fn no_function_policy_grants_a_wildcard_action() {
+    for env in ENVS {
+        let actions = function_policy_actions(env);
+        assert!(actions.len() > 30, "{env}: found only {actions:?}");
+        for (function, action) in actions {
+            assert!(!action.contains('*'), "{env} {function}: {action}");
+        }
+    }
+}
+
+#[test]
+fn grants_follow_the_wiring() {
+    let actions = function_policy_actions("prod");
+    let has = |function: &str, action: &str| actions.iter().any(|(f, a)| f == function && a == action);
+    assert!(has("ingest_api", "dynamodb:PutItem"));
+    assert!(!has("ingest_api", "sns:Publish"), "ingest does not dual-write");
+    assert!(has("queue_processor", "sqs:ReceiveMessage"));
+    assert!(has("queue_processor", "sqs:SendMessage"), "invalid events go to the DLQ");
+    assert!(has("stream_fanout", "execute-api:ManageConnections"));
+    assert!(has("stream_fanout", "dynamodb:GetRecords"));
+    assert!(!has("websocket_handler", "sns:Publish"));
+    assert!(actions.iter().all(|(_, a)| a != "dynamodb:Scan"), "no access path needs a Scan");
+}
+
+#[test]
+fn functions_are_configured_with_the_names_the_processors_read() {
+    use shipment::contract::env_vars;
+    let functions = of_type("prod", "aws_lambda_function");
+    let vars = |f: &str| functions[f]["environment"][0]["variables"].as_object().unwrap().clone();
+    assert_eq!(vars("ingest_api")[env_vars::SHIPMENTS_TABLE], "${aws_dynamodb_table.shipments.name}");
+    assert_eq!(vars("queue_processor")[env_vars::DEAD_LETTER_QUEUE_URL], "${aws_sqs_queue.events_dlq.url}");
+    assert_eq!(vars("stream_fanout")[env_vars::ALERTS_TOPIC_ARN], "${aws_sns_topic.alerts.arn}");
+    assert!(vars("stream_fanout")[env_vars::WEBSOCKET_ENDPOINT].as_str().unwrap().starts_with("https://${aws_apigatewayv2_api.live.id}"));
+}
+
+#[test]
+fn every_alarm_notifies_the_alerts_topic() {
+    for env in ENVS {
+        let alarms = of_type(env, "aws_cloudwatch_metric_alarm");
+        assert!(alarms.contains_key("events_dlq_not_empty"), "{env}");
+        for (name, alarm) in alarms {
+            assert_eq!(alarm["alarm_actions"][0], "${aws_sns_topic.alerts.arn}", "{env} {name}");
+        }
+    }
+}
+
+#[test]
+fn user_strings_never_become_expressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_dir = dir.path().join("envs").join("escape");
+    std::fs::create_dir_all(&env_dir).unwrap();
+    let config = r#"{"name": "escape", "region": "eu-west-1", "alerts": {"emails": ["a@example.com"]},
+        "tags": {"Note": "${var.secret} %{ if true }x%{ endif }"}}"#;
+    std::fs::write(env_dir.join("env.json"), config).unwrap();
+    let main = &render::render_env(&env_dir).unwrap().files["main.tf.json"];
+    let main: Value = serde_json::from_str(main).unwrap();
+    assert_eq!(
+        main["provider"]["aws"][0]["default_tags"][0]["tags"]["Note"],
+        "$${var.secret} %%{ if true }x%%{ endif }"
+    );
+}
+
+#[test]
+fn outputs_cover_the_endpoints_and_names_operators_need() {
+    let outputs: Value = serde_json::from_str(&rendered("prod").files["outputs.tf.json"]).unwrap();
+    for name in [
+        "rest_api_url",
+        "websocket_url",
+        "shipments_table_name",
+        "connections_table_name",
+        "events_queue_url",
+        "dead_letter_queue_url",
+        "event_bus_name",
+        "notifications_topic_arn",
+        "alerts_topic_arn",
+        "dashboard_url",
+    ] {
+        assert!(outputs["output"].get(name).is_some(), "missing output {name}");
+    }
+}
+
+#[test]
+fn logical_ids_are_human_snake_case() {
+    for env in ENVS {
+        for (ty, by_name) in resources(env) {
+            for name in by_name.keys() {
+                assert!(
+                    name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{env}: {ty}.{name}"
+                );
+            }
+        }
+    }
+}
+
