@@ -245,6 +245,24 @@ pub fn schema_json() -> String {
     text
 }
 
+/// The `description` of the schema node whose keyword failed (the node holding the keyword at
+/// `schema_path`), following `$ref`s, so an error also says what the field is for.
+fn field_description(schema: &serde_json::Value, schema_path: &str) -> Option<String> {
+    let segments: Vec<&str> = schema_path.trim_start_matches('/').split('/').collect();
+    let (_keyword, parents) = segments.split_last()?;
+    let mut node = schema;
+    for segment in parents {
+        node = if *segment == "$ref" {
+            let target = node.get("$ref")?.as_str()?.strip_prefix('#')?;
+            schema.pointer(target)?
+        } else {
+            node.get(*segment).or_else(|| segment.parse::<usize>().ok().and_then(|i| node.get(i)))?
+        };
+    }
+    let description = node.get("description")?.as_str()?;
+    Some(description.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// Reads and validates `<dir>/env.json`.
 pub fn load(dir: &Path) -> Result<EnvConfig> {
     let file: PathBuf = dir.join(ENV_FILE);
@@ -260,7 +278,10 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
         .map(|error| {
             let path = error.instance_path().to_string();
             let at = if path.is_empty() { "(top level)".to_owned() } else { path };
-            format!("  at {at}: {error}")
+            match field_description(&schema, &error.schema_path().to_string()) {
+                Some(description) => format!("  at {at}: {error}\n      ({description})"),
+                None => format!("  at {at}: {error}"),
+            }
         })
         .collect();
     if !problems.is_empty() {
