@@ -111,4 +111,23 @@ pub mod metrics {
     pub const EVENTS_REJECTED: &str = "EventsRejected";
     /// Transient failures (retried).
     pub const PROCESSING_ERRORS: &str = "ProcessingErrors";
+    /// Alerts published for critical statuses (stream-fanout), dimension `Status`.
+    pub const ALERTS_PUBLISHED: &str = "AlertsPublished";
+    /// Updates posted to subscribed WebSocket connections (stream-fanout).
+    pub const WEBSOCKET_MESSAGES_SENT: &str = "WebSocketMessagesSent";
+    /// Connections that answered 410 Gone and were deleted (stream-fanout).
+    pub const STALE_CONNECTIONS_REMOVED: &str = "StaleConnectionsRemoved";
+    /// Daily summaries written (daily-summary): alarm when it stays at zero.
+    pub const SUMMARIES_WRITTEN: &str = "SummariesWritten";
+}
+
+/// Message attributes of the invalid events queue-processor and event-processor send to
+/// the dead-letter queue (the body is the original, unchanged).
+pub mod dead_letter {
+    /// Why the event was refused: the field errors, `; `-separated.
+    pub const REASON_ATTRIBUTE: &str = "rejectionReason";
+    /// The function that refused it.
+    pub const FUNCTION_ATTRIBUTE: &str = "rejectedBy";
+    /// The SQS message id or EventBridge event id it arrived as.
+    pub const ORIGINAL_ID_ATTRIBUTE: &str = "originalMessageId";
 }

@@ -1,0 +1,367 @@
+//! The SDK-backed implementations of [`crate::ports`]. Every client is built from the
+//! standard SDK configuration, so `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_DYNAMODB`, ...)
+//! points them at an emulator with no special code; the WebSocket management API alone
+//! takes its endpoint from `WEBSOCKET_ENDPOINT`.
+
+use std::collections::HashMap;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use shipment::contract::{connections_table, dead_letter, shipments_table};
+use shipment::{AttrValue, Item, Status};
+
+use crate::ports::{
+    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push, PutOutcome,
+    Transient,
+};
+
+/// Loads the standard SDK configuration (region, credentials, endpoints from the
+/// environment).
+pub async fn load_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// Domain value to SDK value.
+pub fn to_sdk(value: &AttrValue) -> AttributeValue {
+    match value {
+        AttrValue::S(s) => AttributeValue::S(s.clone()),
+        AttrValue::N(n) => AttributeValue::N(n.clone()),
+        AttrValue::Bool(b) => AttributeValue::Bool(*b),
+        AttrValue::Null => AttributeValue::Null(true),
+        AttrValue::L(items) => AttributeValue::L(items.iter().map(to_sdk).collect()),
+        AttrValue::M(map) => AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()),
+        AttrValue::Ss(items) => AttributeValue::Ss(items.clone()),
+        AttrValue::Ns(items) => AttributeValue::Ns(items.clone()),
+    }
+}
+
+/// SDK value to domain value (binary values, which we never write, become `Null`).
+pub fn from_sdk(value: &AttributeValue) -> AttrValue {
+    match value {
+        AttributeValue::S(s) => AttrValue::S(s.clone()),
+        AttributeValue::N(n) => AttrValue::N(n.clone()),
+        AttributeValue::Bool(b) => AttrValue::Bool(*b),
+        AttributeValue::L(items) => AttrValue::L(items.iter().map(from_sdk).collect()),
+        AttributeValue::M(map) => AttrValue::M(map.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect()),
+        AttributeValue::Ss(items) => AttrValue::Ss(items.clone()),
+        AttributeValue::Ns(items) => AttrValue::Ns(items.clone()),
+        _ => AttrValue::Null,
+    }
+}
+
+fn to_sdk_item(item: &Item) -> HashMap<String, AttributeValue> {
+    item.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()
+}
+
+fn from_sdk_item(item: &HashMap<String, AttributeValue>) -> Item {
+    item.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect()
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// The shipments table.
+#[derive(Debug, Clone)]
+pub struct DynamoShipments {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl DynamoShipments {
+    pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
+        DynamoShipments {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.into(),
+        }
+    }
+}
+
+impl EventStore for DynamoShipments {
+    async fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk_item(item)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(PutOutcome::AlreadyExists)
+            }
+            Err(err) => Err(Transient::new("dynamodb:PutItem", DisplayErrorContext(&err))),
+        }
+    }
+
+    async fn get(&self, shipment_id: &str, event_key: &str) -> Result<Option<Item>, Transient> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(shipments_table::PARTITION_KEY, s(shipment_id))
+            .key(shipments_table::SORT_KEY, s(event_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| Transient::new("dynamodb:GetItem", DisplayErrorContext(&err)))?;
+        Ok(output.item().map(from_sdk_item))
+    }
+
+    async fn put(&self, item: &Item) -> Result<(), Transient> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk_item(item)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("dynamodb:PutItem", DisplayErrorContext(&err)))
+    }
+
+    async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(shipments_table::STATUS_INDEX)
+                .key_condition_expression("#s = :s AND begins_with(#t, :day)")
+                .expression_attribute_names("#s", shipments_table::STATUS_INDEX_PARTITION_KEY)
+                .expression_attribute_names("#t", shipments_table::STATUS_INDEX_SORT_KEY)
+                .expression_attribute_values(":s", s(status.as_str()))
+                .expression_attribute_values(":day", s(day))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| Transient::new("dynamodb:Query", DisplayErrorContext(&err)))?;
+            total += u64::try_from(output.count()).unwrap_or(0);
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(total),
+            }
+        }
+    }
+}
+
+/// The WebSocket connections table.
+#[derive(Debug, Clone)]
+pub struct DynamoConnections {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl DynamoConnections {
+    pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
+        DynamoConnections {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.into(),
+        }
+    }
+
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        key_name: &str,
+        key_value: &str,
+        wanted: &str,
+    ) -> Result<Vec<String>, Transient> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", key_name)
+                .expression_attribute_names("#w", wanted)
+                .expression_attribute_values(":k", s(key_value))
+                .projection_expression("#w")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| Transient::new("dynamodb:Query", DisplayErrorContext(&err)))?;
+            found.extend(
+                output
+                    .items()
+                    .iter()
+                    .filter_map(|item| item.get(wanted).and_then(|v| v.as_s().ok()).cloned()),
+            );
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+impl Connections for DynamoConnections {
+    async fn put_row(&self, item: &Item) -> Result<(), Transient> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk_item(item)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("dynamodb:PutItem", DisplayErrorContext(&err)))
+    }
+
+    async fn delete_row(&self, connection_id: &str, sort_key: &str) -> Result<(), Transient> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(connections_table::PARTITION_KEY, s(connection_id))
+            .key(connections_table::SORT_KEY, s(sort_key))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("dynamodb:DeleteItem", DisplayErrorContext(&err)))
+    }
+
+    async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
+        self.query_all(None, connections_table::PARTITION_KEY, connection_id, connections_table::SORT_KEY)
+            .await
+    }
+
+    async fn subscribers(&self, shipment_id: &str) -> Result<Vec<String>, Transient> {
+        self.query_all(
+            Some(connections_table::SUBSCRIBERS_INDEX),
+            connections_table::SUBSCRIBERS_INDEX_PARTITION_KEY,
+            shipment_id,
+            connections_table::SUBSCRIBERS_INDEX_SORT_KEY,
+        )
+        .await
+    }
+}
+
+/// The dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct SqsDeadLetters {
+    pub client: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl SqsDeadLetters {
+    pub fn new(config: &SdkConfig, queue_url: impl Into<String>) -> Self {
+        SqsDeadLetters {
+            client: aws_sdk_sqs::Client::new(config),
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+fn sqs_attribute(value: &str) -> Result<aws_sdk_sqs::types::MessageAttributeValue, Transient> {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| Transient::new("sqs message attribute", e))
+}
+
+impl DeadLetters for SqsDeadLetters {
+    async fn send(&self, letter: &DeadLetter<'_>) -> Result<(), Transient> {
+        // SQS refuses empty bodies; an empty one is kept visible as a placeholder.
+        let body = if letter.body.is_empty() { "<empty body>" } else { letter.body };
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_attributes(dead_letter::REASON_ATTRIBUTE, sqs_attribute(letter.reason)?)
+            .message_attributes(dead_letter::FUNCTION_ATTRIBUTE, sqs_attribute(letter.function)?);
+        if let Some(id) = letter.original_id.filter(|id| !id.is_empty()) {
+            request = request.message_attributes(dead_letter::ORIGINAL_ID_ATTRIBUTE, sqs_attribute(id)?);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("sqs:SendMessage", aws_sdk_sqs::error::DisplayErrorContext(&err)))
+    }
+}
+
+/// SNS.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    pub client: aws_sdk_sns::Client,
+}
+
+impl SnsPublisher {
+    pub fn new(config: &SdkConfig) -> Self {
+        SnsPublisher {
+            client: aws_sdk_sns::Client::new(config),
+        }
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, notification: &Notification) -> Result<(), Transient> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&notification.topic_arn)
+            .subject(&notification.subject)
+            .message(&notification.message);
+        for (name, value) in &notification.attributes {
+            let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Transient::new("sns message attribute", e))?;
+            request = request.message_attributes(name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("sns:Publish", aws_sdk_sns::error::DisplayErrorContext(&err)))
+    }
+}
+
+/// The WebSocket stage's management API.
+#[derive(Debug, Clone)]
+pub struct WebSocketPush {
+    pub client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl WebSocketPush {
+    /// `endpoint` is `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub fn new(config: &SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .build();
+        WebSocketPush {
+            client: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+        }
+    }
+}
+
+impl Push for WebSocketPush {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<PostOutcome, Transient> {
+        let result = self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(data))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PostOutcome::Delivered),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_gone_exception()) => Ok(PostOutcome::Gone),
+            Err(err) => Err(Transient::new(
+                "execute-api:ManageConnections",
+                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err),
+            )),
+        }
+    }
+}

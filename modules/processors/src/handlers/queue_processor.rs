@@ -1,0 +1,102 @@
+//! `queue-processor`: SQS batches from the events queue (seeds 001 and 002).
+//!
+//! Bodies are EventBridge envelopes (seed 002's rule delivers the whole envelope) or bare
+//! events of any dialect. For each message:
+//! - valid: a conditional put keyed by the event's identity; a redelivery finds its item
+//!   and is acknowledged as a duplicate;
+//! - invalid (unparseable, unknown status, too large...): sent **directly** to the
+//!   dead-letter queue, body unchanged, with the reason in the `rejectionReason` message
+//!   attribute, then acknowledged. Retrying it could never succeed;
+//! - transient failure (throttling, network, the DLQ send itself failing): reported in
+//!   `batchItemFailures`, so SQS redelivers exactly that message; after the queue's
+//!   `maxReceiveCount` (3) the redrive policy moves it to the same DLQ. Nothing vanishes.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, TimeZone, Utc};
+use futures_util::future::join_all;
+use shipment::contract::{functions, metrics as metric};
+use shipment::{parse_body, Dedupe, Rejection};
+
+use crate::ingest::{short_reason, store_event};
+use crate::metrics::Metrics;
+use crate::ports::{DeadLetter, DeadLetters, EventStore};
+
+/// What the queue processor needs.
+pub struct Deps<S, D> {
+    pub store: S,
+    pub dead_letters: D,
+    pub ttl_days: u32,
+}
+
+/// Handles one SQS batch; the response lists exactly the messages to redeliver.
+pub async fn handle<S: EventStore, D: DeadLetters>(
+    event: SqsEvent,
+    deps: &Deps<S, D>,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+) -> SqsBatchResponse {
+    let outcomes = join_all(
+        event
+            .records
+            .iter()
+            .map(|message| process(message, deps, now, metrics)),
+    )
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (message, ok) in event.records.iter().zip(outcomes) {
+        if !ok {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// Returns whether the message may be deleted from the queue.
+async fn process<S: EventStore, D: DeadLetters>(
+    message: &SqsMessage,
+    deps: &Deps<S, D>,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+) -> bool {
+    let message_id = message.message_id.as_deref();
+    // The send time is the same on every redelivery: a stable event time for bare events
+    // that carry none (seed 001's producers may omit it).
+    let sent_at = message
+        .attributes
+        .get("SentTimestamp")
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+    let body = message.body.as_deref().unwrap_or_default();
+    let parsed = match message.body.as_deref() {
+        Some(body) => parse_body(body, sent_at),
+        None => Err(Rejection::invalid(shipment::FieldError::new("body", "is missing"))),
+    };
+    match parsed {
+        Ok(event) => store_event(&deps.store, &event, Dedupe::Content, now, deps.ttl_days, metrics)
+            .await
+            .is_ok(),
+        Err(rejection) => {
+            let reason = short_reason(&rejection.to_string());
+            let letter = DeadLetter {
+                body,
+                reason: &reason,
+                function: functions::QUEUE_PROCESSOR,
+                original_id: message_id,
+            };
+            match deps.dead_letters.send(&letter).await {
+                Ok(()) => {
+                    metrics.incr(metric::EVENTS_REJECTED);
+                    tracing::warn!(message_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
+                    true
+                }
+                Err(error) => {
+                    metrics.incr(metric::PROCESSING_ERRORS);
+                    tracing::error!(message_id, reason = %reason, error = %error, outcome = "failed", "sending an invalid event to the dead-letter queue failed; it will be redelivered");
+                    false
+                }
+            }
+        }
+    }
+}

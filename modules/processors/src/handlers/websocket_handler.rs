@@ -1,0 +1,74 @@
+//! `websocket-handler`: the WebSocket API's `$connect`, `$disconnect` and `$default`.
+//!
+//! - `$connect` stores the connection row (24 h TTL);
+//! - `$disconnect` deletes the connection row and its subscription rows (Query by
+//!   connection id, never a Scan);
+//! - `$default` takes `{"action":"subscribe"|"unsubscribe","shipmentId":"..."}` and replies
+//!   `{"type":"subscribed"|"unsubscribed","shipmentId":...}`, or `{"type":"error","message":...}`
+//!   with status 400 for anything else. (API Gateway returns the reply to the client when the
+//!   route has a `$default` route response.)
+
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use chrono::{DateTime, Utc};
+use http::header::{HeaderValue, CONTENT_TYPE};
+use serde_json::{json, Value};
+use shipment::connections::{
+    connection_row, parse_client_message, subscription_row, subscription_sort_key, ClientMessage,
+};
+use shipment::contract::metrics as metric;
+
+use crate::metrics::Metrics;
+use crate::ports::{forget_connection, Connections, Transient};
+
+/// Handles one WebSocket route invocation.
+pub async fn handle<C: Connections>(
+    request: ApiGatewayWebsocketProxyRequest,
+    connections: &C,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+) -> ApiGatewayProxyResponse {
+    let context = &request.request_context;
+    let Some(connection_id) = context.connection_id.as_deref().filter(|id| !id.is_empty()) else {
+        return reply(400, &json!({"type": "error", "message": "missing connection id"}));
+    };
+    let route = context.route_key.as_deref().unwrap_or("$default");
+    let result = match route {
+        "$connect" => connections
+            .put_row(&connection_row(connection_id, now))
+            .await
+            .map(|()| reply(200, &json!({"type": "connected"}))),
+        "$disconnect" => forget_connection(connections, connection_id)
+            .await
+            .map(|_| reply(200, &json!({"type": "disconnected"}))),
+        _ => match parse_client_message(request.body.as_deref()) {
+            Err(message) => {
+                tracing::info!(connection_id, route, error = %message, "client message refused");
+                return reply(400, &json!({"type": "error", "message": message}));
+            }
+            Ok(ClientMessage::Subscribe { shipment_id }) => connections
+                .put_row(&subscription_row(connection_id, &shipment_id, now))
+                .await
+                .map(|()| reply(200, &json!({"type": "subscribed", "shipmentId": shipment_id}))),
+            Ok(ClientMessage::Unsubscribe { shipment_id }) => connections
+                .delete_row(connection_id, &subscription_sort_key(&shipment_id))
+                .await
+                .map(|()| reply(200, &json!({"type": "unsubscribed", "shipmentId": shipment_id}))),
+        },
+    };
+    result.unwrap_or_else(|error: Transient| {
+        metrics.incr(metric::PROCESSING_ERRORS);
+        tracing::error!(connection_id, route, error = %error, "websocket route failed");
+        reply(500, &json!({"type": "error", "message": "internal error; try again"}))
+    })
+}
+
+fn reply(status: i64, body: &Value) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.body = Some(Body::Text(body.to_string()));
+    response
+}

@@ -1,0 +1,82 @@
+//! The ingestion step shared by the API, the queue and the EventBridge processors.
+
+use chrono::{DateTime, Utc};
+use shipment::contract::metrics as metric;
+use shipment::item::{event_item, StoreMeta};
+use shipment::{Dedupe, Item, ShipmentEvent};
+
+use crate::metrics::Metrics;
+use crate::ports::{EventStore, PutOutcome, Transient};
+
+/// Writes one validated event with a conditional put, logs it and counts it.
+pub async fn store_event<S: EventStore>(
+    store: &S,
+    event: &ShipmentEvent,
+    dedupe: Dedupe<'_>,
+    now: DateTime<Utc>,
+    ttl_days: u32,
+    metrics: &Metrics,
+) -> Result<(Item, PutOutcome), Transient> {
+    let item = event_item(
+        event,
+        dedupe,
+        StoreMeta {
+            ingested_at: now,
+            ttl_days,
+        },
+    );
+    let event_key = item
+        .get(shipment::contract::shipments_table::SORT_KEY)
+        .and_then(|v| v.as_s())
+        .unwrap_or_default()
+        .to_owned();
+    match store.put_if_absent(&item).await {
+        Ok(PutOutcome::Created) => {
+            metrics.incr_status(metric::EVENTS_PROCESSED, event.status);
+            tracing::info!(
+                shipment_id = %event.shipment_id,
+                status = %event.status,
+                event_key = %event_key,
+                outcome = "stored",
+                "shipment event stored"
+            );
+            Ok((item, PutOutcome::Created))
+        }
+        Ok(PutOutcome::AlreadyExists) => {
+            metrics.incr(metric::DUPLICATES_SKIPPED);
+            tracing::info!(
+                shipment_id = %event.shipment_id,
+                status = %event.status,
+                event_key = %event_key,
+                outcome = "duplicate",
+                "redelivered shipment event skipped"
+            );
+            Ok((item, PutOutcome::AlreadyExists))
+        }
+        Err(error) => {
+            metrics.incr(metric::PROCESSING_ERRORS);
+            tracing::error!(
+                shipment_id = %event.shipment_id,
+                status = %event.status,
+                event_key = %event_key,
+                outcome = "failed",
+                error = %error,
+                "storing shipment event failed"
+            );
+            Err(error)
+        }
+    }
+}
+
+/// Truncates a reason to what fits comfortably in a message attribute.
+pub fn short_reason(reason: &str) -> String {
+    const MAX: usize = 1024;
+    if reason.len() <= MAX {
+        return reason.to_owned();
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &reason[..end])
+}

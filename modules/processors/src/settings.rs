@@ -1,0 +1,52 @@
+//! Start-up configuration from the environment variables the renderer sets
+//! ([`shipment::contract::env_vars`]). A missing variable fails the function's init, loudly,
+//! instead of its first event.
+
+use shipment::contract::env_vars;
+
+/// Days events are kept when `EVENT_TTL_DAYS` is unset.
+pub const DEFAULT_EVENT_TTL_DAYS: u32 = 90;
+
+/// A configuration error, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError(pub String);
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// A required variable.
+pub fn required(name: &str) -> Result<String, SettingsError> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        _ => Err(SettingsError(format!("environment variable {name} must be set"))),
+    }
+}
+
+/// `EVENT_TTL_DAYS`: 1 to 3650, default [`DEFAULT_EVENT_TTL_DAYS`].
+pub fn ttl_days() -> Result<u32, SettingsError> {
+    parse_ttl_days(std::env::var(env_vars::EVENT_TTL_DAYS).ok().as_deref())
+}
+
+pub fn parse_ttl_days(raw: Option<&str>) -> Result<u32, SettingsError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_EVENT_TTL_DAYS),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| SettingsError(format!("{}={v:?} must be a whole number of days from 1 to 3650", env_vars::EVENT_TTL_DAYS))),
+    }
+}
+
+/// `ENVIRONMENT`, default `unknown`.
+pub fn environment() -> String {
+    std::env::var(env_vars::ENVIRONMENT)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
