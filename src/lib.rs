@@ -3,10 +3,12 @@
 //!
 //! - [`platform`]: the whole platform, composed from the `aws` components (start here).
 //! - [`config`]: one environment's typed, schema-validated configuration.
+//! - [`envdoc`]: the README of each rendered environment, with its architecture diagram.
 //! - [`render`]: loading, rendering and writing one environment atomically.
 //! - [`package`]: building the processors into deterministic Lambda zips.
 
 pub mod config;
+pub mod envdoc;
 pub mod package;
 pub mod platform;
 pub mod render;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::{config, platform};
+use crate::{config, envdoc, platform};
 
 /// The rendered files of one environment: file name -> contents.
 pub type Files = std::collections::BTreeMap<String, String>;
@@ -22,9 +22,10 @@ pub struct Rendered {
 pub fn render_env(env_dir: &Path) -> Result<Rendered> {
     let env = config::load(env_dir)?;
     let doc = platform::build(&env)?;
-    let files = doc
+    let mut files = doc
         .render(aws::file_of)
         .with_context(|| format!("{}: cannot render", env_dir.join(config::ENV_FILE).display()))?;
+    files.insert("README.md".into(), envdoc::readme(&env, &doc)?);
     Ok(Rendered { resources: doc.resources().count(), env, files })
 }
 

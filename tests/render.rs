@@ -46,7 +46,7 @@ fn committed_output_is_what_the_code_renders() {
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".tf.json") {
+            if name.ends_with(".tf.json") || name == "README.md" {
                 committed.insert(name, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -304,3 +304,14 @@ fn logical_ids_are_human_snake_case() {
     }
 }
 
+
+#[test]
+fn env_readme_diagram_follows_the_wiring() {
+    let prod = &rendered("prod").files["README.md"];
+    assert!(prod.contains("sqs_queue_events -->|batches| lambda_function_queue_processor"), "{prod}");
+    assert!(prod.contains("dynamodb_table_shipments -->|batches| lambda_function_stream_fanout"), "{prod}");
+    assert!(!prod.contains("event_processor"), "queued delivery has no event processor: {prod}");
+    let staging = &rendered("staging").files["README.md"];
+    assert!(staging.contains("cloudwatch_event_rule_logistics_shipments --> lambda_function_event_processor"), "{staging}");
+    assert!(staging.contains("| | **total** | **103** |"), "{staging}");
+}

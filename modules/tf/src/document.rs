@@ -150,6 +150,20 @@ impl Document {
         self.outputs.insert(name.to_owned(), body.into());
     }
 
+    /// Every output's description, by name.
+    pub fn output_descriptions(&self) -> BTreeMap<String, String> {
+        self.outputs
+            .iter()
+            .filter_map(|(name, body)| match body {
+                Tf::Map(map) => match map.get("description") {
+                    Some(Tf::Str(d)) => Some((name.clone(), d.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Records a rename, so Terraform moves state instead of replacing the resource.
     pub fn moved(&mut self, from: &str, to: &Resource) {
         self.moved.push((from.to_owned(), to.address()));

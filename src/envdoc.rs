@@ -1,0 +1,152 @@
+//! `generated/<env>/README.md`: what the environment holds, its outputs, and an architecture
+//! diagram derived from the rendered wiring, written with a handlebars template.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tf::{Document, Resource, Tf};
+
+use crate::config::{Delivery, EnvConfig};
+
+const TEMPLATE: &str = include_str!("templates/env-readme.md.hbs");
+
+/// Resource types drawn as nodes, with the label suffix naming their service.
+const NODE_TYPES: [(&str, &str); 10] = [
+    ("aws_lambda_function", "Lambda"),
+    ("aws_dynamodb_table", "DynamoDB"),
+    ("aws_sqs_queue", "SQS"),
+    ("aws_sns_topic", "SNS"),
+    ("aws_cloudwatch_event_bus", "EventBridge bus"),
+    ("aws_cloudwatch_event_rule", "rule"),
+    ("aws_api_gateway_rest_api", "REST API"),
+    ("aws_apigatewayv2_api", "WebSocket API"),
+    ("aws_s3_bucket", "S3"),
+    ("aws_sns_topic_subscription", "email"),
+];
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct Edge {
+    from: String,
+    to: String,
+    label: &'static str,
+}
+
+/// The first resource a value refers to.
+fn reference_in(value: &Tf) -> Option<Resource> {
+    value.expressions().into_iter().find_map(|e| {
+        let mut parts = e.hcl().split('.');
+        let (ty, name) = (parts.next()?, parts.next()?);
+        ty.starts_with("aws_").then(|| Resource::new(ty, name))
+    })
+}
+
+/// The value at `path` in a body, looking into nested blocks (rendered as lists).
+fn nested<'a>(body: &'a Tf, path: &[&str]) -> Option<&'a Tf> {
+    path.iter().try_fold(body, |node, key| match node {
+        Tf::Map(map) => map.get(*key),
+        Tf::List(items) => match items.first() {
+            Some(Tf::Map(map)) => map.get(*key),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// The first resource the attribute at `path` refers to.
+fn referenced(body: &Tf, path: &[&str]) -> Option<Resource> {
+    nested(body, path).and_then(reference_in)
+}
+
+fn node_id(r: &Resource) -> String {
+    format!("{}_{}", r.resource_type().trim_start_matches("aws_"), r.name())
+}
+
+/// Edges of the data flow: event sources, targets, subscriptions, API integrations, and what
+/// each function is configured to use (its environment).
+fn edges(doc: &Document) -> BTreeSet<Edge> {
+    let mut edges = BTreeSet::new();
+    let mut add = |from: Option<Resource>, to: Option<Resource>, label: &'static str| {
+        if let (Some(from), Some(to)) = (from, to) {
+            edges.insert(Edge { from: node_id(&from), to: node_id(&to), label });
+        }
+    };
+    for (resource, body) in doc.resources() {
+        match resource.resource_type() {
+            "aws_lambda_event_source_mapping" => {
+                let function = referenced(body, &["function_name"]);
+                add(referenced(body, &["event_source_arn"]), function.clone(), "batches");
+                let on_failure = referenced(body, &["destination_config", "on_failure", "destination_arn"]);
+                add(function, on_failure, "failed records");
+            }
+            "aws_cloudwatch_event_rule" => add(referenced(body, &["event_bus_name"]), Some(resource.clone()), ""),
+            "aws_cloudwatch_event_target" => add(referenced(body, &["rule"]), referenced(body, &["arn"]), ""),
+            "aws_sns_topic_subscription" => {
+                let endpoint = referenced(body, &["endpoint"]).or(Some(resource.clone()));
+                add(referenced(body, &["topic_arn"]), endpoint, "");
+            }
+            "aws_api_gateway_integration" => add(referenced(body, &["rest_api_id"]), referenced(body, &["uri"]), "POST"),
+            "aws_apigatewayv2_integration" => add(referenced(body, &["api_id"]), referenced(body, &["integration_uri"]), "routes"),
+            "aws_lambda_function" => {
+                if let Some(Tf::Map(variables)) = nested(body, &["environment", "variables"]) {
+                    for value in variables.values() {
+                        add(Some(resource.clone()), reference_in(value), "");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    edges
+}
+
+/// The README of one rendered environment.
+pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
+    let outputs = doc.output_descriptions();
+    let edges = edges(doc);
+    let used: BTreeSet<&str> = edges.iter().flat_map(|e| [e.from.as_str(), e.to.as_str()]).collect();
+    let nodes: Vec<Value> = doc
+        .resources()
+        .filter_map(|(r, _)| {
+            let (_, service) = NODE_TYPES.iter().find(|(ty, _)| *ty == r.resource_type())?;
+            let id = node_id(&r);
+            used.contains(id.as_str()).then(|| json!({"id": id, "label": format!("{} ({service})", r.name())}))
+        })
+        .collect();
+
+    let mut counts: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+    for (r, _) in doc.resources() {
+        *counts.entry((aws::file_of(r.resource_type()), r.resource_type().to_owned())).or_default() += 1;
+    }
+    let components: Vec<Value> = counts
+        .iter()
+        .map(|((file, ty), count)| json!({"file": format!("{file}.tf.json"), "resource_type": ty, "count": count}))
+        .collect();
+
+    let data = json!({
+        "name": env.name,
+        "region": env.region,
+        "delivery": match env.delivery { Delivery::Queued => "queued", Delivery::Direct => "direct" },
+        "delivery_note": match env.delivery {
+            Delivery::Queued => "bus -> events queue -> queue-processor, partial batch failures, DLQ after 3 receives",
+            Delivery::Direct => "bus -> event-processor, Lambda async retries, DLQ",
+        },
+        "deletion_protection": env.protection.deletion_protection,
+        "pitr": env.protection.point_in_time_recovery,
+        "log_days": env.retention.log_days,
+        "event_ttl_days": env.retention.event_ttl_days,
+        "email_count": env.alerts.emails.len(),
+        "nodes": nodes,
+        "edges": edges,
+        "components": components,
+        "total": doc.resources().count(),
+        "outputs": outputs.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
+    });
+    let mut handlebars = Handlebars::new();
+    handlebars.set_strict_mode(true);
+    // Markdown, not HTML: nothing to escape.
+    handlebars.register_escape_fn(handlebars::no_escape);
+    handlebars.render_template(TEMPLATE, &data).context("cannot render the environment README")
+}
