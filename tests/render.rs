@@ -21,8 +21,11 @@ fn rendered(env: &str) -> render::Rendered {
 /// All resources of an environment: `type -> name -> body`.
 fn resources(env: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
     let mut all: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    for text in rendered(env).files.values() {
-        let file: Value = serde_json::from_str(text).expect("rendered JSON parses");
+    for (name, text) in rendered(env).files {
+        if !name.ends_with(".tf.json") {
+            continue;
+        }
+        let file: Value = serde_json::from_str(&text).expect("rendered JSON parses");
         if let Some(Value::Object(types)) = file.get("resource") {
             for (ty, by_name) in types {
                 let by_name: BTreeMap<String, Value> = serde_json::from_value(by_name.clone()).unwrap();
