@@ -4,13 +4,18 @@
 //!
 //! - every `resource.<type>.<name>` and `data.<type>.<name>` body validates against the JSON
 //!   Schema of its type (no unknown or computed-only attribute, every required attribute and
-//!   block, the right value and block shapes); negative tests mutate real rendered resources to
-//!   prove each class of mistake is caught;
+//!   block, the right value and block shapes), and so does every `provider "aws"` configuration;
+//!   negative tests mutate real rendered resources to prove each class of mistake is caught;
 //! - every `aws_<type>.<name>.<attr>` / `data.aws_<type>.<name>.<attr>` reference inside a `${...}`
 //!   template (also nested in function calls and quoted templates) names a resource declared in
 //!   the same env and an attribute or block its type has; `depends_on` and
 //!   `lifecycle.replace_triggered_by` name declared resources, `lifecycle.ignore_changes` names
 //!   attributes of the resource's own type.
+//!
+//! Deliberately stricter than Terraform in a few places, because the renderer is typed: a value
+//! must have its attribute's JSON type (Terraform would coerce "30" to a number; here only a
+//! `${...}` template string may stand for a non-string), repeated (list/set) blocks must be arrays
+//! of objects, and `null`, `dynamic` blocks, provisioners and `//` comments are not accepted.
 //!
 //! When nothing is rendered yet, the negative tests run on a small hand-written sample document;
 //! the test over the rendered output fails and says to render first.
@@ -72,26 +77,37 @@ fn rendered_envs() -> Vec<Env> {
         let files = paths
             .iter()
             .map(|p| {
-                let text = fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+                let text = fs::read_to_string(p)
+                    .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
                 let doc = serde_json::from_str(&text)
                     .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", p.display()));
-                File { path: relative(p), doc }
+                File {
+                    path: relative(p),
+                    doc,
+                }
             })
             .collect();
-        envs.push(Env { name: dir.file_name().unwrap().to_string_lossy().into_owned(), files });
+        envs.push(Env {
+            name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+            files,
+        });
     }
     envs
 }
 
 fn relative(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap_or(p).to_string_lossy().into_owned()
+    p.strip_prefix(root())
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn fixture() -> Value {
     let path = root().join(FIXTURE);
     let text = fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{FIXTURE} is missing ({e}): {REGENERATE}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{FIXTURE} is not JSON ({e}): {REGENERATE}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{FIXTURE} is not JSON ({e}): {REGENERATE}"))
 }
 
 /// `resource` or `data`.
@@ -131,7 +147,9 @@ fn objects(v: &Value) -> Vec<&Map<String, Value>> {
 fn declarations(doc: &Value) -> Vec<Declared<'_>> {
     let mut out = Vec::new();
     for kind in ["resource", "data"] {
-        let Some(section) = doc.get(kind) else { continue };
+        let Some(section) = doc.get(kind) else {
+            continue;
+        };
         for types in objects(section) {
             for (ty, named) in types {
                 for names in objects(named) {
@@ -141,7 +159,12 @@ fn declarations(doc: &Value) -> Vec<Declared<'_>> {
                             other => vec![other],
                         };
                         for body in bodies {
-                            out.push(Declared { kind, ty: ty.clone(), name: name.clone(), body });
+                            out.push(Declared {
+                                kind,
+                                ty: ty.clone(),
+                                name: name.clone(),
+                                body,
+                            });
                         }
                     }
                 }
@@ -173,9 +196,13 @@ impl Schemas {
             fixture["$schema"], "https://json-schema.org/draft/2020-12/schema",
             "{FIXTURE} must be a draft 2020-12 JSON Schema: {REGENERATE}"
         );
-        let defs = fixture["$defs"].as_object().unwrap_or_else(|| panic!("{FIXTURE} has no $defs: {REGENERATE}"));
+        let defs = fixture["$defs"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{FIXTURE} has no $defs: {REGENERATE}"));
         let mut validators = BTreeMap::new();
-        for key in defs.keys().filter(|k| k.starts_with("resource.") || k.starts_with("data.")) {
+        for key in defs.keys().filter(|k| {
+            k.starts_with("resource.") || k.starts_with("data.") || *k == "provider.aws"
+        }) {
             let schema = json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "$ref": format!("#/$defs/{key}"),
@@ -185,7 +212,10 @@ impl Schemas {
                 .unwrap_or_else(|e| panic!("{FIXTURE}: $defs/{key} does not compile: {e}"));
             validators.insert(key.clone(), validator);
         }
-        Schemas { fixture, validators }
+        Schemas {
+            fixture,
+            validators,
+        }
     }
 
     fn def(&self, kind: &str, ty: &str) -> Option<&Value> {
@@ -200,22 +230,34 @@ impl Schemas {
 
     /// Validation errors of one body as (JSON pointer inside the body, kind, message).
     fn errors(&self, kind: &str, ty: &str, body: &Value) -> Result<Vec<Violation>, String> {
-        let validator = self.validators.get(&format!("{kind}.{ty}")).ok_or_else(|| {
-            format!("{kind} type {ty} is not in {FIXTURE}: {REGENERATE} (after rendering)")
-        })?;
+        let validator = self
+            .validators
+            .get(&format!("{kind}.{ty}"))
+            .ok_or_else(|| {
+                format!("{kind} type {ty} is not in {FIXTURE}: {REGENERATE} (after rendering)")
+            })?;
         Ok(validator
             .iter_errors(body)
             .map(|e| {
                 let mut message = e.to_string();
                 match e.kind() {
                     ValidationErrorKind::FalseSchema => {
-                        message = format!("computed-only attribute (an output of the provider) is set: {message}");
+                        message = format!(
+                            "computed-only attribute (an output of the provider) is set: {message}"
+                        );
                     }
                     ValidationErrorKind::AnyOf { context } => {
                         // Say what each alternative wanted, e.g. a number or a ${...} template.
-                        let wanted: Vec<String> =
-                            context.iter().filter_map(|alt| alt.first()).map(|e| e.to_string()).collect();
-                        message = format!("{} is none of the accepted forms: {}", e.instance(), wanted.join("; "));
+                        let wanted: Vec<String> = context
+                            .iter()
+                            .filter_map(|alt| alt.first())
+                            .map(|e| e.to_string())
+                            .collect();
+                        message = format!(
+                            "{} is none of the accepted forms: {}",
+                            e.instance(),
+                            wanted.join("; ")
+                        );
                     }
                     _ => {}
                 }
@@ -244,7 +286,9 @@ struct Violation {
 fn detail(kind: &ValidationErrorKind) -> Vec<String> {
     match kind {
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected.clone(),
-        ValidationErrorKind::Required { property } => vec![property.as_str().unwrap_or_default().to_owned()],
+        ValidationErrorKind::Required { property } => {
+            vec![property.as_str().unwrap_or_default().to_owned()]
+        }
         _ => Vec::new(),
     }
 }
@@ -259,16 +303,63 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// The `provider "aws"` configurations of a document, each with its address.
+fn aws_providers(doc: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for providers in doc.get("provider").map(objects).unwrap_or_default() {
+        let Some(aws) = providers.get("aws") else {
+            continue;
+        };
+        let configs: Vec<&Value> = match aws {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for config in configs {
+            let address = match config.get("alias").and_then(Value::as_str) {
+                Some(alias) => format!("provider.aws.{alias}"),
+                None => "provider.aws".to_owned(),
+            };
+            out.push((address, config));
+        }
+    }
+    out
+}
+
 /// Every schema violation in one environment, one line each, naming env, file, address, path.
 fn schema_violations(schemas: &Schemas, env: &Env) -> Vec<String> {
     let mut out = Vec::new();
     for file in &env.files {
+        for (address, config) in aws_providers(&file.doc) {
+            for v in schemas
+                .errors("provider", "aws", config)
+                .unwrap_or_else(|e| panic!("{e}"))
+            {
+                let path = if v.path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    v.path
+                };
+                out.push(format!(
+                    "env {}, {}, {address} at {path}: {}",
+                    env.name, file.path, v.message
+                ));
+            }
+        }
         for d in declarations(&file.doc) {
             match schemas.errors(d.kind, &d.ty, d.body) {
-                Err(missing) => out.push(format!("env {}, {}, {}: {missing}", env.name, file.path, d.address())),
+                Err(missing) => out.push(format!(
+                    "env {}, {}, {}: {missing}",
+                    env.name,
+                    file.path,
+                    d.address()
+                )),
                 Ok(errors) => {
                     for v in errors {
-                        let path = if v.path.is_empty() { "/".to_owned() } else { v.path };
+                        let path = if v.path.is_empty() {
+                            "/".to_owned()
+                        } else {
+                            v.path
+                        };
                         out.push(format!(
                             "env {}, {}, {} at {path}: {}",
                             env.name,
@@ -380,7 +471,8 @@ fn references_in(code: &str) -> Vec<Reference> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < c.len() {
-        let starts_root = is_ident_start(c[i]) && (i == 0 || !(is_ident(c[i - 1]) || c[i - 1] == '.'));
+        let starts_root =
+            is_ident_start(c[i]) && (i == 0 || !(is_ident(c[i - 1]) || c[i - 1] == '.'));
         if !starts_root {
             i += 1;
             continue;
@@ -407,7 +499,11 @@ fn references_in(code: &str) -> Vec<Reference> {
                 }
                 steps.push(Step::Name(name));
                 j = k;
-            } else if k < c.len() && c[k] == '.' && k + 1 < c.len() && (c[k + 1] == '*' || c[k + 1].is_ascii_digit()) {
+            } else if k < c.len()
+                && c[k] == '.'
+                && k + 1 < c.len()
+                && (c[k + 1] == '*' || c[k + 1].is_ascii_digit())
+            {
                 // legacy splat `.*` or index `.0`
                 k += 2;
                 while k < c.len() && c[k].is_ascii_digit() {
@@ -450,8 +546,12 @@ fn references_in(code: &str) -> Vec<Reference> {
 
 fn reference_from(steps: &[Step]) -> Option<Reference> {
     let names = |from: usize| -> Option<(String, String, Option<String>)> {
-        let Some(Step::Name(ty)) = steps.get(from) else { return None };
-        let Some(Step::Name(name)) = steps.get(from + 1) else { return None };
+        let Some(Step::Name(ty)) = steps.get(from) else {
+            return None;
+        };
+        let Some(Step::Name(name)) = steps.get(from + 1) else {
+            return None;
+        };
         // The first name after the resource (past any `[index]`) is the attribute or block.
         let attr = steps[from + 2..].iter().find_map(|s| match s {
             Step::Name(a) => Some(a.clone()),
@@ -462,11 +562,21 @@ fn reference_from(steps: &[Step]) -> Option<Reference> {
     match steps.first()? {
         Step::Name(first) if first == "data" => {
             let (ty, name, attr) = names(1)?;
-            ty.starts_with("aws_").then_some(Reference { kind: "data", ty, name, attr })
+            ty.starts_with("aws_").then_some(Reference {
+                kind: "data",
+                ty,
+                name,
+                attr,
+            })
         }
         Step::Name(first) if first.starts_with("aws_") => {
             let (ty, name, attr) = names(0)?;
-            Some(Reference { kind: "resource", ty, name, attr })
+            Some(Reference {
+                kind: "resource",
+                ty,
+                name,
+                attr,
+            })
         }
         _ => None,
     }
@@ -483,7 +593,11 @@ fn strings<'a>(v: &'a Value, path: String, out: &mut Vec<(String, &'a str)>) {
         }
         Value::Object(m) => {
             for (k, item) in m {
-                strings(item, format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+                strings(
+                    item,
+                    format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
             }
         }
         _ => {}
@@ -501,16 +615,31 @@ fn bare_reference(s: &str) -> Option<Reference> {
         .collect();
     match steps.first() {
         Some(Step::Name(first)) if first == "data" => {
-            let (Some(Step::Name(ty)), Some(Step::Name(name))) = (steps.get(1), steps.get(2)) else { return None };
-            Some(Reference { kind: "data", ty: ty.clone(), name: name.clone(), attr: None })
+            let (Some(Step::Name(ty)), Some(Step::Name(name))) = (steps.get(1), steps.get(2))
+            else {
+                return None;
+            };
+            Some(Reference {
+                kind: "data",
+                ty: ty.clone(),
+                name: name.clone(),
+                attr: None,
+            })
         }
         Some(Step::Name(first)) if first != "module" && first != "var" && first != "local" => {
-            let Some(Step::Name(name)) = steps.get(1) else { return None };
+            let Some(Step::Name(name)) = steps.get(1) else {
+                return None;
+            };
             let attr = match steps.get(2) {
                 Some(Step::Name(a)) => Some(a.clone()),
                 _ => None,
             };
-            Some(Reference { kind: "resource", ty: first.clone(), name: name.clone(), attr })
+            Some(Reference {
+                kind: "resource",
+                ty: first.clone(),
+                name: name.clone(),
+                attr,
+            })
         }
         _ => None,
     }
@@ -532,14 +661,20 @@ fn reference_check(schemas: &Schemas, env: &Env) -> (Vec<String>, usize) {
     }
     let check = |r: &Reference| -> Option<String> {
         if !declared.contains(&(r.kind, r.ty.clone(), r.name.clone())) {
-            return Some(format!("{} is not declared in this env", address(r.kind, &r.ty, &r.name)));
+            return Some(format!(
+                "{} is not declared in this env",
+                address(r.kind, &r.ty, &r.name)
+            ));
         }
         let attr = r.attr.as_ref()?;
         if !r.ty.starts_with("aws_") {
             return None;
         }
         match schemas.has_field(r.kind, &r.ty, attr) {
-            None => Some(format!("{} type {} is not in {FIXTURE}: {REGENERATE}", r.kind, r.ty)),
+            None => Some(format!(
+                "{} type {} is not in {FIXTURE}: {REGENERATE}",
+                r.kind, r.ty
+            )),
             Some(false) => Some(format!("{} has no attribute or block {attr:?}", r.ty)),
             Some(true) => None,
         }
@@ -553,14 +688,26 @@ fn reference_check(schemas: &Schemas, env: &Env) -> (Vec<String>, usize) {
                 for r in references_in(&code) {
                     checked += 1;
                     if let Some(problem) = check(&r) {
-                        out.push(format!("env {}, {} at {path}: ${{{}}}: {problem}", env.name, file.path, r.text()));
+                        out.push(format!(
+                            "env {}, {} at {path}: ${{{}}}: {problem}",
+                            env.name,
+                            file.path,
+                            r.text()
+                        ));
                     }
                 }
             }
         }
         for d in declarations(&file.doc) {
-            let at = |what: &str| format!("env {}, {}, {} {what}", env.name, file.path, d.address());
-            for entry in d.body.get("depends_on").and_then(Value::as_array).into_iter().flatten() {
+            let at =
+                |what: &str| format!("env {}, {}, {} {what}", env.name, file.path, d.address());
+            for entry in d
+                .body
+                .get("depends_on")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(s) = entry.as_str() else { continue };
                 checked += 1;
                 match bare_reference(s) {
@@ -569,20 +716,39 @@ fn reference_check(schemas: &Schemas, env: &Env) -> (Vec<String>, usize) {
                             out.push(format!("{}: {problem}", at(&format!("depends_on {s:?}"))));
                         }
                     }
-                    Some(_) => out.push(format!("{}: names an attribute, not a resource", at(&format!("depends_on {s:?}")))),
+                    Some(_) => out.push(format!(
+                        "{}: names an attribute, not a resource",
+                        at(&format!("depends_on {s:?}"))
+                    )),
                     None if s.starts_with("module.") => {}
-                    None => out.push(format!("{}: not a resource address", at(&format!("depends_on {s:?}")))),
+                    None => out.push(format!(
+                        "{}: not a resource address",
+                        at(&format!("depends_on {s:?}"))
+                    )),
                 }
             }
             let lifecycle = d.body.get("lifecycle");
-            for entry in lifecycle.and_then(|l| l.get("replace_triggered_by")).and_then(Value::as_array).into_iter().flatten() {
+            for entry in lifecycle
+                .and_then(|l| l.get("replace_triggered_by"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(s) = entry.as_str() else { continue };
                 let s = s.trim_start_matches("${").trim_end_matches('}');
                 if let Some(problem) = bare_reference(s).as_ref().and_then(&check) {
-                    out.push(format!("{}: {problem}", at(&format!("lifecycle.replace_triggered_by {s:?}"))));
+                    out.push(format!(
+                        "{}: {problem}",
+                        at(&format!("lifecycle.replace_triggered_by {s:?}"))
+                    ));
                 }
             }
-            for entry in lifecycle.and_then(|l| l.get("ignore_changes")).and_then(Value::as_array).into_iter().flatten() {
+            for entry in lifecycle
+                .and_then(|l| l.get("ignore_changes"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(s) = entry.as_str() else { continue };
                 let field = s.split(['.', '[']).next().unwrap_or_default();
                 if schemas.has_field(d.kind, &d.ty, field) == Some(false) {
@@ -664,7 +830,13 @@ fn sample_env() -> Env {
             "orders_queue_arn": {"value": "${aws_sqs_queue.orders.arn}"}
         }
     });
-    Env { name: "sample".into(), files: vec![File { path: "<sample>".into(), doc }] }
+    Env {
+        name: "sample".into(),
+        files: vec![File {
+            path: "<sample>".into(),
+            doc,
+        }],
+    }
 }
 
 /// The rendered environments, or the sample when nothing is rendered yet.
@@ -685,7 +857,12 @@ fn one_per_type(envs: &[Env]) -> Vec<(String, Kind, String, Value)> {
         for file in &env.files {
             for d in declarations(&file.doc) {
                 if seen.insert((d.kind, d.ty.clone())) {
-                    out.push((format!("env {}, {}, {}", env.name, file.path, d.address()), d.kind, d.ty.clone(), d.body.clone()));
+                    out.push((
+                        format!("env {}, {}, {}", env.name, file.path, d.address()),
+                        d.kind,
+                        d.ty.clone(),
+                        d.body.clone(),
+                    ));
                 }
             }
         }
@@ -693,14 +870,24 @@ fn one_per_type(envs: &[Env]) -> Vec<(String, Kind, String, Value)> {
     out
 }
 
-fn has_violation(violations: &[Violation], path: &str, keyword: &str, detail: Option<&str>) -> bool {
-    violations
-        .iter()
-        .any(|v| v.path == path && v.keyword == keyword && detail.is_none_or(|d| v.detail.iter().any(|x| x == d)))
+fn has_violation(
+    violations: &[Violation],
+    path: &str,
+    keyword: &str,
+    detail: Option<&str>,
+) -> bool {
+    violations.iter().any(|v| {
+        v.path == path
+            && v.keyword == keyword
+            && detail.is_none_or(|d| v.detail.iter().any(|x| x == d))
+    })
 }
 
 fn describe(violations: &[Violation]) -> String {
-    violations.iter().map(|v| format!("\n  {} [{}] {}", v.path, v.keyword, v.message)).collect()
+    violations
+        .iter()
+        .map(|v| format!("\n  {} [{}] {}", v.path, v.keyword, v.message))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -718,10 +905,17 @@ fn every_rendered_resource_matches_the_provider_schema() {
     let mut violations = Vec::new();
     let mut checked = 0;
     for env in &envs {
-        checked += env.files.iter().map(|f| declarations(&f.doc).len()).sum::<usize>();
+        checked += env
+            .files
+            .iter()
+            .map(|f| declarations(&f.doc).len() + aws_providers(&f.doc).len())
+            .sum::<usize>();
         violations.extend(schema_violations(schemas, env));
     }
-    assert!(checked > 0, "the rendered environments declare no resource or data source");
+    assert!(
+        checked > 0,
+        "the rendered environments declare no resource or data source"
+    );
     assert!(
         violations.is_empty(),
         "{} provider-schema violation(s) in the rendered output ({checked} bodies checked):\n{}",
@@ -733,7 +927,10 @@ fn every_rendered_resource_matches_the_provider_schema() {
 #[test]
 fn every_reference_in_the_rendered_output_resolves() {
     let envs = rendered_envs();
-    assert!(!envs.is_empty(), "nothing is rendered: no generated/<env>/*.tf.json");
+    assert!(
+        !envs.is_empty(),
+        "nothing is rendered: no generated/<env>/*.tf.json"
+    );
     let schemas = Schemas::load();
     let mut violations = Vec::new();
     let mut checked = 0;
@@ -742,7 +939,10 @@ fn every_reference_in_the_rendered_output_resolves() {
         violations.extend(broken);
         checked += n;
     }
-    assert!(checked > 0, "the rendered output holds no reference to an AWS resource: the scanner is broken");
+    assert!(
+        checked > 0,
+        "the rendered output holds no reference to an AWS resource: the scanner is broken"
+    );
     assert!(
         violations.is_empty(),
         "{} broken reference(s) in the rendered output ({checked} references checked):\n{}",
@@ -766,11 +966,22 @@ fn the_fixture_covers_exactly_the_rendered_types() {
             }
         }
     }
-    let in_fixture: BTreeSet<String> = schemas.validators.keys().cloned().collect();
+    let in_fixture: BTreeSet<String> = schemas
+        .validators
+        .keys()
+        .filter(|k| *k != "provider.aws")
+        .cloned()
+        .collect();
     let missing: Vec<_> = rendered.difference(&in_fixture).collect();
-    assert!(missing.is_empty(), "rendered types missing from {FIXTURE}: {missing:?}: {REGENERATE}");
+    assert!(
+        missing.is_empty(),
+        "rendered types missing from {FIXTURE}: {missing:?}: {REGENERATE}"
+    );
     let unused: Vec<_> = in_fixture.difference(&rendered).collect();
-    assert!(unused.is_empty(), "{FIXTURE} holds types nothing renders any more: {unused:?}: {REGENERATE}");
+    assert!(
+        unused.is_empty(),
+        "{FIXTURE} holds types nothing renders any more: {unused:?}: {REGENERATE}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,7 +993,10 @@ fn the_fixture_is_also_a_json_schema_for_whole_documents() {
     // The fixture's root validates a Terraform JSON file's resource/data sections; its verdict
     // must agree with the per-resource validation above.
     let schemas = Schemas::load();
-    assert!(jsonschema::meta::is_valid(&schemas.fixture), "{FIXTURE} is not a valid JSON Schema: {REGENERATE}");
+    assert!(
+        jsonschema::meta::is_valid(&schemas.fixture),
+        "{FIXTURE} is not a valid JSON Schema: {REGENERATE}"
+    );
     let document = jsonschema::draft202012::new(&schemas.fixture).expect("the fixture compiles");
     for env in corpus() {
         for file in &env.files {
@@ -793,15 +1007,37 @@ fn the_fixture_is_also_a_json_schema_for_whole_documents() {
                     section.retain(|ty, _| schemas.def(kind, ty).is_some());
                 }
             }
-            let per_resource_valid = declarations(&known)
-                .iter()
-                .all(|d| schemas.errors(d.kind, &d.ty, d.body).is_ok_and(|v| v.is_empty()));
-            assert_eq!(document.is_valid(&known), per_resource_valid, "{}: document and per-resource verdicts differ", file.path);
+            let per_resource_valid = declarations(&known).iter().all(|d| {
+                schemas
+                    .errors(d.kind, &d.ty, d.body)
+                    .is_ok_and(|v| v.is_empty())
+            }) && aws_providers(&known).iter().all(|(_, c)| {
+                schemas
+                    .errors("provider", "aws", c)
+                    .is_ok_and(|v| v.is_empty())
+            });
+            assert_eq!(
+                document.is_valid(&known),
+                per_resource_valid,
+                "{}: document and per-resource verdicts differ",
+                file.path
+            );
 
-            let first = known.get_mut("resource").and_then(Value::as_object_mut).and_then(|s| s.values_mut().next());
-            if let Some(body) = first.and_then(Value::as_object_mut).and_then(|n| n.values_mut().next()).and_then(Value::as_object_mut) {
+            let first = known
+                .get_mut("resource")
+                .and_then(Value::as_object_mut)
+                .and_then(|s| s.values_mut().next());
+            if let Some(body) = first
+                .and_then(Value::as_object_mut)
+                .and_then(|n| n.values_mut().next())
+                .and_then(Value::as_object_mut)
+            {
                 body.insert("shipstack_no_such_attribute".into(), json!(true));
-                assert!(!document.is_valid(&known), "{}: the document schema accepts an unknown attribute", file.path);
+                assert!(
+                    !document.is_valid(&known),
+                    "{}: the document schema accepts an unknown attribute",
+                    file.path
+                );
             }
         }
     }
@@ -818,7 +1054,11 @@ fn the_sample_document_is_valid_and_its_references_resolve() {
         violations.join("\n")
     );
     let broken = reference_violations(schemas, &env);
-    assert!(broken.is_empty(), "the sample document:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "the sample document:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]
@@ -826,9 +1066,16 @@ fn an_unknown_attribute_fails() {
     let schemas = Schemas::load();
     for (at, kind, ty, mut body) in one_per_type(&corpus()) {
         body["shipstack_no_such_attribute"] = json!("x");
-        let v = schemas.errors(kind, &ty, &body).unwrap_or_else(|e| panic!("{at}: {e}"));
+        let v = schemas
+            .errors(kind, &ty, &body)
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
         assert!(
-            has_violation(&v, "", "additionalProperties", Some("shipstack_no_such_attribute")),
+            has_violation(
+                &v,
+                "",
+                "additionalProperties",
+                Some("shipstack_no_such_attribute")
+            ),
             "{at}: an unknown attribute was not reported:{}",
             describe(&v)
         );
@@ -840,10 +1087,21 @@ fn a_missing_required_attribute_fails() {
     let schemas = Schemas::load();
     let mut covered = 0;
     for (at, kind, ty, body) in one_per_type(&corpus()) {
-        let def = schemas.def(kind, &ty).unwrap_or_else(|| panic!("{at}: {ty} not in {FIXTURE}: {REGENERATE}"));
-        for required in def["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let def = schemas
+            .def(kind, &ty)
+            .unwrap_or_else(|| panic!("{at}: {ty} not in {FIXTURE}: {REGENERATE}"));
+        for required in def["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let mut mutated = body.clone();
-            if mutated.as_object_mut().and_then(|m| m.remove(required)).is_none() {
+            if mutated
+                .as_object_mut()
+                .and_then(|m| m.remove(required))
+                .is_none()
+            {
                 continue;
             }
             covered += 1;
@@ -855,7 +1113,10 @@ fn a_missing_required_attribute_fails() {
             );
         }
     }
-    assert!(covered > 0, "no rendered resource sets a required attribute: the test proves nothing");
+    assert!(
+        covered > 0,
+        "no rendered resource sets a required attribute: the test proves nothing"
+    );
 }
 
 #[test]
@@ -871,7 +1132,9 @@ fn a_computed_only_attribute_fails() {
             .filter(|(_, role)| *role == "computed")
             .map(|(name, _)| name.clone())
             .collect();
-        let Some(attr) = computed.iter().find(|a| *a == "arn").or(computed.first()) else { continue };
+        let Some(attr) = computed.iter().find(|a| *a == "arn").or(computed.first()) else {
+            continue;
+        };
         body[attr.as_str()] = json!("arn:aws:sqs:eu-west-1:123456789012:set-by-hand");
         covered += 1;
         let v = schemas.errors(kind, &ty, &body).unwrap();
@@ -881,7 +1144,10 @@ fn a_computed_only_attribute_fails() {
             describe(&v)
         );
     }
-    assert!(covered > 0, "no rendered type has a computed-only attribute: the test proves nothing");
+    assert!(
+        covered > 0,
+        "no rendered type has a computed-only attribute: the test proves nothing"
+    );
 }
 
 #[test]
@@ -891,12 +1157,20 @@ fn the_computed_only_arn_of_an_sqs_queue_fails() {
     let queue = one_per_type(&envs)
         .into_iter()
         .find(|(_, kind, ty, _)| *kind == "resource" && ty == "aws_sqs_queue")
-        .or_else(|| one_per_type(&[sample_env()]).into_iter().find(|(_, _, ty, _)| ty == "aws_sqs_queue"))
+        .or_else(|| {
+            one_per_type(&[sample_env()])
+                .into_iter()
+                .find(|(_, _, ty, _)| ty == "aws_sqs_queue")
+        })
         .unwrap();
     let (at, kind, ty, mut body) = queue;
     body["arn"] = json!("arn:aws:sqs:eu-west-1:123456789012:orders");
     let v = schemas.errors(kind, &ty, &body).unwrap();
-    assert!(has_violation(&v, "/arn", "falseSchema", None), "{at}: arn was accepted:{}", describe(&v));
+    assert!(
+        has_violation(&v, "/arn", "falseSchema", None),
+        "{at}: arn was accepted:{}",
+        describe(&v)
+    );
 }
 
 #[test]
@@ -911,10 +1185,18 @@ fn a_wrong_block_shape_fails() {
             let mut mutated = body.clone();
             mutated[block.as_str()] = json!("not a block");
             let v = schemas.errors(kind, &ty, &mutated).unwrap();
-            assert!(has_violation(&v, &format!("/{block}"), "type", None), "{at}: a string for block {block:?} was accepted:{}", describe(&v));
+            assert!(
+                has_violation(&v, &format!("/{block}"), "type", None),
+                "{at}: a string for block {block:?} was accepted:{}",
+                describe(&v)
+            );
             scalar += 1;
 
-            let Some(element) = body.get(block).and_then(|b| b.as_array().and_then(|a| a.first()).or(b.as_object().map(|_| b))) else {
+            let Some(element) = body.get(block).and_then(|b| {
+                b.as_array()
+                    .and_then(|a| a.first())
+                    .or(b.as_object().map(|_| b))
+            }) else {
                 continue;
             };
             if mode == "list" || mode == "set" {
@@ -922,7 +1204,11 @@ fn a_wrong_block_shape_fails() {
                 let mut mutated = body.clone();
                 mutated[block.as_str()] = element.clone();
                 let v = schemas.errors(kind, &ty, &mutated).unwrap();
-                assert!(has_violation(&v, &format!("/{block}"), "type", None), "{at}: an object for list block {block:?} was accepted:{}", describe(&v));
+                assert!(
+                    has_violation(&v, &format!("/{block}"), "type", None),
+                    "{at}: an object for list block {block:?} was accepted:{}",
+                    describe(&v)
+                );
                 not_a_list += 1;
             }
             if let Some(max) = shape["maxItems"].as_u64() {
@@ -956,21 +1242,37 @@ fn a_wrongly_typed_attribute_fails_but_a_template_is_accepted_anywhere() {
             let mut mutated = body.clone();
             mutated[attr.as_str()] = json!({"not": "a scalar"});
             let v = schemas.errors(kind, &ty, &mutated).unwrap();
-            assert!(!v.iter().all(|v| v.path != format!("/{attr}")), "{at}: an object for {attr:?} was accepted");
+            assert!(
+                !v.iter().all(|v| v.path != format!("/{attr}")),
+                "{at}: an object for {attr:?} was accepted"
+            );
             mutated[attr.as_str()] = json!("no template here");
             let v = schemas.errors(kind, &ty, &mutated).unwrap();
-            assert!(!v.iter().all(|v| v.path != format!("/{attr}")), "{at}: a plain string for {attr:?} was accepted");
+            assert!(
+                !v.iter().all(|v| v.path != format!("/{attr}")),
+                "{at}: a plain string for {attr:?} was accepted"
+            );
             mutated[attr.as_str()] = json!("${var.some_value}");
             let v = schemas.errors(kind, &ty, &mutated).unwrap();
-            assert!(v.iter().all(|v| v.path != format!("/{attr}")), "{at}: a template for {attr:?} was rejected:{}", describe(&v));
+            assert!(
+                v.iter().all(|v| v.path != format!("/{attr}")),
+                "{at}: a template for {attr:?} was rejected:{}",
+                describe(&v)
+            );
             mutated[attr.as_str()] = json!("$${literal}");
             let v = schemas.errors(kind, &ty, &mutated).unwrap();
-            assert!(!v.iter().all(|v| v.path != format!("/{attr}")), "{at}: an escaped $${{ for {attr:?} was accepted");
+            assert!(
+                !v.iter().all(|v| v.path != format!("/{attr}")),
+                "{at}: an escaped $${{ for {attr:?} was accepted"
+            );
             covered += 1;
             break;
         }
     }
-    assert!(covered > 0, "no rendered type has a number or bool attribute");
+    assert!(
+        covered > 0,
+        "no rendered type has a number or bool attribute"
+    );
 }
 
 #[test]
@@ -980,7 +1282,9 @@ fn a_type_missing_from_the_fixture_fails_and_says_how_to_regenerate() {
     env.files[0].doc["resource"]["aws_shipstack_not_rendered"] = json!({"x": {"name": "y"}});
     let violations = schema_violations(schemas, &env);
     assert!(
-        violations.iter().any(|v| v.contains("aws_shipstack_not_rendered.x") && v.contains(REGENERATE)),
+        violations
+            .iter()
+            .any(|v| v.contains("aws_shipstack_not_rendered.x") && v.contains(REGENERATE)),
         "{violations:#?}"
     );
 }
@@ -990,37 +1294,79 @@ fn a_type_missing_from_the_fixture_fails_and_says_how_to_regenerate() {
 // ---------------------------------------------------------------------------------------------
 
 fn refs(s: &str) -> Vec<String> {
-    let mut out: Vec<String> = template_expressions(s).iter().flat_map(|c| references_in(c)).map(|r| r.text()).collect();
+    let mut out: Vec<String> = template_expressions(s)
+        .iter()
+        .flat_map(|c| references_in(c))
+        .map(|r| r.text())
+        .collect();
     out.sort();
     out
 }
 
 #[test]
 fn references_are_found_inside_functions_nested_templates_and_indexes() {
-    pretty_assertions::assert_eq!(refs("${aws_sqs_queue.orders.arn}"), ["aws_sqs_queue.orders.arn"]);
-    pretty_assertions::assert_eq!(refs("arn-${aws_sqs_queue.orders.arn}/*"), ["aws_sqs_queue.orders.arn"]);
     pretty_assertions::assert_eq!(
-        refs(r#"${jsonencode({Resource = "${aws_sqs_queue.q.arn}/*", Role = aws_iam_role.r.name})}"#),
+        refs("${aws_sqs_queue.orders.arn}"),
+        ["aws_sqs_queue.orders.arn"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("arn-${aws_sqs_queue.orders.arn}/*"),
+        ["aws_sqs_queue.orders.arn"]
+    );
+    pretty_assertions::assert_eq!(
+        refs(
+            r#"${jsonencode({Resource = "${aws_sqs_queue.q.arn}/*", Role = aws_iam_role.r.name})}"#
+        ),
         ["aws_iam_role.r.name", "aws_sqs_queue.q.arn"]
     );
     pretty_assertions::assert_eq!(
         refs(r#"${filebase64sha256("${path.module}/dist/aws_lambda_function.not.ref.zip")}"#),
         Vec::<String>::new()
     );
-    pretty_assertions::assert_eq!(refs("${data.aws_iam_policy_document.p.json}"), ["data.aws_iam_policy_document.p.json"]);
-    pretty_assertions::assert_eq!(refs("${aws_lambda_function.f[0].arn}"), ["aws_lambda_function.f.arn"]);
-    pretty_assertions::assert_eq!(refs(r#"${aws_lambda_function.f["a"].invoke_arn}"#), ["aws_lambda_function.f.invoke_arn"]);
-    pretty_assertions::assert_eq!(refs("${aws_lambda_function.f[*].arn}"), ["aws_lambda_function.f.arn"]);
-    pretty_assertions::assert_eq!(refs("${aws_lambda_function.f.environment[0].variables}"), ["aws_lambda_function.f.environment"]);
+    pretty_assertions::assert_eq!(
+        refs("${data.aws_iam_policy_document.p.json}"),
+        ["data.aws_iam_policy_document.p.json"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("${aws_lambda_function.f[0].arn}"),
+        ["aws_lambda_function.f.arn"]
+    );
+    pretty_assertions::assert_eq!(
+        refs(r#"${aws_lambda_function.f["a"].invoke_arn}"#),
+        ["aws_lambda_function.f.invoke_arn"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("${aws_lambda_function.f[*].arn}"),
+        ["aws_lambda_function.f.arn"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("${aws_lambda_function.f.environment[0].variables}"),
+        ["aws_lambda_function.f.environment"]
+    );
     pretty_assertions::assert_eq!(refs("${aws_sqs_queue.q}"), ["aws_sqs_queue.q"]);
-    pretty_assertions::assert_eq!(refs("${aws_sqs_queue.a[aws_sqs_queue.b.id].arn}"), ["aws_sqs_queue.a.arn", "aws_sqs_queue.b.id"]);
-    pretty_assertions::assert_eq!(refs("%{ if aws_sqs_queue.q.fifo_queue }fifo%{ endif }"), ["aws_sqs_queue.q.fifo_queue"]);
-    pretty_assertions::assert_eq!(refs("${format(\"%s\", aws_sqs_queue.q.url)}"), ["aws_sqs_queue.q.url"]);
+    pretty_assertions::assert_eq!(
+        refs("${aws_sqs_queue.a[aws_sqs_queue.b.id].arn}"),
+        ["aws_sqs_queue.a.arn", "aws_sqs_queue.b.id"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("%{ if aws_sqs_queue.q.fifo_queue }fifo%{ endif }"),
+        ["aws_sqs_queue.q.fifo_queue"]
+    );
+    pretty_assertions::assert_eq!(
+        refs("${format(\"%s\", aws_sqs_queue.q.url)}"),
+        ["aws_sqs_queue.q.url"]
+    );
     // Not references: escapes, other roots, literal text, object keys, other providers.
     pretty_assertions::assert_eq!(refs("$${aws_sqs_queue.q.arn}"), Vec::<String>::new());
     pretty_assertions::assert_eq!(refs("aws_sqs_queue.q.arn"), Vec::<String>::new());
-    pretty_assertions::assert_eq!(refs("${var.aws_sqs_queue.q} ${local.aws_x.y.z} ${module.aws_m.out}"), Vec::<String>::new());
-    pretty_assertions::assert_eq!(refs("${jsonencode({aws_region = 1})}"), Vec::<String>::new());
+    pretty_assertions::assert_eq!(
+        refs("${var.aws_sqs_queue.q} ${local.aws_x.y.z} ${module.aws_m.out}"),
+        Vec::<String>::new()
+    );
+    pretty_assertions::assert_eq!(
+        refs("${jsonencode({aws_region = 1})}"),
+        Vec::<String>::new()
+    );
     pretty_assertions::assert_eq!(refs("${random_id.x.hex}"), Vec::<String>::new());
 }
 
@@ -1040,34 +1386,75 @@ fn an_undeclared_resource_and_an_unknown_attribute_are_reported() {
         (d.ty.clone(), d.name.clone())
     };
     let doc = &mut env.files[0].doc;
-    doc["output"]["shipstack_test_undeclared"] = json!({"value": format!("${{{ty}.shipstack_ghost.id}}")});
-    doc["output"]["shipstack_test_unknown_attr"] =
-        json!({"value": format!("${{jsonencode({{x = \"${{{ty}.{name}.shipstack_no_such_attribute}}\"}})}}")});
+    doc["output"]["shipstack_test_undeclared"] =
+        json!({"value": format!("${{{ty}.shipstack_ghost.id}}")});
+    doc["output"]["shipstack_test_unknown_attr"] = json!({"value": format!("${{jsonencode({{x = \"${{{ty}.{name}.shipstack_no_such_attribute}}\"}})}}")});
     doc["output"]["shipstack_test_undeclared_data"] =
         json!({"value": "${data.aws_iam_policy_document.shipstack_ghost.json}"});
     doc["output"]["shipstack_test_fine"] = json!({"value": format!("${{{ty}.{name}.id}}")});
-    let first = declarations(doc).into_iter().find(|d| d.kind == "resource").map(|d| (d.ty.clone(), d.name.clone())).unwrap();
-    doc["resource"][&first.0][&first.1]["depends_on"] = json!(["aws_sqs_queue.shipstack_ghost_dependency"]);
+    let first = declarations(doc)
+        .into_iter()
+        .find(|d| d.kind == "resource")
+        .map(|d| (d.ty.clone(), d.name.clone()))
+        .unwrap();
+    doc["resource"][&first.0][&first.1]["depends_on"] =
+        json!(["aws_sqs_queue.shipstack_ghost_dependency"]);
 
     let violations = reference_violations(schemas, env);
     let joined = violations.join("\n");
     assert!(
-        violations.iter().any(|v| v.contains(&format!("{ty}.shipstack_ghost.id")) && v.contains("is not declared")),
+        violations
+            .iter()
+            .any(|v| v.contains(&format!("{ty}.shipstack_ghost.id"))
+                && v.contains("is not declared")),
         "undeclared resource not reported:\n{joined}"
     );
     assert!(
-        violations.iter().any(|v| v.contains("shipstack_no_such_attribute") && v.contains("has no attribute")),
+        violations
+            .iter()
+            .any(|v| v.contains("shipstack_no_such_attribute") && v.contains("has no attribute")),
         "unknown attribute not reported:\n{joined}"
     );
     assert!(
-        violations.iter().any(|v| v.contains("data.aws_iam_policy_document.shipstack_ghost") && v.contains("is not declared")),
+        violations.iter().any(
+            |v| v.contains("data.aws_iam_policy_document.shipstack_ghost")
+                && v.contains("is not declared")
+        ),
         "undeclared data source not reported:\n{joined}"
     );
     assert!(
-        violations.iter().any(|v| v.contains("depends_on") && v.contains("aws_sqs_queue.shipstack_ghost_dependency")),
+        violations
+            .iter()
+            .any(|v| v.contains("depends_on")
+                && v.contains("aws_sqs_queue.shipstack_ghost_dependency")),
         "undeclared depends_on not reported:\n{joined}"
     );
-    assert!(!violations.iter().any(|v| v.contains("shipstack_test_fine")), "a good reference was reported:\n{joined}");
+    assert!(
+        !violations.iter().any(|v| v.contains("shipstack_test_fine")),
+        "a good reference was reported:\n{joined}"
+    );
     // Each message names env, file and JSON path.
-    assert!(violations.iter().any(|v| v.starts_with(&format!("env {}, {} at /output/shipstack_test_undeclared/value", env.name, env.files[0].path))), "{joined}");
+    assert!(
+        violations.iter().any(|v| v.starts_with(&format!(
+            "env {}, {} at /output/shipstack_test_undeclared/value",
+            env.name, env.files[0].path
+        ))),
+        "{joined}"
+    );
+}
+
+#[test]
+fn a_wrong_provider_configuration_fails() {
+    let schemas = Schemas::load();
+    let mut env = sample_env();
+    env.files[0].doc["provider"] = json!({"aws": [
+        {"region": "us-east-1", "default_tags": [{"tags": {"Project": "shipstack"}}]},
+        {"alias": "global", "region": "us-east-1", "default_tag": [{"tags": {}}]}
+    ]});
+    let violations = schema_violations(schemas, &env);
+    pretty_assertions::assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].contains("provider.aws.global") && violations[0].contains("default_tag"),
+        "{violations:#?}"
+    );
 }
