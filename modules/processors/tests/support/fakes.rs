@@ -1,0 +1,242 @@
+//! In-memory implementations of the ports, with failure injection.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use processors::ports::{
+    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push, PutOutcome,
+    Transient,
+};
+use shipment::contract::{connections_table as ct, shipments_table as st};
+use shipment::{AttrValue, Item, Status};
+
+fn text(item: &Item, name: &str) -> String {
+    item.get(name).and_then(AttrValue::as_s).unwrap_or_default().to_owned()
+}
+
+/// The shipments table. `fail_puts` makes the next N puts fail; `fail_shipment` fails every
+/// put for one shipment id.
+#[derive(Default)]
+pub struct FakeStore {
+    pub items: Mutex<BTreeMap<(String, String), Item>>,
+    pub fail_puts: AtomicUsize,
+    pub fail_shipment: Mutex<Option<String>>,
+    pub fail_gets: AtomicUsize,
+    pub fail_counts: AtomicUsize,
+    pub put_calls: AtomicUsize,
+}
+
+impl FakeStore {
+    pub fn len(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+    pub fn items(&self) -> Vec<Item> {
+        self.items.lock().unwrap().values().cloned().collect()
+    }
+    pub fn insert(&self, item: Item) {
+        let key = (text(&item, st::PARTITION_KEY), text(&item, st::SORT_KEY));
+        self.items.lock().unwrap().insert(key, item);
+    }
+    fn should_fail(&self, counter: &AtomicUsize) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+impl EventStore for FakeStore {
+    async fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
+        self.put_calls.fetch_add(1, Ordering::SeqCst);
+        let id = text(item, st::PARTITION_KEY);
+        if self.should_fail(&self.fail_puts) || self.fail_shipment.lock().unwrap().as_deref() == Some(id.as_str()) {
+            return Err(Transient("dynamodb:PutItem: throttled".into()));
+        }
+        let key = (id, text(item, st::SORT_KEY));
+        let mut items = self.items.lock().unwrap();
+        if items.contains_key(&key) {
+            return Ok(PutOutcome::AlreadyExists);
+        }
+        items.insert(key, item.clone());
+        Ok(PutOutcome::Created)
+    }
+
+    async fn get(&self, shipment_id: &str, event_key: &str) -> Result<Option<Item>, Transient> {
+        if self.should_fail(&self.fail_gets) {
+            return Err(Transient("dynamodb:GetItem: throttled".into()));
+        }
+        Ok(self.items.lock().unwrap().get(&(shipment_id.to_owned(), event_key.to_owned())).cloned())
+    }
+
+    async fn put(&self, item: &Item) -> Result<(), Transient> {
+        if self.should_fail(&self.fail_puts) {
+            return Err(Transient("dynamodb:PutItem: throttled".into()));
+        }
+        self.insert(item.clone());
+        Ok(())
+    }
+
+    async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
+        if self.should_fail(&self.fail_counts) {
+            return Err(Transient("dynamodb:Query: throttled".into()));
+        }
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|item| text(item, st::STATUS_INDEX_PARTITION_KEY) == status.as_str())
+            .filter(|item| text(item, st::STATUS_INDEX_SORT_KEY).starts_with(day))
+            .count() as u64)
+    }
+}
+
+/// One dead letter as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub body: String,
+    pub reason: String,
+    pub function: String,
+    pub original_id: Option<String>,
+}
+
+#[derive(Default)]
+pub struct FakeDlq {
+    pub letters: Mutex<Vec<Letter>>,
+    pub fail: AtomicUsize,
+}
+
+impl FakeDlq {
+    pub fn letters(&self) -> Vec<Letter> {
+        self.letters.lock().unwrap().clone()
+    }
+}
+
+impl DeadLetters for FakeDlq {
+    async fn send(&self, letter: &DeadLetter<'_>) -> Result<(), Transient> {
+        if self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(Transient("sqs:SendMessage: unavailable".into()));
+        }
+        self.letters.lock().unwrap().push(Letter {
+            body: letter.body.to_owned(),
+            reason: letter.reason.to_owned(),
+            function: letter.function.to_owned(),
+            original_id: letter.original_id.map(str::to_owned),
+        });
+        Ok(())
+    }
+}
+
+/// SNS. `fail_topic` fails every publish to that topic.
+#[derive(Default)]
+pub struct FakePublisher {
+    pub sent: Mutex<Vec<Notification>>,
+    pub fail_topic: Mutex<Option<String>>,
+}
+
+impl FakePublisher {
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap().clone()
+    }
+    pub fn to(&self, topic: &str) -> Vec<Notification> {
+        self.sent().into_iter().filter(|n| n.topic_arn == topic).collect()
+    }
+}
+
+impl Publisher for FakePublisher {
+    async fn publish(&self, notification: &Notification) -> Result<(), Transient> {
+        if self.fail_topic.lock().unwrap().as_deref() == Some(notification.topic_arn.as_str()) {
+            return Err(Transient("sns:Publish: throttled".into()));
+        }
+        self.sent.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+/// The connections table.
+#[derive(Default)]
+pub struct FakeConnections {
+    pub rows: Mutex<BTreeMap<(String, String), Item>>,
+    pub fail: AtomicUsize,
+}
+
+impl FakeConnections {
+    pub fn sort_keys(&self, connection_id: &str) -> Vec<String> {
+        self.rows.lock().unwrap().keys().filter(|(c, _)| c == connection_id).map(|(_, s)| s.clone()).collect()
+    }
+    pub fn row(&self, connection_id: &str, sort_key: &str) -> Option<Item> {
+        self.rows.lock().unwrap().get(&(connection_id.to_owned(), sort_key.to_owned())).cloned()
+    }
+    fn failing(&self) -> bool {
+        self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+}
+
+impl Connections for FakeConnections {
+    async fn put_row(&self, item: &Item) -> Result<(), Transient> {
+        if self.failing() {
+            return Err(Transient("dynamodb:PutItem: throttled".into()));
+        }
+        let key = (text(item, ct::PARTITION_KEY), text(item, ct::SORT_KEY));
+        self.rows.lock().unwrap().insert(key, item.clone());
+        Ok(())
+    }
+    async fn delete_row(&self, connection_id: &str, sort_key: &str) -> Result<(), Transient> {
+        if self.failing() {
+            return Err(Transient("dynamodb:DeleteItem: throttled".into()));
+        }
+        self.rows.lock().unwrap().remove(&(connection_id.to_owned(), sort_key.to_owned()));
+        Ok(())
+    }
+    async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
+        if self.failing() {
+            return Err(Transient("dynamodb:Query: throttled".into()));
+        }
+        Ok(self.sort_keys(connection_id))
+    }
+    async fn subscribers(&self, shipment_id: &str) -> Result<Vec<String>, Transient> {
+        if self.failing() {
+            return Err(Transient("dynamodb:Query: throttled".into()));
+        }
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|row| text(row, ct::SUBSCRIBERS_INDEX_PARTITION_KEY) == shipment_id)
+            .map(|row| text(row, ct::PARTITION_KEY))
+            .collect())
+    }
+}
+
+/// The WebSocket management API: `gone` connections answer 410, `broken` ones fail.
+#[derive(Default)]
+pub struct FakePush {
+    pub posted: Mutex<Vec<(String, String)>>,
+    pub gone: Mutex<BTreeSet<String>>,
+    pub broken: Mutex<BTreeSet<String>>,
+}
+
+impl FakePush {
+    pub fn posted(&self) -> Vec<(String, String)> {
+        self.posted.lock().unwrap().clone()
+    }
+}
+
+impl Push for FakePush {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<PostOutcome, Transient> {
+        if self.gone.lock().unwrap().contains(connection_id) {
+            return Ok(PostOutcome::Gone);
+        }
+        if self.broken.lock().unwrap().contains(connection_id) {
+            return Err(Transient("execute-api: 500".into()));
+        }
+        self.posted
+            .lock()
+            .unwrap()
+            .push((connection_id.to_owned(), String::from_utf8_lossy(data).into_owned()));
+        Ok(PostOutcome::Delivered)
+    }
+}
