@@ -12,3 +12,6 @@ pub fn now() -> DateTime<Utc> {
 pub fn metrics(function: &str) -> Metrics {
     Metrics::new("Shipstack", "test", function)
 }
+pub mod http;
+pub mod moto;
+pub mod cloud;
