@@ -318,3 +318,28 @@ fn env_readme_diagram_follows_the_wiring() {
     assert!(staging.contains("cloudwatch_event_rule_logistics_shipments --> lambda_function_event_processor"), "{staging}");
     assert!(staging.contains("| | **total** | **103** |"), "{staging}");
 }
+
+/// Actions AWS accepts only on `"*"` (no resource-level permissions).
+const RESOURCE_WILDCARD_ONLY: [&str; 2] = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"];
+
+#[test]
+fn function_policies_scope_every_resource_except_where_aws_allows_only_star() {
+    for env in ENVS {
+        for (function, policy) in of_type(env, "aws_iam_role_policy") {
+            let text = policy["policy"].as_str().unwrap();
+            let statements: Vec<&str> = text.split("}, {").collect();
+            assert!(statements.len() > 3, "{env} {function}: {text}");
+            for statement in statements {
+                let resources = &statement[statement.find("\"Resource\" = [").expect("every statement has resources")..];
+                if resources.starts_with("\"Resource\" = [\"*\"]") {
+                    for action in RESOURCE_WILDCARD_ONLY {
+                        assert!(statement.contains(action), "{env} {function}: {statement}");
+                    }
+                    assert_eq!(statement.matches(':').count(), RESOURCE_WILDCARD_ONLY.len(), "{env} {function}: only X-Ray on *: {statement}");
+                } else {
+                    assert!(resources.contains("aws_"), "{env} {function}: resource not scoped to a wired resource: {statement}");
+                }
+            }
+        }
+    }
+}
