@@ -15,3 +15,4 @@ pub fn metrics(function: &str) -> Metrics {
 pub mod http;
 pub mod moto;
 pub mod cloud;
+pub mod runtime_api;
