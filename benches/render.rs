@@ -23,7 +23,11 @@ fn main() {
         let started = Instant::now();
         resources = envs
             .iter()
-            .map(|env| shipstack::render::render_env(env).expect("every env renders").resources)
+            .map(|env| {
+                shipstack::render::render_env(env)
+                    .expect("every env renders")
+                    .resources
+            })
             .sum::<usize>();
         passes.push(started.elapsed());
     }
@@ -44,6 +48,10 @@ fn main() {
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l["VmHWM:".len()..].trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l["VmHWM:".len()..].trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into())
 }

@@ -89,7 +89,11 @@ pub struct Protection {
 
 impl Default for Protection {
     fn default() -> Protection {
-        Protection { deletion_protection: true, point_in_time_recovery: true, force_destroy_buckets: false }
+        Protection {
+            deletion_protection: true,
+            point_in_time_recovery: true,
+            force_destroy_buckets: false,
+        }
     }
 }
 
@@ -115,7 +119,13 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Retention {
-        Retention { log_days: 30, event_ttl_days: 90, archive_days: 30, failed_record_days: 30, queue_days: 4 }
+        Retention {
+            log_days: 30,
+            event_ttl_days: 90,
+            archive_days: 30,
+            failed_record_days: 30,
+            queue_days: 4,
+        }
     }
 }
 
@@ -125,16 +135,44 @@ pub struct Functions {
     /// Memory of every function, MB (CPU scales with it).
     #[schemars(range(min = 128, max = 10240))]
     pub memory_mb: u32,
-    /// Reserved concurrency of the event writers, so a flood cannot starve the account.
-    #[schemars(range(min = 1, max = 1000))]
-    pub writer_concurrency: Option<u32>,
+    /// Reserved concurrency per function: a flood on one path cannot starve the others or
+    /// the account (and keeps DynamoDB and downstream load bounded).
+    pub reserved_concurrency: ReservedConcurrency,
     /// Instruction set. Only `x86_64` is packaged today; `arm64` is the next step.
     pub architecture: Architecture,
 }
 
 impl Default for Functions {
     fn default() -> Functions {
-        Functions { memory_mb: 256, writer_concurrency: None, architecture: Architecture::X86_64 }
+        Functions {
+            memory_mb: 256,
+            reserved_concurrency: ReservedConcurrency::default(),
+            architecture: Architecture::X86_64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReservedConcurrency {
+    /// ingest-api and the bus event writer (queue-processor also caps its queue mapping here).
+    #[schemars(range(min = 2, max = 1000))]
+    pub writers: u32,
+    /// stream-fanout (one invocation per stream shard at a time).
+    #[schemars(range(min = 1, max = 1000))]
+    pub fanout: u32,
+    /// websocket-handler.
+    #[schemars(range(min = 1, max = 1000))]
+    pub websocket: u32,
+}
+
+impl Default for ReservedConcurrency {
+    fn default() -> ReservedConcurrency {
+        ReservedConcurrency {
+            writers: 10,
+            fanout: 5,
+            websocket: 10,
+        }
     }
 }
 
@@ -148,7 +186,8 @@ pub enum Architecture {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Api {
-    /// `AWS_IAM`: producers sign `POST /shipments` with SigV4. `NONE`: open (dev only).
+    /// `AWS_IAM`: producers sign `POST /shipments` and clients sign the WebSocket `$connect`
+    /// with SigV4 (e.g. with Cognito identity-pool credentials). `NONE`: open to anyone.
     pub authorization: Authorization,
     /// Steady-state requests per second per stage.
     #[schemars(range(min = 1, max = 10000))]
@@ -160,7 +199,11 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Api {
-        Api { authorization: Authorization::AwsIam, rate_per_s: 50, burst: 100 }
+        Api {
+            authorization: Authorization::AwsIam,
+            rate_per_s: 50,
+            burst: 100,
+        }
     }
 }
 
@@ -256,7 +299,8 @@ fn field_description(schema: &serde_json::Value, schema_path: &str) -> Option<St
             let target = node.get("$ref")?.as_str()?.strip_prefix('#')?;
             schema.pointer(target)?
         } else {
-            node.get(*segment).or_else(|| segment.parse::<usize>().ok().and_then(|i| node.get(i)))?
+            node.get(*segment)
+                .or_else(|| segment.parse::<usize>().ok().and_then(|i| node.get(i)))?
         };
     }
     let description = node.get("description")?.as_str()?;
@@ -267,17 +311,23 @@ fn field_description(schema: &serde_json::Value, schema_path: &str) -> Option<St
 pub fn load(dir: &Path) -> Result<EnvConfig> {
     let file: PathBuf = dir.join(ENV_FILE);
     let shown = file.display();
-    let text = std::fs::read_to_string(&file).with_context(|| format!("{shown}: cannot read the environment file"))?;
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("{shown}: cannot read the environment file"))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: not valid JSON: {e}"))?;
 
     let schema: serde_json::Value = serde_json::to_value(schemars::schema_for!(EnvConfig))?;
-    let validator = jsonschema::validator_for(&schema).context("the environment schema does not compile")?;
+    let validator =
+        jsonschema::validator_for(&schema).context("the environment schema does not compile")?;
     let problems: Vec<String> = validator
         .iter_errors(&value)
         .map(|error| {
             let path = error.instance_path().to_string();
-            let at = if path.is_empty() { "(top level)".to_owned() } else { path };
+            let at = if path.is_empty() {
+                "(top level)".to_owned()
+            } else {
+                path
+            };
             match field_description(&schema, &error.schema_path().to_string()) {
                 Some(description) => format!("  at {at}: {error}\n      ({description})"),
                 None => format!("  at {at}: {error}"),
@@ -287,11 +337,15 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
     if !problems.is_empty() {
         bail!("{shown}: invalid environment:\n{}", problems.join("\n"));
     }
-    let config: EnvConfig = serde_json::from_value(value).with_context(|| format!("{shown}: invalid environment"))?;
+    let config: EnvConfig =
+        serde_json::from_value(value).with_context(|| format!("{shown}: invalid environment"))?;
 
     let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if config.name != dir_name {
-        bail!("{shown}: at /name: \"{}\" must equal the directory name \"{dir_name}\"", config.name);
+        bail!(
+            "{shown}: at /name: \"{}\" must equal the directory name \"{dir_name}\"",
+            config.name
+        );
     }
     Ok(config)
 }

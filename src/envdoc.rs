@@ -61,7 +61,11 @@ fn referenced(body: &Tf, path: &[&str]) -> Option<Resource> {
 }
 
 fn node_id(r: &Resource) -> String {
-    format!("{}_{}", r.resource_type().trim_start_matches("aws_"), r.name())
+    format!(
+        "{}_{}",
+        r.resource_type().trim_start_matches("aws_"),
+        r.name()
+    )
 }
 
 /// Edges of the data flow: event sources, targets, subscriptions, API integrations, and what
@@ -70,25 +74,50 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
     let mut edges = BTreeSet::new();
     let mut add = |from: Option<Resource>, to: Option<Resource>, label: &'static str| {
         if let (Some(from), Some(to)) = (from, to) {
-            edges.insert(Edge { from: node_id(&from), to: node_id(&to), label });
+            edges.insert(Edge {
+                from: node_id(&from),
+                to: node_id(&to),
+                label,
+            });
         }
     };
     for (resource, body) in doc.resources() {
         match resource.resource_type() {
             "aws_lambda_event_source_mapping" => {
                 let function = referenced(body, &["function_name"]);
-                add(referenced(body, &["event_source_arn"]), function.clone(), "batches");
-                let on_failure = referenced(body, &["destination_config", "on_failure", "destination_arn"]);
+                add(
+                    referenced(body, &["event_source_arn"]),
+                    function.clone(),
+                    "batches",
+                );
+                let on_failure = referenced(
+                    body,
+                    &["destination_config", "on_failure", "destination_arn"],
+                );
                 add(function, on_failure, "failed records");
             }
-            "aws_cloudwatch_event_rule" => add(referenced(body, &["event_bus_name"]), Some(resource.clone()), ""),
-            "aws_cloudwatch_event_target" => add(referenced(body, &["rule"]), referenced(body, &["arn"]), ""),
+            "aws_cloudwatch_event_rule" => add(
+                referenced(body, &["event_bus_name"]),
+                Some(resource.clone()),
+                "",
+            ),
+            "aws_cloudwatch_event_target" => {
+                add(referenced(body, &["rule"]), referenced(body, &["arn"]), "")
+            }
             "aws_sns_topic_subscription" => {
                 let endpoint = referenced(body, &["endpoint"]).or(Some(resource.clone()));
                 add(referenced(body, &["topic_arn"]), endpoint, "");
             }
-            "aws_api_gateway_integration" => add(referenced(body, &["rest_api_id"]), referenced(body, &["uri"]), "POST"),
-            "aws_apigatewayv2_integration" => add(referenced(body, &["api_id"]), referenced(body, &["integration_uri"]), "routes"),
+            "aws_api_gateway_integration" => add(
+                referenced(body, &["rest_api_id"]),
+                referenced(body, &["uri"]),
+                "POST",
+            ),
+            "aws_apigatewayv2_integration" => add(
+                referenced(body, &["api_id"]),
+                referenced(body, &["integration_uri"]),
+                "routes",
+            ),
             "aws_lambda_function" => {
                 if let Some(Tf::Map(variables)) = nested(body, &["environment", "variables"]) {
                     for value in variables.values() {
@@ -106,19 +135,28 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
 pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
     let outputs = doc.output_descriptions();
     let edges = edges(doc);
-    let used: BTreeSet<&str> = edges.iter().flat_map(|e| [e.from.as_str(), e.to.as_str()]).collect();
+    let used: BTreeSet<&str> = edges
+        .iter()
+        .flat_map(|e| [e.from.as_str(), e.to.as_str()])
+        .collect();
     let nodes: Vec<Value> = doc
         .resources()
         .filter_map(|(r, _)| {
             let (_, service) = NODE_TYPES.iter().find(|(ty, _)| *ty == r.resource_type())?;
             let id = node_id(&r);
-            used.contains(id.as_str()).then(|| json!({"id": id, "label": format!("{} ({service})", r.name())}))
+            used.contains(id.as_str())
+                .then(|| json!({"id": id, "label": format!("{} ({service})", r.name())}))
         })
         .collect();
 
     let mut counts: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
     for (r, _) in doc.resources() {
-        *counts.entry((aws::file_of(r.resource_type()), r.resource_type().to_owned())).or_default() += 1;
+        *counts
+            .entry((
+                aws::file_of(r.resource_type()),
+                r.resource_type().to_owned(),
+            ))
+            .or_default() += 1;
     }
     let components: Vec<Value> = counts
         .iter()
@@ -148,5 +186,7 @@ pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
     handlebars.set_strict_mode(true);
     // Markdown, not HTML: nothing to escape.
     handlebars.register_escape_fn(handlebars::no_escape);
-    handlebars.render_template(TEMPLATE, &data).context("cannot render the environment README")
+    handlebars
+        .render_template(TEMPLATE, &data)
+        .context("cannot render the environment README")
 }

@@ -38,9 +38,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render { env_dir, out } => render(&env_dir, out),
-        Command::Schema { out } => {
-            std::fs::write(&out, config::schema_json()).with_context(|| format!("cannot write {}", out.display()))
-        }
+        Command::Schema { out } => std::fs::write(&out, config::schema_json())
+            .with_context(|| format!("cannot write {}", out.display())),
         Command::Package(args) => package::run(&args),
     };
     match result {

@@ -27,7 +27,9 @@ use aws::sqs::{Queue, QueueRef};
 use aws::websocket::WebSocketApi;
 use aws::Stack;
 use serde_json::json;
-use shipment::contract::{connections_table, env_vars, events, functions, metrics, shipments_table, METRICS_NAMESPACE};
+use shipment::contract::{
+    connections_table, env_vars, events, functions, metrics, shipments_table, METRICS_NAMESPACE,
+};
 use tf::{Block, Document, Tf};
 
 use crate::config::{self, Backend, Delivery as DeliveryMode, EnvConfig};
@@ -61,13 +63,18 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     let key = stack.add(Key {
         name: "data".into(),
         description: format!("shipstack {}: tables, queues, topics, logs", env.name),
-        deletion_window_days: if protection.deletion_protection { 30 } else { 7 },
+        deletion_window_days: if protection.deletion_protection {
+            30
+        } else {
+            7
+        },
     });
     let failed_records = stack.add(Bucket {
         name: "failed_records".into(),
         key: key.clone(),
         expire_after_days: retention.failed_record_days,
         force_destroy: protection.force_destroy_buckets,
+        eventbridge_notifications: true,
     });
 
     // Seed fix: 000 and 003 keyed events by (shipment, timestamp) and 002 by (shipment, event
@@ -97,12 +104,14 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         indexes: vec![GlobalIndex {
             name: connections_table::SUBSCRIBERS_INDEX,
             partition_key: KeyAttribute::S(connections_table::SUBSCRIBERS_INDEX_PARTITION_KEY),
-            sort_key: Some(KeyAttribute::S(connections_table::SUBSCRIBERS_INDEX_SORT_KEY)),
+            sort_key: Some(KeyAttribute::S(
+                connections_table::SUBSCRIBERS_INDEX_SORT_KEY,
+            )),
             projection: Projection::KeysOnly,
         }],
         stream: false,
         ttl_attribute: Some(connections_table::TTL_ATTRIBUTE),
-        point_in_time_recovery: false,
+        point_in_time_recovery: protection.point_in_time_recovery,
         deletion_protection: false,
         key: key.clone(),
     });
@@ -130,12 +139,26 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         dead_letter: None,
     });
     notifications.subscribe_queue(&mut stack, &notifications_buffer);
-    let alerts = stack.add(Topic { name: "alerts".into(), display_name: "Shipment alerts".into(), key: key.clone() });
-    alerts.subscribe_emails(&mut stack, &env.alerts.emails.iter().map(|e| e.0.clone()).collect::<Vec<_>>());
+    let alerts = stack.add(Topic {
+        name: "alerts".into(),
+        display_name: "Shipment alerts".into(),
+        key: key.clone(),
+    });
+    alerts.subscribe_emails(
+        &mut stack,
+        &env.alerts
+            .emails
+            .iter()
+            .map(|e| e.0.clone())
+            .collect::<Vec<_>>(),
+    );
     alerts.allow_service_publish(&mut stack, "cloudwatch.amazonaws.com");
 
     // ── Functions ──
-    let function = |name: &'static str, description: &str, timeout_s: u32, environment: Vec<(&'static str, Tf)>| Function {
+    let function = |name: &'static str,
+                    description: &str,
+                    timeout_s: u32,
+                    environment: Vec<(&'static str, Tf)>| Function {
         name,
         description: description.into(),
         zip_path: zip(name),
@@ -152,13 +175,20 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     };
     let table_environment = vec![
         (env_vars::SHIPMENTS_TABLE, shipments.name().into()),
-        (env_vars::EVENT_TTL_DAYS, Tf::from(retention.event_ttl_days.to_string())),
+        (
+            env_vars::EVENT_TTL_DAYS,
+            Tf::from(retention.event_ttl_days.to_string()),
+        ),
     ];
-    let writer_environment =
-        [table_environment.clone(), vec![(env_vars::DEAD_LETTER_QUEUE_URL, dead_letters.url().into())]].concat();
+    let writer_environment = [
+        table_environment.clone(),
+        vec![(env_vars::DEAD_LETTER_QUEUE_URL, dead_letters.url().into())],
+    ]
+    .concat();
 
+    let concurrency = &env.functions.reserved_concurrency;
     let ingest = stack.add(Function {
-        reserved_concurrency: env.functions.writer_concurrency,
+        reserved_concurrency: Some(concurrency.writers),
         ..function(
             functions::INGEST_API,
             "POST /shipments: validates and stores shipment events, idempotently",
@@ -169,26 +199,41 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     shipments.grant_read_data(&mut stack, &ingest);
     shipments.grant_write_data(&mut stack, &ingest);
 
-    let websocket_handler = stack.add(function(
-        functions::WEBSOCKET_HANDLER,
-        "WebSocket $connect/$disconnect/$default: connections and shipment subscriptions",
-        WEBSOCKET_TIMEOUT_S,
-        vec![(env_vars::CONNECTIONS_TABLE, connections.name().into())],
-    ));
+    let websocket_handler = stack.add(Function {
+        reserved_concurrency: Some(concurrency.websocket),
+        ..function(
+            functions::WEBSOCKET_HANDLER,
+            "WebSocket $connect/$disconnect/$default: connections and shipment subscriptions",
+            WEBSOCKET_TIMEOUT_S,
+            vec![(env_vars::CONNECTIONS_TABLE, connections.name().into())],
+        )
+    });
     connections.grant_read_data(&mut stack, &websocket_handler);
     connections.grant_write_data(&mut stack, &websocket_handler);
 
     // Seed fix: 001's "cleanup" wrote an empty marker item; this one counts yesterday's events
     // per status through the status/time index and overwrites one summary item per day.
-    let summary = stack.add(function(
-        functions::DAILY_SUMMARY,
-        "Daily: per-status counts of yesterday's events, stored and published",
-        SUMMARY_TIMEOUT_S,
-        vec![
-            (env_vars::SHIPMENTS_TABLE, shipments.name().into()),
-            (env_vars::NOTIFICATIONS_TOPIC_ARN, notifications.arn().into()),
-        ],
-    ));
+    // One run a day, never two at once; a run that keeps failing ends in the dead-letter queue.
+    let summary = stack.add(Function {
+        reserved_concurrency: Some(1),
+        async_failure: Some(AsyncFailure {
+            max_retries: 2,
+            max_event_age_s: 6 * 3600,
+            dead_letter: dead_letters.clone(),
+        }),
+        ..function(
+            functions::DAILY_SUMMARY,
+            "Daily: per-status counts of yesterday's events, stored and published",
+            SUMMARY_TIMEOUT_S,
+            vec![
+                (env_vars::SHIPMENTS_TABLE, shipments.name().into()),
+                (
+                    env_vars::NOTIFICATIONS_TOPIC_ARN,
+                    notifications.arn().into(),
+                ),
+            ],
+        )
+    });
     shipments.grant_read_data(&mut stack, &summary);
     shipments.grant_write_data(&mut stack, &summary);
     notifications.grant_publish(&mut stack, &summary);
@@ -197,18 +242,25 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         description: "01:00 UTC: summarise yesterday's shipment events".into(),
         trigger: Trigger::Schedule("cron(0 1 * * ? *)".into()),
     });
-    let retry_then_dead_letter = Delivery { max_retries: 2, max_event_age_s: 2 * 3600, dead_letter: dead_letters.clone() };
+    let retry_then_dead_letter = Delivery {
+        max_retries: 2,
+        max_event_age_s: 2 * 3600,
+        dead_letter: dead_letters.clone(),
+    };
     daily.target_function(&mut stack, &summary, retry_then_dead_letter.clone());
 
     // ── Event bus: one rule per producer dialect ──
-    let bus = stack.add(Bus { name: "shipments".into() });
+    let bus = stack.add(Bus {
+        name: "shipments".into(),
+    });
     let rules: Vec<RuleRef> = [
         ("shipment_service", "Seed 002 producers: shipment.* events", json!({"source": ["shipment.service"], "detail-type": [{"prefix": "shipment."}]})),
         ("logistics_shipments", "Seeds 003/004 producers: Shipment Update/Created/Delayed", json!({"source": ["logistics.shipments"], "detail-type": ["Shipment Update", "Shipment Created", "Shipment Delayed"]})),
     ]
     .into_iter()
     .map(|(name, description, pattern)| {
-        stack.add(Rule { name: name.into(), description: description.into(), trigger: Trigger::Pattern { bus: bus.clone(), pattern } })
+        let trigger = Trigger::Pattern { bus: Some(bus.clone()), pattern: pattern.into() };
+        stack.add(Rule { name: name.into(), description: description.into(), trigger })
     })
     .collect();
     stack.add(Archive {
@@ -234,7 +286,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
                 rule.target_queue(&mut stack, &events_queue, retry_then_dead_letter.clone());
             }
             let processor = stack.add(Function {
-                reserved_concurrency: env.functions.writer_concurrency,
+                reserved_concurrency: Some(concurrency.writers),
                 ..function(
                     functions::QUEUE_PROCESSOR,
                     "Events queue: idempotent writes, partial batch failures, invalid events to the DLQ",
@@ -245,13 +297,18 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
             processor.consume_queue(
                 &mut stack,
                 &events_queue,
-                SqsSource { batch_size: QUEUE_BATCH, batching_window_s: QUEUE_WINDOW_S, max_concurrency: Some(10), enabled: true },
+                SqsSource {
+                    batch_size: QUEUE_BATCH,
+                    batching_window_s: QUEUE_WINDOW_S,
+                    max_concurrency: Some(concurrency.writers),
+                    enabled: true,
+                },
             );
             (processor, Some(events_queue))
         }
         DeliveryMode::Direct => {
             let processor = stack.add(Function {
-                reserved_concurrency: env.functions.writer_concurrency,
+                reserved_concurrency: Some(concurrency.writers),
                 async_failure: Some(AsyncFailure { max_retries: 2, max_event_age_s: 2 * 3600, dead_letter: dead_letters.clone() }),
                 ..function(
                     functions::EVENT_PROCESSOR,
@@ -270,14 +327,34 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     dead_letters.grant_send_messages(&mut stack, &writer);
 
     // ── APIs ──
-    let account_logging = stack.add(AccountLogging { name: "apigateway_logging".into() });
-    let throttling = Throttling { rate_per_s: env.api.rate_per_s, burst: env.api.burst };
+    let account_logging = stack.add(AccountLogging {
+        name: "apigateway_logging".into(),
+    });
+    let throttling = Throttling {
+        rate_per_s: env.api.rate_per_s,
+        burst: env.api.burst,
+    };
     let rest = stack.add(RestApi {
         name: "api".into(),
         description: "Shipment status updates".into(),
         stage: env.name.clone(),
         authorization: env.api.authorization.as_str(),
-        routes: vec![Route { path: "shipments", method: "POST", function: ingest.clone() }],
+        routes: vec![Route {
+            path: "shipments",
+            method: "POST",
+            function: ingest.clone(),
+            // The edge only checks the shape (a non-empty JSON object); ingest-api validates
+            // every field of every producer dialect and answers with field errors.
+            body_model: (
+                "ShipmentEvent",
+                json!({
+                    "$schema": "http://json-schema.org/draft-04/schema#",
+                    "title": "ShipmentEvent",
+                    "type": "object",
+                    "minProperties": 1
+                }),
+            ),
+        }],
         throttling,
         log_retention_days: retention.log_days,
         key: key.clone(),
@@ -287,6 +364,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         name: "live".into(),
         description: "Live shipment updates for subscribed clients".into(),
         stage: env.name.clone(),
+        authorization: env.api.authorization.as_str(),
         handler: websocket_handler.clone(),
         throttling,
         log_retention_days: retention.log_days,
@@ -295,19 +373,28 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     });
     // Seed fix: 000's status-update wrote the table and published to SNS itself (a dual write
     // that loses one side on failure); every downstream effect now comes from the stream.
-    let fanout = stack.add(function(
-        functions::STREAM_FANOUT,
-        "Shipments stream: notifications, critical alerts, WebSocket pushes to subscribers",
-        FANOUT_TIMEOUT_S,
-        vec![
-            (env_vars::CONNECTIONS_TABLE, connections.name().into()),
-            (env_vars::NOTIFICATIONS_TOPIC_ARN, notifications.arn().into()),
-            (env_vars::ALERTS_TOPIC_ARN, alerts.arn().into()),
-            // Seed fix: 000 patched the endpoint in after creating the function; it comes
-            // from the stage here, and posts are granted on that stage's connections only.
-            (env_vars::WEBSOCKET_ENDPOINT, websocket.management_endpoint()),
-        ],
-    ));
+    let fanout = stack.add(Function {
+        reserved_concurrency: Some(concurrency.fanout),
+        ..function(
+            functions::STREAM_FANOUT,
+            "Shipments stream: notifications, critical alerts, WebSocket pushes to subscribers",
+            FANOUT_TIMEOUT_S,
+            vec![
+                (env_vars::CONNECTIONS_TABLE, connections.name().into()),
+                (
+                    env_vars::NOTIFICATIONS_TOPIC_ARN,
+                    notifications.arn().into(),
+                ),
+                (env_vars::ALERTS_TOPIC_ARN, alerts.arn().into()),
+                // Seed fix: 000 patched the endpoint in after creating the function; it comes
+                // from the stage here, and posts are granted on that stage's connections only.
+                (
+                    env_vars::WEBSOCKET_ENDPOINT,
+                    websocket.management_endpoint(),
+                ),
+            ],
+        )
+    });
     fanout.consume_stream(
         &mut stack,
         &shipments,
@@ -326,6 +413,26 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     connections.grant_write_data(&mut stack, &fanout);
 
     websocket.grant_manage_connections(&mut stack, &fanout);
+    // A stream record that exhausted its retries lands in the bucket: someone must look.
+    let failed_record_written = stack.add(Rule {
+        name: "failed_record_written".into(),
+        description: "A shipments stream record failed for good: alert".into(),
+        trigger: Trigger::Pattern {
+            bus: None,
+            pattern: Tf::object([
+                ("source", Tf::list(["aws.s3"])),
+                ("detail-type", Tf::list(["Object Created"])),
+                (
+                    "detail",
+                    Tf::object([(
+                        "bucket",
+                        Tf::object([("name", Tf::list([failed_records.name()]))]),
+                    )]),
+                ),
+            ]),
+        },
+    });
+    failed_record_written.target_topic(&mut stack, &alerts, retry_then_dead_letter.clone());
 
     // ── Monitoring ──
     let watched = Watched {
@@ -343,19 +450,59 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
 
     // ── Outputs ──
     let doc = stack.doc();
-    doc.output("rest_api_url", "POST shipment events here", Tf::template([rest.url().into(), Tf::from("/shipments")]));
-    doc.output("websocket_url", "Clients connect here and send {\"action\":\"subscribe\",\"shipmentId\":...}", websocket.url());
-    doc.output("shipments_table_name", "Shipment events table", shipments.name());
-    doc.output("connections_table_name", "WebSocket connections table", connections.name());
+    doc.output(
+        "rest_api_url",
+        "POST shipment events here",
+        Tf::template([rest.url().into(), Tf::from("/shipments")]),
+    );
+    doc.output(
+        "websocket_url",
+        "Clients connect here and send {\"action\":\"subscribe\",\"shipmentId\":...}",
+        websocket.url(),
+    );
+    doc.output(
+        "shipments_table_name",
+        "Shipment events table",
+        shipments.name(),
+    );
+    doc.output(
+        "connections_table_name",
+        "WebSocket connections table",
+        connections.name(),
+    );
     if let Some(queue) = &events_queue {
-        doc.output("events_queue_url", "Bus events waiting for the queue processor", queue.url());
+        doc.output(
+            "events_queue_url",
+            "Bus events waiting for the queue processor",
+            queue.url(),
+        );
     }
-    doc.output("dead_letter_queue_url", "Events that could not be processed, with their reason", dead_letters.url());
-    doc.output("notifications_queue_url", "Buffered shipment notifications", notifications_buffer.url());
+    doc.output(
+        "dead_letter_queue_url",
+        "Events that could not be processed, with their reason",
+        dead_letters.url(),
+    );
+    doc.output(
+        "notifications_queue_url",
+        "Buffered shipment notifications",
+        notifications_buffer.url(),
+    );
     doc.output("event_bus_name", "Publish shipment events here", bus.name());
-    doc.output("notifications_topic_arn", "Shipment notifications", notifications.arn());
-    doc.output("alerts_topic_arn", "Operational and critical-status alerts", alerts.arn());
-    doc.output("failed_records_bucket", "Stream records that exhausted their retries", failed_records.name());
+    doc.output(
+        "notifications_topic_arn",
+        "Shipment notifications",
+        notifications.arn(),
+    );
+    doc.output(
+        "alerts_topic_arn",
+        "Operational and critical-status alerts",
+        alerts.arn(),
+    );
+    doc.output(
+        "failed_records_bucket",
+        "Stream records that exhausted their retries",
+        failed_records.name(),
+    );
     doc.output("dashboard_url", "CloudWatch dashboard", dashboard.url());
     Ok(stack.finish())
 }
@@ -375,10 +522,20 @@ fn configure_terraform(stack: &mut Stack, env: &EnvConfig) {
     doc.terraform("required_version", TERRAFORM_VERSION);
     doc.terraform(
         "required_providers",
-        Tf::object([("aws", Tf::object([("source", "hashicorp/aws"), ("version", AWS_PROVIDER_VERSION)]))]),
+        Tf::object([(
+            "aws",
+            Tf::object([
+                ("source", "hashicorp/aws"),
+                ("version", AWS_PROVIDER_VERSION),
+            ]),
+        )]),
     );
     match &env.backend {
-        Some(Backend::S3 { bucket, key, region }) => doc.terraform(
+        Some(Backend::S3 {
+            bucket,
+            key,
+            region,
+        }) => doc.terraform(
             "backend",
             Tf::object([(
                 "s3",
@@ -390,9 +547,10 @@ fn configure_terraform(stack: &mut Stack, env: &EnvConfig) {
                     .set("use_lockfile", true),
             )]),
         ),
-        Some(Backend::Local { path }) => {
-            doc.terraform("backend", Tf::object([("local", Block::new().set("path", path.as_str()))]))
-        }
+        Some(Backend::Local { path }) => doc.terraform(
+            "backend",
+            Tf::object([("local", Block::new().set("path", path.as_str()))]),
+        ),
         None => {}
     }
     let mut tags = env.tags.clone();
@@ -422,7 +580,12 @@ struct Watched<'a> {
 /// The alarms of all seeds, wired to the alerts topic.
 fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &Watched) {
     let thresholds = &env.alarms;
-    let mut alarm = |name: String, description: String, metric: Metric, comparison: Comparison, threshold: u32, periods: u32| {
+    let mut alarm = |name: String,
+                     description: String,
+                     metric: Metric,
+                     comparison: Comparison,
+                     threshold: u32,
+                     periods: u32| {
         stack.add(Alarm {
             name,
             description,
@@ -436,36 +599,144 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     };
     for function in &watched.functions {
         let name = function.logical_name();
-        alarm(format!("{name}_errors"), format!("{name}: {} or more errors in 5 minutes", thresholds.function_errors), function.metric("Errors"), Comparison::GreaterThanOrEqual, thresholds.function_errors, 1);
-        alarm(format!("{name}_throttles"), format!("{name} is being throttled"), function.metric("Throttles"), Comparison::GreaterThanOrEqual, 1, 1);
+        alarm(
+            format!("{name}_errors"),
+            format!(
+                "{name}: {} or more errors in 5 minutes",
+                thresholds.function_errors
+            ),
+            function.metric("Errors"),
+            Comparison::GreaterThanOrEqual,
+            thresholds.function_errors,
+            1,
+        );
+        alarm(
+            format!("{name}_throttles"),
+            format!("{name} is being throttled"),
+            function.metric("Throttles"),
+            Comparison::GreaterThanOrEqual,
+            1,
+            1,
+        );
         // 80% of the timeout: slow enough to investigate before invocations start timing out.
         let slow_ms = function.timeout_s() * 800;
-        alarm(format!("{name}_duration"), format!("{name} runs close to its timeout"), function.metric("Duration").statistic("Maximum"), Comparison::GreaterThan, slow_ms, 2);
+        alarm(
+            format!("{name}_duration"),
+            format!("{name} runs close to its timeout"),
+            function.metric("Duration").statistic("Maximum"),
+            Comparison::GreaterThan,
+            slow_ms,
+            2,
+        );
     }
     if let Some(queue) = watched.events_queue {
-        alarm("events_queue_depth".into(), "Bus events are piling up in the events queue".into(), sqs_metric(queue, "ApproximateNumberOfMessagesVisible").statistic("Maximum"), Comparison::GreaterThan, thresholds.queue_depth, 2);
-        alarm("events_queue_age".into(), "The oldest bus event has waited too long".into(), sqs_metric(queue, "ApproximateAgeOfOldestMessage").statistic("Maximum"), Comparison::GreaterThan, thresholds.oldest_message_age_s, 2);
+        alarm(
+            "events_queue_depth".into(),
+            "Bus events are piling up in the events queue".into(),
+            sqs_metric(queue, "ApproximateNumberOfMessagesVisible").statistic("Maximum"),
+            Comparison::GreaterThan,
+            thresholds.queue_depth,
+            2,
+        );
+        alarm(
+            "events_queue_age".into(),
+            "The oldest bus event has waited too long".into(),
+            sqs_metric(queue, "ApproximateAgeOfOldestMessage").statistic("Maximum"),
+            Comparison::GreaterThan,
+            thresholds.oldest_message_age_s,
+            2,
+        );
     }
-    alarm("events_dlq_not_empty".into(), "An event could not be processed: read its reason in the dead-letter queue".into(), sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible").statistic("Maximum").period(60), Comparison::GreaterThanOrEqual, 1, 1);
-    alarm("notifications_queue_depth".into(), "Shipment notifications are not being consumed".into(), sqs_metric(watched.notifications_buffer, "ApproximateNumberOfMessagesVisible").statistic("Maximum"), Comparison::GreaterThan, thresholds.queue_depth, 2);
+    alarm(
+        "events_dlq_not_empty".into(),
+        "An event could not be processed: read its reason in the dead-letter queue".into(),
+        sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible")
+            .statistic("Maximum")
+            .period(60),
+        Comparison::GreaterThanOrEqual,
+        1,
+        1,
+    );
+    alarm(
+        "notifications_queue_depth".into(),
+        "Shipment notifications are not being consumed".into(),
+        sqs_metric(
+            watched.notifications_buffer,
+            "ApproximateNumberOfMessagesVisible",
+        )
+        .statistic("Maximum"),
+        Comparison::GreaterThan,
+        thresholds.queue_depth,
+        2,
+    );
     for topic in &watched.topics {
         let name = topic.resource().name();
-        alarm(format!("{name}_failed_notifications"), format!("SNS could not deliver {name} messages"), Metric::new("AWS/SNS", "NumberOfNotificationsFailed", vec![("TopicName", topic.name().into())]), Comparison::GreaterThanOrEqual, thresholds.notification_failures, 1);
+        alarm(
+            format!("{name}_failed_notifications"),
+            format!("SNS could not deliver {name} messages"),
+            Metric::new(
+                "AWS/SNS",
+                "NumberOfNotificationsFailed",
+                vec![("TopicName", topic.name().into())],
+            ),
+            Comparison::GreaterThanOrEqual,
+            thresholds.notification_failures,
+            1,
+        );
     }
     for table in &watched.tables {
         let name = table.resource().name();
         for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
-            let snake = if metric.starts_with("Read") { "read_throttles" } else { "write_throttles" };
-            alarm(format!("{name}_{snake}"), format!("DynamoDB throttles {metric} on {name}"), Metric::new("AWS/DynamoDB", metric, vec![("TableName", table.name().into())]), Comparison::GreaterThanOrEqual, 1, 1);
+            let snake = if metric.starts_with("Read") {
+                "read_throttles"
+            } else {
+                "write_throttles"
+            };
+            alarm(
+                format!("{name}_{snake}"),
+                format!("DynamoDB throttles {metric} on {name}"),
+                Metric::new(
+                    "AWS/DynamoDB",
+                    metric,
+                    vec![("TableName", table.name().into())],
+                ),
+                Comparison::GreaterThanOrEqual,
+                1,
+                1,
+            );
         }
     }
     // Seed fix: 003 alarmed on UserErrors per table, but DynamoDB publishes it per account and
     // region only (no TableName dimension), so that alarm could never fire.
-    alarm("dynamodb_user_errors".into(), "DynamoDB rejected requests as invalid (account and region wide)".into(), Metric::new("AWS/DynamoDB", "UserErrors", vec![]), Comparison::GreaterThanOrEqual, 5, 1);
-    alarm("stream_fanout_lag".into(), "The stream consumer is falling behind".into(), watched.stream_consumer.metric("IteratorAge").statistic("Maximum"), Comparison::GreaterThan, thresholds.stream_iterator_age_ms, 3);
+    alarm(
+        "dynamodb_user_errors".into(),
+        "DynamoDB rejected requests as invalid (account and region wide)".into(),
+        Metric::new("AWS/DynamoDB", "UserErrors", vec![]),
+        Comparison::GreaterThanOrEqual,
+        5,
+        1,
+    );
+    alarm(
+        "stream_fanout_lag".into(),
+        "The stream consumer is falling behind".into(),
+        watched
+            .stream_consumer
+            .metric("IteratorAge")
+            .statistic("Maximum"),
+        Comparison::GreaterThan,
+        thresholds.stream_iterator_age_ms,
+        3,
+    );
     for rule in &watched.rules {
         let name = rule.logical_name();
-        alarm(format!("{name}_failed_deliveries"), format!("EventBridge could not deliver {name} events"), rule.metric_failed_invocations(), Comparison::GreaterThanOrEqual, 1, 1);
+        alarm(
+            format!("{name}_failed_deliveries"),
+            format!("EventBridge could not deliver {name} events"),
+            rule.metric_failed_invocations(),
+            Comparison::GreaterThanOrEqual,
+            1,
+            1,
+        );
     }
 }
 
@@ -476,12 +747,22 @@ fn sqs_metric(queue: &QueueRef, name: &'static str) -> Metric {
 /// One screen: traffic, failures and lag.
 fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
     let per_function = |metric: &'static str, statistic: &'static str| -> Vec<Metric> {
-        watched.functions.iter().map(|f| f.metric(metric).statistic(statistic)).collect()
+        watched
+            .functions
+            .iter()
+            .map(|f| f.metric(metric).statistic(statistic))
+            .collect()
     };
     let shipstack = |metric: &'static str| {
-        Metric::new(METRICS_NAMESPACE, metric, vec![("Environment", Tf::from(env.name.as_str()))])
+        Metric::new(
+            METRICS_NAMESPACE,
+            metric,
+            vec![("Environment", Tf::from(env.name.as_str()))],
+        )
     };
-    let mut queues = vec![sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible").statistic("Maximum")];
+    let mut queues = vec![
+        sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible").statistic("Maximum"),
+    ];
     if let Some(queue) = watched.events_queue {
         queues.push(sqs_metric(queue, "ApproximateNumberOfMessagesVisible").statistic("Maximum"));
         queues.push(sqs_metric(queue, "ApproximateAgeOfOldestMessage").statistic("Maximum"));
@@ -489,17 +770,57 @@ fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
     Dashboard {
         name: "operations".into(),
         graphs: vec![
-            Graph { title: "Shipment events".into(), metrics: [metrics::EVENTS_PROCESSED, metrics::DUPLICATES_SKIPPED, metrics::EVENTS_REJECTED, metrics::PROCESSING_ERRORS].into_iter().map(shipstack).collect() },
-            Graph { title: "Queues".into(), metrics: queues },
-            Graph { title: "Invocations".into(), metrics: per_function("Invocations", "Sum") },
-            Graph { title: "Errors".into(), metrics: per_function("Errors", "Sum") },
-            Graph { title: "Duration (max, ms)".into(), metrics: per_function("Duration", "Maximum") },
-            Graph { title: "Throttles".into(), metrics: per_function("Throttles", "Sum") },
+            Graph {
+                title: "Shipment events".into(),
+                metrics: [
+                    metrics::EVENTS_PROCESSED,
+                    metrics::DUPLICATES_SKIPPED,
+                    metrics::EVENTS_REJECTED,
+                    metrics::PROCESSING_ERRORS,
+                ]
+                .into_iter()
+                .map(shipstack)
+                .collect(),
+            },
+            Graph {
+                title: "Queues".into(),
+                metrics: queues,
+            },
+            Graph {
+                title: "Invocations".into(),
+                metrics: per_function("Invocations", "Sum"),
+            },
+            Graph {
+                title: "Errors".into(),
+                metrics: per_function("Errors", "Sum"),
+            },
+            Graph {
+                title: "Duration (max, ms)".into(),
+                metrics: per_function("Duration", "Maximum"),
+            },
+            Graph {
+                title: "Throttles".into(),
+                metrics: per_function("Throttles", "Sum"),
+            },
             Graph {
                 title: "DynamoDB throttles".into(),
-                metrics: watched.tables.iter().flat_map(|t| ["ReadThrottleEvents", "WriteThrottleEvents"].map(|m| Metric::new("AWS/DynamoDB", m, vec![("TableName", t.name().into())]))).collect(),
+                metrics: watched
+                    .tables
+                    .iter()
+                    .flat_map(|t| {
+                        ["ReadThrottleEvents", "WriteThrottleEvents"].map(|m| {
+                            Metric::new("AWS/DynamoDB", m, vec![("TableName", t.name().into())])
+                        })
+                    })
+                    .collect(),
             },
-            Graph { title: "Stream lag (ms)".into(), metrics: vec![watched.stream_consumer.metric("IteratorAge").statistic("Maximum")] },
+            Graph {
+                title: "Stream lag (ms)".into(),
+                metrics: vec![watched
+                    .stream_consumer
+                    .metric("IteratorAge")
+                    .statistic("Maximum")],
+            },
         ],
     }
 }

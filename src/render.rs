@@ -22,44 +22,63 @@ pub struct Rendered {
 pub fn render_env(env_dir: &Path) -> Result<Rendered> {
     let env = config::load(env_dir)?;
     let doc = platform::build(&env)?;
-    let mut files = doc
-        .render(aws::file_of)
-        .with_context(|| format!("{}: cannot render", env_dir.join(config::ENV_FILE).display()))?;
+    let mut files = doc.render(aws::file_of).with_context(|| {
+        format!(
+            "{}: cannot render",
+            env_dir.join(config::ENV_FILE).display()
+        )
+    })?;
     files.insert("README.md".into(), envdoc::readme(&env, &doc)?);
-    Ok(Rendered { resources: doc.resources().count(), env, files })
+    Ok(Rendered {
+        resources: doc.resources().count(),
+        env,
+        files,
+    })
 }
 
 /// The default output directory of an environment: `generated/<name>` beside `envs/`.
 pub fn default_out_dir(env_dir: &Path, name: &str) -> PathBuf {
-    let root = env_dir.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    let root = env_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
     root.join("generated").join(name)
 }
 
 /// Replaces `out` with exactly `files`: written to a sibling temporary directory first, then
 /// swapped in, so a failure leaves the previous output as it was.
 pub fn write_atomically(out: &Path, files: &Files) -> Result<()> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".render-")
         .tempdir_in(parent)
         .with_context(|| format!("cannot create a staging directory in {}", parent.display()))?;
     for (name, contents) in files {
-        fs::write(staging.path().join(name), contents).with_context(|| format!("cannot write {name}"))?;
+        fs::write(staging.path().join(name), contents)
+            .with_context(|| format!("cannot write {name}"))?;
     }
-    let previous = parent.join(format!(".previous-{}", out.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+    let previous = parent.join(format!(
+        ".previous-{}",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
     if previous.exists() {
         fs::remove_dir_all(&previous)?;
     }
     if out.exists() {
-        fs::rename(out, &previous).with_context(|| format!("cannot move {} aside", out.display()))?;
+        fs::rename(out, &previous)
+            .with_context(|| format!("cannot move {} aside", out.display()))?;
     }
     let staged = staging.keep();
     if let Err(err) = fs::rename(&staged, out) {
         if previous.exists() {
             fs::rename(&previous, out).ok();
         }
-        return Err(err).with_context(|| format!("cannot move the rendered files to {}", out.display()));
+        return Err(err)
+            .with_context(|| format!("cannot move the rendered files to {}", out.display()));
     }
     if previous.exists() {
         fs::remove_dir_all(&previous)?;

@@ -7,15 +7,43 @@ use std::process::Command;
 /// Case directory under `tests/bad-envs/` -> what the message must say (besides the file).
 const CASES: [(&str, &[&str]); 11] = [
     ("syntax-error", &["not valid JSON", "line 5"]),
-    ("unknown-field", &["at /retention", "'log_dayz' was unexpected"]),
-    ("wrong-type", &["at /functions/memory_mb", "\"lots\" is not of type \"integer\""]),
+    (
+        "unknown-field",
+        &["at /retention", "'log_dayz' was unexpected"],
+    ),
+    (
+        "wrong-type",
+        &[
+            "at /functions/memory_mb",
+            "\"lots\" is not of type \"integer\"",
+        ],
+    ),
     ("bad-name", &["at /name", "\"Bad_Name\""]),
-    ("bad-region", &["at /region", "\"US East\"", "AWS region code"]),
-    ("bad-email", &["at /alerts/emails/0", "\"ops-at-example.com\"", "email address"]),
+    (
+        "bad-region",
+        &["at /region", "\"US East\"", "AWS region code"],
+    ),
+    (
+        "bad-email",
+        &[
+            "at /alerts/emails/0",
+            "\"ops-at-example.com\"",
+            "email address",
+        ],
+    ),
     ("no-emails", &["at /alerts/emails", "less than 1 item"]),
-    ("name-mismatch", &["at /name", "must equal the directory name \"name-mismatch\""]),
+    (
+        "name-mismatch",
+        &[
+            "at /name",
+            "must equal the directory name \"name-mismatch\"",
+        ],
+    ),
     ("missing-file", &["cannot read the environment file"]),
-    ("bad-retention", &["at /retention/log_days", "8 is not one of"]),
+    (
+        "bad-retention",
+        &["at /retention/log_days", "8 is not one of"],
+    ),
     ("bad-delivery", &["at /delivery", "\"carrier-pigeon\""]),
 ];
 
@@ -43,22 +71,41 @@ fn bad_env_files_are_refused_with_file_and_field_and_output_is_untouched() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{case}: {stderr}");
         let file = case_dir(case).join("env.json");
-        assert!(stderr.contains(&file.display().to_string()), "{case} does not name {}: {stderr}", file.display());
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "{case} does not name {}: {stderr}",
+            file.display()
+        );
         for fragment in expected {
-            assert!(stderr.contains(fragment), "{case}: expected {fragment:?} in: {stderr}");
+            assert!(
+                stderr.contains(fragment),
+                "{case}: expected {fragment:?} in: {stderr}"
+            );
         }
-        let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("main.tf.json")], "{case} changed the output");
-        assert_eq!(std::fs::read_to_string(out.join("main.tf.json")).unwrap(), previous, "{case}");
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("main.tf.json")],
+            "{case} changed the output"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("main.tf.json")).unwrap(),
+            previous,
+            "{case}"
+        );
     }
 }
 
 #[test]
 fn every_case_in_the_corpus_is_checked() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-envs"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-envs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     on_disk.sort();
     let mut listed: Vec<String> = CASES.iter().map(|(c, _)| c.to_string()).collect();
     listed.sort();
@@ -78,6 +125,9 @@ fn a_good_render_replaces_the_previous_output_entirely() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert!(!out.join("stale.tf.json").exists(), "files the new render does not produce are gone");
+    assert!(
+        !out.join("stale.tf.json").exists(),
+        "files the new render does not produce are gone"
+    );
     assert!(out.join("main.tf.json").exists());
 }

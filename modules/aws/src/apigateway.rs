@@ -26,11 +26,16 @@ impl Component for AccountLogging {
                 Tf::list([Tf::object([
                     ("Effect", Tf::from("Allow")),
                     ("Action", Tf::from("sts:AssumeRole")),
-                    ("Principal", Tf::object([("Service", "apigateway.amazonaws.com")])),
+                    (
+                        "Principal",
+                        Tf::object([("Service", "apigateway.amazonaws.com")]),
+                    ),
                 ])]),
             ),
         ]));
-        let role_body = Block::new().set("name", stack.physical_name(&self.name)).set("assume_role_policy", trust);
+        let role_body = Block::new()
+            .set("name", stack.physical_name(&self.name))
+            .set("assume_role_policy", trust);
         let role = stack.doc().resource("aws_iam_role", &self.name, role_body);
         // AWS's managed policy for exactly this purpose (create/put log groups and streams).
         let managed = Tf::template([
@@ -41,9 +46,15 @@ impl Component for AccountLogging {
         stack.doc().resource(
             "aws_iam_role_policy_attachment",
             &self.name,
-            Block::new().set("role", role.attr("name")).set("policy_arn", managed),
+            Block::new()
+                .set("role", role.attr("name"))
+                .set("policy_arn", managed),
         );
-        stack.doc().resource("aws_api_gateway_account", &self.name, Block::new().set("cloudwatch_role_arn", role.attr("arn")))
+        stack.doc().resource(
+            "aws_api_gateway_account",
+            &self.name,
+            Block::new().set("cloudwatch_role_arn", role.attr("arn")),
+        )
     }
 }
 
@@ -53,6 +64,9 @@ pub struct Route {
     pub path: &'static str,
     pub method: &'static str,
     pub function: FunctionRef,
+    /// A JSON Schema (draft 4) API Gateway checks the body against before invoking the
+    /// function: malformed requests are refused at the edge.
+    pub body_model: (&'static str, serde_json::Value),
 }
 
 /// Stage throttling.
@@ -94,7 +108,10 @@ impl RestApiRef {
         Metric::new(
             "AWS/ApiGateway",
             name,
-            vec![("ApiName", Tf::from(self.physical_name.as_str())), ("Stage", Tf::from(self.stage_name.as_str()))],
+            vec![
+                ("ApiName", Tf::from(self.physical_name.as_str())),
+                ("Stage", Tf::from(self.stage_name.as_str())),
+            ],
         )
     }
 }
@@ -115,7 +132,23 @@ impl Component for RestApi {
             Block::new()
                 .set("name", physical_name.clone())
                 .set("description", self.description)
-                .block("endpoint_configuration", Block::new().set("types", Tf::list(["REGIONAL"]))),
+                .block(
+                    "endpoint_configuration",
+                    Block::new().set("types", Tf::list(["REGIONAL"])),
+                )
+                .lifecycle(Lifecycle {
+                    create_before_destroy: true,
+                    ..Default::default()
+                }),
+        );
+        let validator = stack.doc().resource(
+            "aws_api_gateway_request_validator",
+            &self.name,
+            Block::new()
+                .set("name", "body")
+                .set("rest_api_id", api.attr("id"))
+                .set("validate_request_body", true)
+                .set("validate_request_parameters", false),
         );
         let mut redeploy_on = Vec::new();
         for route in &self.routes {
@@ -129,6 +162,16 @@ impl Component for RestApi {
                     .set("path_part", route.path),
             );
             let method_name = format!("{logical}_{}", route.method.to_ascii_lowercase());
+            let (model_name, model_schema) = &route.body_model;
+            let model = stack.doc().resource(
+                "aws_api_gateway_model",
+                &method_name,
+                Block::new()
+                    .set("rest_api_id", api.attr("id"))
+                    .set("name", *model_name)
+                    .set("content_type", "application/json")
+                    .set("schema", Tf::json(model_schema.clone())),
+            );
             let method = stack.doc().resource(
                 "aws_api_gateway_method",
                 &method_name,
@@ -136,7 +179,12 @@ impl Component for RestApi {
                     .set("rest_api_id", api.attr("id"))
                     .set("resource_id", resource.attr("id"))
                     .set("http_method", route.method)
-                    .set("authorization", self.authorization),
+                    .set("authorization", self.authorization)
+                    .set("request_validator_id", validator.attr("id"))
+                    .set(
+                        "request_models",
+                        Tf::object([("application/json", model.attr("name"))]),
+                    ),
             );
             let integration = stack.doc().resource(
                 "aws_api_gateway_integration",
@@ -153,16 +201,32 @@ impl Component for RestApi {
                 api.attr("execution_arn").into(),
                 Tf::from(format!("/*/{}/{}", route.method, route.path)),
             ]);
-            route.function.allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
-            redeploy_on.extend([resource.attr("id"), method.attr("id"), integration.attr("id")]);
+            route
+                .function
+                .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
+            redeploy_on.extend([
+                resource.attr("id"),
+                method.attr("id"),
+                integration.attr("id"),
+                model.attr("id"),
+            ]);
         }
         let deployment = stack.doc().resource(
             "aws_api_gateway_deployment",
             &self.name,
             Block::new()
                 .set("rest_api_id", api.attr("id"))
-                .set("triggers", Tf::object([("redeployment", Expr::call("sha1", [Tf::json(Tf::list(redeploy_on))]))]))
-                .lifecycle(Lifecycle { create_before_destroy: true, ..Default::default() }),
+                .set(
+                    "triggers",
+                    Tf::object([(
+                        "redeployment",
+                        Expr::call("sha1", [Tf::json(Tf::list(redeploy_on))]),
+                    )]),
+                )
+                .lifecycle(Lifecycle {
+                    create_before_destroy: true,
+                    ..Default::default()
+                }),
         );
         let access_logs = stack.add(LogGroup {
             name: format!("{}_access", self.name),
@@ -180,19 +244,21 @@ impl Component for RestApi {
                 .set("xray_tracing_enabled", true)
                 .block(
                     "access_log_settings",
-                    Block::new().set("destination_arn", access_logs.attr("arn")).set(
-                        "format",
-                        access_log_format(&[
-                            ("requestId", "$context.requestId"),
-                            ("ip", "$context.identity.sourceIp"),
-                            ("requestTime", "$context.requestTime"),
-                            ("httpMethod", "$context.httpMethod"),
-                            ("resourcePath", "$context.resourcePath"),
-                            ("status", "$context.status"),
-                            ("responseLength", "$context.responseLength"),
-                            ("integrationError", "$context.integrationErrorMessage"),
-                        ]),
-                    ),
+                    Block::new()
+                        .set("destination_arn", access_logs.attr("arn"))
+                        .set(
+                            "format",
+                            access_log_format(&[
+                                ("requestId", "$context.requestId"),
+                                ("ip", "$context.identity.sourceIp"),
+                                ("requestTime", "$context.requestTime"),
+                                ("httpMethod", "$context.httpMethod"),
+                                ("resourcePath", "$context.resourcePath"),
+                                ("status", "$context.status"),
+                                ("responseLength", "$context.responseLength"),
+                                ("integrationError", "$context.integrationErrorMessage"),
+                            ]),
+                        ),
                 )
                 .depends_on([&self.account_logging]),
         );
@@ -212,6 +278,10 @@ impl Component for RestApi {
                         .set("throttling_burst_limit", self.throttling.burst),
                 ),
         );
-        RestApiRef { stage, physical_name, stage_name: self.stage }
+        RestApiRef {
+            stage,
+            physical_name,
+            stage_name: self.stage,
+        }
     }
 }

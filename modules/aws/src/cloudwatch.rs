@@ -26,7 +26,9 @@ impl Component for LogGroup {
             .set("name", self.path)
             .set("retention_in_days", self.retention_days)
             .set("kms_key_id", self.key.arn());
-        stack.doc().resource("aws_cloudwatch_log_group", &self.name, body)
+        stack
+            .doc()
+            .resource("aws_cloudwatch_log_group", &self.name, body)
     }
 }
 
@@ -41,8 +43,18 @@ pub struct Metric {
 }
 
 impl Metric {
-    pub fn new(namespace: &'static str, name: &'static str, dimensions: Vec<(&'static str, Tf)>) -> Metric {
-        Metric { namespace, name, dimensions, statistic: "Sum", period_s: 300 }
+    pub fn new(
+        namespace: &'static str,
+        name: &'static str,
+        dimensions: Vec<(&'static str, Tf)>,
+    ) -> Metric {
+        Metric {
+            namespace,
+            name,
+            dimensions,
+            statistic: "Sum",
+            period_s: 300,
+        }
     }
 
     pub fn statistic(mut self, statistic: &'static str) -> Metric {
@@ -62,7 +74,10 @@ impl Metric {
             line.push(Tf::from(*dimension));
             line.push(value.clone());
         }
-        line.push(Tf::object([("stat", Tf::from(self.statistic)), ("period", Tf::from(self.period_s))]));
+        line.push(Tf::object([
+            ("stat", Tf::from(self.statistic)),
+            ("period", Tf::from(self.period_s)),
+        ]));
         Tf::List(line)
     }
 }
@@ -112,7 +127,9 @@ impl Component for Alarm {
             .set("treat_missing_data", "notBreaching")
             .set("alarm_actions", Tf::list([self.notify.arn()]))
             .set("ok_actions", Tf::list([self.notify.arn()]));
-        stack.doc().resource("aws_cloudwatch_metric_alarm", &self.name, body)
+        stack
+            .doc()
+            .resource("aws_cloudwatch_metric_alarm", &self.name, body)
     }
 }
 
@@ -175,15 +192,23 @@ impl Component for Dashboard {
                         ("region", Tf::from(region.as_str())),
                         ("view", Tf::from("timeSeries")),
                         ("stacked", Tf::from(false)),
-                        ("metrics", Tf::List(graph.metrics.iter().map(Metric::dashboard_line).collect())),
+                        (
+                            "metrics",
+                            Tf::List(graph.metrics.iter().map(Metric::dashboard_line).collect()),
+                        ),
                     ]),
                 ),
             ])
         });
         let body = Block::new()
             .set("dashboard_name", stack.physical_name(&self.name))
-            .set("dashboard_body", Tf::json(Tf::object([("widgets", Tf::List(widgets.collect()))])));
-        let dashboard = stack.doc().resource("aws_cloudwatch_dashboard", &self.name, body);
+            .set(
+                "dashboard_body",
+                Tf::json(Tf::object([("widgets", Tf::List(widgets.collect()))])),
+            );
+        let dashboard = stack
+            .doc()
+            .resource("aws_cloudwatch_dashboard", &self.name, body);
         DashboardRef { dashboard, region }
     }
 }

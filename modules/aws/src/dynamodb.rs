@@ -115,25 +115,40 @@ impl TableRef {
     /// Reads by key and Query, on the table and its indexes. Scan is deliberately not granted:
     /// every access path of this platform has a key condition.
     pub fn grant_read_data(&self, stack: &mut Stack, to: &impl Grantee) {
-        stack.grant_role(to.role(), Statement::allow(READ, [self.arn().into(), self.index_arns()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(READ, [self.arn().into(), self.index_arns()]),
+        );
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
+        );
     }
 
     /// Item writes (put, update, delete, batch), conditional writes included.
     pub fn grant_write_data(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(WRITE, [self.arn().into()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
+        );
     }
 
     /// Reading the table's stream (what a stream event source mapping needs).
     pub fn grant_stream_read(&self, stack: &mut Stack, to: &impl Grantee) {
         let streams = Tf::template([self.arn().into(), Tf::from("/stream/*")]);
         stack.grant_role(to.role(), Statement::allow(STREAM_READ, [streams]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
+        );
     }
 }
 
-fn key_schema(partition: KeyAttribute, sort: Option<KeyAttribute>) -> (&'static str, Option<&'static str>) {
+fn key_schema(
+    partition: KeyAttribute,
+    sort: Option<KeyAttribute>,
+) -> (&'static str, Option<&'static str>) {
     (partition.name(), sort.map(KeyAttribute::name))
 }
 
@@ -159,7 +174,11 @@ impl Component for Table {
             .set_opt("range_key", range_key)
             .blocks(
                 "attribute",
-                attributes.iter().map(|a| Block::new().set("name", a.name()).set("type", a.type_code())),
+                attributes.iter().map(|a| {
+                    Block::new()
+                        .set("name", a.name())
+                        .set("type", a.type_code())
+                }),
             )
             .blocks(
                 "global_secondary_index",
@@ -178,20 +197,36 @@ impl Component for Table {
                         )
                 }),
             )
-            .block("point_in_time_recovery", Block::new().set("enabled", self.point_in_time_recovery))
+            .block(
+                "point_in_time_recovery",
+                Block::new().set("enabled", self.point_in_time_recovery),
+            )
             .block(
                 "server_side_encryption",
-                Block::new().set("enabled", true).set("kms_key_arn", self.key.arn()),
+                Block::new()
+                    .set("enabled", true)
+                    .set("kms_key_arn", self.key.arn()),
             )
             .set("deletion_protection_enabled", self.deletion_protection)
-            .lifecycle(Lifecycle { prevent_destroy: self.deletion_protection, ..Default::default() });
+            .lifecycle(Lifecycle {
+                prevent_destroy: self.deletion_protection,
+                ..Default::default()
+            });
         if self.stream {
-            body = body.set("stream_enabled", true).set("stream_view_type", "NEW_AND_OLD_IMAGES");
+            body = body
+                .set("stream_enabled", true)
+                .set("stream_view_type", "NEW_AND_OLD_IMAGES");
         }
         if let Some(ttl) = self.ttl_attribute {
-            body = body.block("ttl", Block::new().set("attribute_name", ttl).set("enabled", true));
+            body = body.block(
+                "ttl",
+                Block::new().set("attribute_name", ttl).set("enabled", true),
+            );
         }
         let table = stack.doc().resource("aws_dynamodb_table", &self.name, body);
-        TableRef { table, key: self.key }
+        TableRef {
+            table,
+            key: self.key,
+        }
     }
 }

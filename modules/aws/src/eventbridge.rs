@@ -5,6 +5,7 @@ use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::Metric;
 use crate::lambda::FunctionRef;
+use crate::sns::TopicRef;
 use crate::sqs::QueueRef;
 use crate::{Component, Stack};
 
@@ -34,15 +35,19 @@ impl Component for Bus {
 
     fn add_to(self, stack: &mut Stack) -> BusRef {
         let body = Block::new().set("name", stack.physical_name(&self.name));
-        BusRef { bus: stack.doc().resource("aws_cloudwatch_event_bus", &self.name, body) }
+        BusRef {
+            bus: stack
+                .doc()
+                .resource("aws_cloudwatch_event_bus", &self.name, body),
+        }
     }
 }
 
 /// When a rule fires: on matching events of a bus, or on a schedule (default bus).
 #[derive(Clone, Debug)]
 pub enum Trigger {
-    /// An event pattern (literal JSON) on a custom bus.
-    Pattern { bus: BusRef, pattern: serde_json::Value },
+    /// An event pattern on a custom bus, or on the account's default bus (AWS service events).
+    Pattern { bus: Option<BusRef>, pattern: Tf },
     /// `cron(...)` or `rate(...)`.
     Schedule(String),
 }
@@ -80,7 +85,11 @@ impl RuleRef {
 
     /// Invocations EventBridge could not deliver to a target (after retries).
     pub fn metric_failed_invocations(&self) -> Metric {
-        Metric::new("AWS/Events", "FailedInvocations", vec![("RuleName", Tf::from(self.physical_name.as_str()))])
+        Metric::new(
+            "AWS/Events",
+            "FailedInvocations",
+            vec![("RuleName", Tf::from(self.physical_name.as_str()))],
+        )
     }
 
     /// Sends matching events to `queue`; what cannot be delivered ends in the dead-letter queue.
@@ -91,12 +100,27 @@ impl RuleRef {
 
     /// Invokes `function` with each matching event.
     pub fn target_function(&self, stack: &mut Stack, function: &FunctionRef, delivery: Delivery) {
-        function.allow_invoke(stack, self.rule.name(), "events.amazonaws.com", self.arn().into());
+        function.allow_invoke(
+            stack,
+            self.rule.name(),
+            "events.amazonaws.com",
+            self.arn().into(),
+        );
         self.target(stack, function.logical_name(), function.arn(), delivery);
     }
 
+    /// Publishes matching events to `topic`.
+    pub fn target_topic(&self, stack: &mut Stack, topic: &TopicRef, delivery: Delivery) {
+        topic.allow_service_publish(stack, "events.amazonaws.com");
+        self.target(stack, topic.resource().name(), topic.arn(), delivery);
+    }
+
     fn target(&self, stack: &mut Stack, target_name: &str, arn: Expr, delivery: Delivery) {
-        delivery.dead_letter.allow_service_send(stack, "events.amazonaws.com", vec![self.arn().into()]);
+        delivery.dead_letter.allow_service_send(
+            stack,
+            "events.amazonaws.com",
+            vec![self.arn().into()],
+        );
         let body = Block::new()
             .set("rule", self.rule.attr("name"))
             .set_opt("event_bus_name", self.bus_name.clone())
@@ -108,9 +132,14 @@ impl RuleRef {
                     .set("maximum_retry_attempts", delivery.max_retries)
                     .set("maximum_event_age_in_seconds", delivery.max_event_age_s),
             )
-            .block("dead_letter_config", Block::new().set("arn", delivery.dead_letter.arn()));
+            .block(
+                "dead_letter_config",
+                Block::new().set("arn", delivery.dead_letter.arn()),
+            );
         let name = format!("{}_to_{target_name}", self.rule.name());
-        stack.doc().resource("aws_cloudwatch_event_target", &name, body);
+        stack
+            .doc()
+            .resource("aws_cloudwatch_event_target", &name, body);
     }
 }
 
@@ -119,19 +148,30 @@ impl Component for Rule {
 
     fn add_to(self, stack: &mut Stack) -> RuleRef {
         let physical_name = stack.physical_name(&self.name);
-        let mut body = Block::new().set("name", physical_name.clone()).set("description", self.description);
+        let mut body = Block::new()
+            .set("name", physical_name.clone())
+            .set("description", self.description);
         let bus_name = match self.trigger {
             Trigger::Pattern { bus, pattern } => {
-                body = body.set("event_bus_name", bus.name()).set("event_pattern", Tf::json(pattern));
-                Some(bus.name())
+                let bus_name = bus.map(|b| b.name());
+                body = body
+                    .set_opt("event_bus_name", bus_name.clone())
+                    .set("event_pattern", Tf::json(pattern));
+                bus_name
             }
             Trigger::Schedule(expression) => {
                 body = body.set("schedule_expression", expression);
                 None
             }
         };
-        let rule = stack.doc().resource("aws_cloudwatch_event_rule", &self.name, body);
-        RuleRef { rule, physical_name, bus_name }
+        let rule = stack
+            .doc()
+            .resource("aws_cloudwatch_event_rule", &self.name, body);
+        RuleRef {
+            rule,
+            physical_name,
+            bus_name,
+        }
     }
 }
 
@@ -153,6 +193,8 @@ impl Component for Archive {
             .set("event_source_arn", self.bus.arn())
             .set("event_pattern", Tf::json(self.pattern))
             .set("retention_days", self.retention_days);
-        stack.doc().resource("aws_cloudwatch_event_archive", &self.name, body)
+        stack
+            .doc()
+            .resource("aws_cloudwatch_event_archive", &self.name, body)
     }
 }

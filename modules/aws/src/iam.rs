@@ -44,8 +44,16 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn new(test: &'static str, key: &'static str, values: impl IntoIterator<Item = Tf>) -> Condition {
-        Condition { test, key, values: values.into_iter().map(Ordered).collect() }
+    pub fn new(
+        test: &'static str,
+        key: &'static str,
+        values: impl IntoIterator<Item = Tf>,
+    ) -> Condition {
+        Condition {
+            test,
+            key,
+            values: values.into_iter().map(Ordered).collect(),
+        }
     }
 }
 
@@ -63,7 +71,10 @@ impl Statement {
     /// Allows `actions` on `resources`.
     pub fn allow(actions: &[&'static str], resources: impl IntoIterator<Item = Tf>) -> Statement {
         for action in actions {
-            assert!(!action.contains('*'), "wildcard action {action}: list the actions a grant needs");
+            assert!(
+                !action.contains('*'),
+                "wildcard action {action}: list the actions a grant needs"
+            );
         }
         Statement {
             deny: false,
@@ -76,7 +87,10 @@ impl Statement {
 
     /// Denies `actions` on `resources` (used for transport-security guards).
     pub fn deny(actions: &[&'static str], resources: impl IntoIterator<Item = Tf>) -> Statement {
-        Statement { deny: true, ..Statement::allow(actions, resources) }
+        Statement {
+            deny: true,
+            ..Statement::allow(actions, resources)
+        }
     }
 
     pub fn principal(mut self, principal: Principal) -> Statement {
@@ -93,7 +107,10 @@ impl Statement {
         let mut fields: Vec<(&str, Tf)> = vec![
             ("Effect", Tf::from(if self.deny { "Deny" } else { "Allow" })),
             ("Action", Tf::list(self.actions.iter().copied())),
-            ("Resource", Tf::List(self.resources.iter().map(|r| r.0.clone()).collect())),
+            (
+                "Resource",
+                Tf::List(self.resources.iter().map(|r| r.0.clone()).collect()),
+            ),
         ];
         if let Some(principal) = &self.principal {
             let (kind, value) = match principal {
@@ -105,18 +122,26 @@ impl Statement {
         if !self.conditions.is_empty() {
             let mut by_test: BTreeMap<&str, BTreeMap<String, Tf>> = BTreeMap::new();
             for c in &self.conditions {
-                by_test
-                    .entry(c.test)
-                    .or_default()
-                    .insert(c.key.to_owned(), Tf::List(c.values.iter().map(|v| v.0.clone()).collect()));
+                by_test.entry(c.test).or_default().insert(
+                    c.key.to_owned(),
+                    Tf::List(c.values.iter().map(|v| v.0.clone()).collect()),
+                );
             }
-            fields.push(("Condition", Tf::object(by_test.into_iter().map(|(t, m)| (t, Tf::Map(m))))));
+            fields.push((
+                "Condition",
+                Tf::object(by_test.into_iter().map(|(t, m)| (t, Tf::Map(m)))),
+            ));
         }
         Tf::object(fields)
     }
 }
 
-type StatementScope = (bool, Option<Principal>, BTreeSet<Ordered>, BTreeSet<Condition>);
+type StatementScope = (
+    bool,
+    Option<Principal>,
+    BTreeSet<Ordered>,
+    BTreeSet<Condition>,
+);
 
 /// A policy document: statements with the same effect, principal, resources and conditions are
 /// merged (union of actions), duplicates vanish, and the order is sorted.
@@ -127,8 +152,17 @@ pub struct PolicyDocument {
 
 impl PolicyDocument {
     pub fn add(&mut self, statement: Statement) {
-        let Statement { deny, principal, resources, conditions, actions } = statement;
-        self.statements.entry((deny, principal, resources, conditions)).or_default().extend(actions);
+        let Statement {
+            deny,
+            principal,
+            resources,
+            conditions,
+            actions,
+        } = statement;
+        self.statements
+            .entry((deny, principal, resources, conditions))
+            .or_default()
+            .extend(actions);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -140,17 +174,24 @@ impl PolicyDocument {
         let mut merged: Vec<Statement> = self
             .statements
             .iter()
-            .map(|((deny, principal, resources, conditions), actions)| Statement {
-                deny: *deny,
-                principal: principal.clone(),
-                resources: resources.clone(),
-                conditions: conditions.clone(),
-                actions: actions.clone(),
-            })
+            .map(
+                |((deny, principal, resources, conditions), actions)| Statement {
+                    deny: *deny,
+                    principal: principal.clone(),
+                    resources: resources.clone(),
+                    conditions: conditions.clone(),
+                    actions: actions.clone(),
+                },
+            )
             .collect();
         // Statements that differ only in resources but share their actions collapse into one.
         merged.sort_by(|a, b| {
-            (a.deny, &a.principal, &a.actions, &a.conditions).cmp(&(b.deny, &b.principal, &b.actions, &b.conditions))
+            (a.deny, &a.principal, &a.actions, &a.conditions).cmp(&(
+                b.deny,
+                &b.principal,
+                &b.actions,
+                &b.conditions,
+            ))
         });
         let mut by_resources: Vec<Statement> = Vec::new();
         for s in merged {
@@ -168,16 +209,39 @@ impl PolicyDocument {
         // ARNs allowed to deliver into the same queue) collapse into one condition with all of
         // them: a condition's values are alternatives.
         by_resources.sort_by(|a, b| {
-            (a.deny, &a.principal, &a.actions, &a.resources, condition_key(a))
-                .cmp(&(b.deny, &b.principal, &b.actions, &b.resources, condition_key(b)))
+            (
+                a.deny,
+                &a.principal,
+                &a.actions,
+                &a.resources,
+                condition_key(a),
+            )
+                .cmp(&(
+                    b.deny,
+                    &b.principal,
+                    &b.actions,
+                    &b.resources,
+                    condition_key(b),
+                ))
         });
         let mut out: Vec<Statement> = Vec::new();
         for s in by_resources {
             match out.last_mut() {
                 Some(last)
                     if condition_key(last).is_some()
-                        && (last.deny, &last.principal, &last.actions, &last.resources, condition_key(last))
-                            == (s.deny, &s.principal, &s.actions, &s.resources, condition_key(&s)) =>
+                        && (
+                            last.deny,
+                            &last.principal,
+                            &last.actions,
+                            &last.resources,
+                            condition_key(last),
+                        ) == (
+                            s.deny,
+                            &s.principal,
+                            &s.actions,
+                            &s.resources,
+                            condition_key(&s),
+                        ) =>
                 {
                     let mut merged = last.conditions.pop_first().expect("one condition");
                     let extra = s.conditions.into_iter().next().expect("one condition");
@@ -197,7 +261,10 @@ impl PolicyDocument {
     pub fn to_tf(&self) -> Tf {
         Tf::json(Tf::object([
             ("Version", Tf::from("2012-10-17")),
-            ("Statement", Tf::List(self.statements().iter().map(Statement::to_tf).collect())),
+            (
+                "Statement",
+                Tf::List(self.statements().iter().map(Statement::to_tf).collect()),
+            ),
         ]))
     }
 }
@@ -223,11 +290,17 @@ mod tests {
     fn grants_on_the_same_resource_merge_and_duplicates_vanish() {
         let mut policy = PolicyDocument::default();
         policy.add(Statement::allow(&["sqs:SendMessage"], [arn("a")]));
-        policy.add(Statement::allow(&["sqs:GetQueueAttributes", "sqs:SendMessage"], [arn("a")]));
+        policy.add(Statement::allow(
+            &["sqs:GetQueueAttributes", "sqs:SendMessage"],
+            [arn("a")],
+        ));
         policy.add(Statement::allow(&["sqs:SendMessage"], [arn("a")]));
         let statements = policy.statements();
         assert_eq!(statements.len(), 1);
-        assert_eq!(statements[0].actions.iter().copied().collect::<Vec<_>>(), ["sqs:GetQueueAttributes", "sqs:SendMessage"]);
+        assert_eq!(
+            statements[0].actions.iter().copied().collect::<Vec<_>>(),
+            ["sqs:GetQueueAttributes", "sqs:SendMessage"]
+        );
     }
 
     #[test]

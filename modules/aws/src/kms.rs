@@ -32,7 +32,11 @@ impl KeyRef {
     pub fn allow_service(&self, stack: &mut Stack, service: &str, actions: &[&'static str]) {
         let statement = Statement::allow(actions, [Tf::from("*")])
             .principal(Principal::Service(service.to_owned()))
-            .condition(Condition::new("StringEquals", "aws:SourceAccount", [stack.account_id().into()]));
+            .condition(Condition::new(
+                "StringEquals",
+                "aws:SourceAccount",
+                [stack.account_id().into()],
+            ));
         self.add_to_policy(stack, statement);
     }
 
@@ -40,16 +44,36 @@ impl KeyRef {
     pub fn allow_logs(&self, stack: &mut Stack) {
         let log_groups = stack.arn("logs", "*");
         let statement = Statement::allow(
-            &["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            &[
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+            ],
             [Tf::from("*")],
         )
-        .principal(Principal::Service(format!("logs.{}.amazonaws.com", stack.region())))
-        .condition(Condition::new("ArnLike", "kms:EncryptionContext:aws:logs:arn", [log_groups]));
+        .principal(Principal::Service(format!(
+            "logs.{}.amazonaws.com",
+            stack.region()
+        )))
+        .condition(Condition::new(
+            "ArnLike",
+            "kms:EncryptionContext:aws:logs:arn",
+            [log_groups],
+        ));
         self.add_to_policy(stack, statement);
     }
 
     fn add_to_policy(&self, stack: &mut Stack, statement: Statement) {
-        stack.add_resource_policy("aws_kms_key_policy", &self.key, "key_id", self.key.attr("id"), statement);
+        stack.add_resource_policy(
+            "aws_kms_key_policy",
+            &self.key,
+            "key_id",
+            self.key.attr("id"),
+            statement,
+        );
     }
 
     /// Actions a principal needs to read data encrypted under the key.

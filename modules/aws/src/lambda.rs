@@ -117,7 +117,11 @@ impl FunctionRef {
 
     /// A metric of this function in `AWS/Lambda`.
     pub fn metric(&self, name: &'static str) -> Metric {
-        Metric::new("AWS/Lambda", name, vec![("FunctionName", Tf::from(self.physical_name.as_str()))])
+        Metric::new(
+            "AWS/Lambda",
+            name,
+            vec![("FunctionName", Tf::from(self.physical_name.as_str()))],
+        )
     }
 
     /// Consumes `queue` in batches, reporting partial batch failures so only the failed
@@ -140,16 +144,26 @@ impl FunctionRef {
             .set("event_source_arn", queue.arn())
             .set("function_name", self.arn())
             .set("batch_size", source.batch_size)
-            .set("maximum_batching_window_in_seconds", source.batching_window_s)
-            .set("function_response_types", Tf::list(["ReportBatchItemFailures"]))
+            .set(
+                "maximum_batching_window_in_seconds",
+                source.batching_window_s,
+            )
+            .set(
+                "function_response_types",
+                Tf::list(["ReportBatchItemFailures"]),
+            )
             .set("enabled", source.enabled)
             .set_opt(
                 "scaling_config",
-                source.max_concurrency.map(|n| Tf::list([Block::new().set("maximum_concurrency", n)])),
+                source
+                    .max_concurrency
+                    .map(|n| Tf::list([Block::new().set("maximum_concurrency", n)])),
             )
             .depends_on([&self.policy()]);
         let name = format!("{}_from_{}", self.function.name(), queue.resource().name());
-        stack.doc().resource("aws_lambda_event_source_mapping", &name, body);
+        stack
+            .doc()
+            .resource("aws_lambda_event_source_mapping", &name, body);
     }
 
     /// Consumes the table's stream, bisecting a failing batch to isolate the bad record,
@@ -162,30 +176,52 @@ impl FunctionRef {
             .set("function_name", self.arn())
             .set("starting_position", "LATEST")
             .set("batch_size", source.batch_size)
-            .set("maximum_batching_window_in_seconds", source.batching_window_s)
+            .set(
+                "maximum_batching_window_in_seconds",
+                source.batching_window_s,
+            )
             .set("bisect_batch_on_function_error", true)
             .set("maximum_retry_attempts", source.max_retries)
             .set("maximum_record_age_in_seconds", source.max_record_age_s)
-            .set("function_response_types", Tf::list(["ReportBatchItemFailures"]))
+            .set(
+                "function_response_types",
+                Tf::list(["ReportBatchItemFailures"]),
+            )
             .set("enabled", source.enabled)
             .block(
                 "destination_config",
-                Block::new().block("on_failure", Block::new().set("destination_arn", source.on_failure.arn())),
+                Block::new().block(
+                    "on_failure",
+                    Block::new().set("destination_arn", source.on_failure.arn()),
+                ),
             )
             .depends_on([&self.policy()]);
-        let name = format!("{}_from_{}_stream", self.function.name(), table.resource().name());
-        stack.doc().resource("aws_lambda_event_source_mapping", &name, body);
+        let name = format!(
+            "{}_from_{}_stream",
+            self.function.name(),
+            table.resource().name()
+        );
+        stack
+            .doc()
+            .resource("aws_lambda_event_source_mapping", &name, body);
     }
 
     /// Lets `service` invoke the function from `source_arn` only.
     pub fn allow_invoke(&self, stack: &mut Stack, caller: &str, service: &str, source_arn: Tf) {
         let body = Block::new()
-            .set("statement_id", format!("AllowInvokeFrom{}", pascal_case(caller)))
+            .set(
+                "statement_id",
+                format!("AllowInvokeFrom{}", pascal_case(caller)),
+            )
             .set("action", "lambda:InvokeFunction")
             .set("function_name", self.name())
             .set("principal", service)
             .set("source_arn", source_arn);
-        stack.doc().resource("aws_lambda_permission", &format!("{}_from_{caller}", self.function.name()), body);
+        stack.doc().resource(
+            "aws_lambda_permission",
+            &format!("{}_from_{caller}", self.function.name()),
+            body,
+        );
     }
 
     /// The role's inline policy, rendered by [`Stack::finish`] under the function's name.
@@ -199,7 +235,9 @@ fn pascal_case(snake: &str) -> String {
         .split('_')
         .map(|word| {
             let mut chars = word.chars();
-            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            chars.next().map_or(String::new(), |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
         })
         .collect()
 }
@@ -213,7 +251,10 @@ fn assume_role_policy() -> Tf {
             Tf::list([Tf::object([
                 ("Effect", Tf::from("Allow")),
                 ("Action", Tf::from("sts:AssumeRole")),
-                ("Principal", Tf::object([("Service", "lambda.amazonaws.com")])),
+                (
+                    "Principal",
+                    Tf::object([("Service", "lambda.amazonaws.com")]),
+                ),
             ])]),
         ),
     ]))
@@ -239,7 +280,10 @@ impl Component for Function {
                 .set("description", format!("Execution role of {physical}"))
                 .set("assume_role_policy", assume_role_policy()),
         );
-        let zip = Tf::template([Expr::path_module().into(), Tf::from(format!("/{}", self.zip_path))]);
+        let zip = Tf::template([
+            Expr::path_module().into(),
+            Tf::from(format!("/{}", self.zip_path)),
+        ]);
         let mut body = Block::new()
             .set("function_name", physical.clone())
             .set("description", self.description)
@@ -253,34 +297,65 @@ impl Component for Function {
             .set("timeout", self.timeout_s)
             .set("kms_key_arn", self.key.arn())
             .set_opt("reserved_concurrent_executions", self.reserved_concurrency)
-            .block("environment", Block::new().set("variables", Tf::object(self.environment)))
+            .block(
+                "environment",
+                Block::new().set("variables", Tf::object(self.environment)),
+            )
             .block("tracing_config", Block::new().set("mode", "Active"))
             .block(
                 "logging_config",
-                Block::new().set("log_format", "JSON").set("log_group", log_group.attr("name")),
+                Block::new()
+                    .set("log_format", "JSON")
+                    .set("log_group", log_group.attr("name")),
             );
         if let Some(failure) = &self.async_failure {
-            body = body.block("dead_letter_config", Block::new().set("target_arn", failure.dead_letter.arn()));
+            body = body.block(
+                "dead_letter_config",
+                Block::new().set("target_arn", failure.dead_letter.arn()),
+            );
         }
         let policy = Resource::new("aws_iam_role_policy", &logical);
-        let function = stack.doc().resource("aws_lambda_function", &logical, body.depends_on([&log_group, &policy]));
-        let handle = FunctionRef { function, role, physical_name: physical, timeout_s: self.timeout_s };
+        let function = stack.doc().resource(
+            "aws_lambda_function",
+            &logical,
+            body.depends_on([&log_group, &policy]),
+        );
+        let handle = FunctionRef {
+            function,
+            role,
+            physical_name: physical,
+            timeout_s: self.timeout_s,
+        };
 
         let log_streams = Tf::template([log_group.attr("arn").into(), Tf::from(":*")]);
-        stack.grant_role(&handle.role, Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], [log_streams]));
+        stack.grant_role(
+            &handle.role,
+            Statement::allow(
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_streams],
+            ),
+        );
         // X-Ray accepts segments only on "*": it has no resource-level permissions.
         stack.grant_role(
             &handle.role,
-            Statement::allow(&["xray:PutTelemetryRecords", "xray:PutTraceSegments"], [Tf::from("*")]),
+            Statement::allow(
+                &["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                [Tf::from("*")],
+            ),
         );
-        stack.grant_role(&handle.role, Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            &handle.role,
+            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
+        );
         if let Some(failure) = self.async_failure {
             failure.dead_letter.grant_send_messages(stack, &handle);
             let config = Block::new()
                 .set("function_name", handle.name())
                 .set("maximum_retry_attempts", failure.max_retries)
                 .set("maximum_event_age_in_seconds", failure.max_event_age_s);
-            stack.doc().resource("aws_lambda_function_event_invoke_config", &logical, config);
+            stack
+                .doc()
+                .resource("aws_lambda_function_event_invoke_config", &logical, config);
         }
         handle
     }

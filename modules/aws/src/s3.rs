@@ -16,6 +16,8 @@ pub struct Bucket {
     pub expire_after_days: u32,
     /// Lets `terraform destroy` delete a non-empty bucket (dev only).
     pub force_destroy: bool,
+    /// Publishes object events to EventBridge (so a rule can alert on new objects).
+    pub eventbridge_notifications: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -37,8 +39,14 @@ impl BucketRef {
     pub fn grant_put_objects(&self, stack: &mut Stack, to: &impl Grantee) {
         let objects = Tf::template([self.arn().into(), Tf::from("/*")]);
         stack.grant_role(to.role(), Statement::allow(&["s3:PutObject"], [objects]));
-        stack.grant_role(to.role(), Statement::allow(&["s3:ListBucket"], [self.arn().into()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
+        );
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
+        );
     }
 }
 
@@ -53,7 +61,9 @@ impl Component for Bucket {
         let bucket = stack.doc().resource(
             "aws_s3_bucket",
             &self.name,
-            Block::new().set("bucket", name).set("force_destroy", self.force_destroy),
+            Block::new()
+                .set("bucket", name)
+                .set("force_destroy", self.force_destroy),
         );
         let id = bucket.attr("id");
         let doc = stack.doc();
@@ -70,7 +80,10 @@ impl Component for Bucket {
         doc.resource(
             "aws_s3_bucket_ownership_controls",
             &self.name,
-            Block::new().set("bucket", id.clone()).block("rule", Block::new().set("object_ownership", "BucketOwnerEnforced")),
+            Block::new().set("bucket", id.clone()).block(
+                "rule",
+                Block::new().set("object_ownership", "BucketOwnerEnforced"),
+            ),
         );
         doc.resource(
             "aws_s3_bucket_server_side_encryption_configuration",
@@ -79,14 +92,19 @@ impl Component for Bucket {
                 "rule",
                 Block::new().set("bucket_key_enabled", true).block(
                     "apply_server_side_encryption_by_default",
-                    Block::new().set("sse_algorithm", "aws:kms").set("kms_master_key_id", self.key.arn()),
+                    Block::new()
+                        .set("sse_algorithm", "aws:kms")
+                        .set("kms_master_key_id", self.key.arn()),
                 ),
             ),
         );
         doc.resource(
             "aws_s3_bucket_versioning",
             &self.name,
-            Block::new().set("bucket", id.clone()).block("versioning_configuration", Block::new().set("status", "Enabled")),
+            Block::new().set("bucket", id.clone()).block(
+                "versioning_configuration",
+                Block::new().set("status", "Enabled"),
+            ),
         );
         let days = self.expire_after_days;
         doc.resource(
@@ -99,12 +117,33 @@ impl Component for Bucket {
                     .set("status", "Enabled")
                     .block("filter", Block::new().set("prefix", ""))
                     .block("expiration", Block::new().set("days", days))
-                    .block("noncurrent_version_expiration", Block::new().set("noncurrent_days", days))
-                    .block("abort_incomplete_multipart_upload", Block::new().set("days_after_initiation", 1)),
+                    .block(
+                        "noncurrent_version_expiration",
+                        Block::new().set("noncurrent_days", days),
+                    )
+                    .block(
+                        "abort_incomplete_multipart_upload",
+                        Block::new().set("days_after_initiation", 1),
+                    ),
             ),
         );
-        let handle = BucketRef { bucket, key: self.key };
-        let all = vec![handle.arn().into(), Tf::template([handle.arn().into(), Tf::from("/*")])];
+        if self.eventbridge_notifications {
+            doc.resource(
+                "aws_s3_bucket_notification",
+                &self.name,
+                Block::new()
+                    .set("bucket", id.clone())
+                    .set("eventbridge", true),
+            );
+        }
+        let handle = BucketRef {
+            bucket,
+            key: self.key,
+        };
+        let all = vec![
+            handle.arn().into(),
+            Tf::template([handle.arn().into(), Tf::from("/*")]),
+        ];
         stack.add_resource_policy(
             "aws_s3_bucket_policy",
             &handle.bucket,

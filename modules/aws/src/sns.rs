@@ -38,17 +38,28 @@ impl TopicRef {
     }
 
     pub fn grant_publish(&self, stack: &mut Stack, to: &impl Grantee) {
-        stack.grant_role(to.role(), Statement::allow(&["sns:Publish"], [self.arn().into()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(&["sns:Publish"], [self.arn().into()]),
+        );
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
+        );
     }
 
     /// Lets an AWS service in this account publish (e.g. CloudWatch alarm actions).
     pub fn allow_service_publish(&self, stack: &mut Stack, service: &str) {
         let statement = Statement::allow(&["sns:Publish"], [self.arn().into()])
             .principal(Principal::Service(service.to_owned()))
-            .condition(Condition::new("StringEquals", "aws:SourceAccount", [stack.account_id().into()]));
+            .condition(Condition::new(
+                "StringEquals",
+                "aws:SourceAccount",
+                [stack.account_id().into()],
+            ));
         self.add_to_policy(stack, statement);
-        self.key.allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
+        self.key
+            .allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
     }
 
     /// Email subscriptions; each address confirms by mail before it receives anything.
@@ -58,7 +69,11 @@ impl TopicRef {
                 .set("topic_arn", self.arn())
                 .set("protocol", "email")
                 .set("endpoint", email.as_str());
-            stack.doc().resource("aws_sns_topic_subscription", &subscription_name(self.topic.name(), email), body);
+            stack.doc().resource(
+                "aws_sns_topic_subscription",
+                &subscription_name(self.topic.name(), email),
+                body,
+            );
         }
     }
 
@@ -71,11 +86,19 @@ impl TopicRef {
             .set("endpoint", queue.arn())
             .set("raw_message_delivery", true);
         let name = format!("{}_to_{}", self.topic.name(), queue.resource().name());
-        stack.doc().resource("aws_sns_topic_subscription", &name, body);
+        stack
+            .doc()
+            .resource("aws_sns_topic_subscription", &name, body);
     }
 
     fn add_to_policy(&self, stack: &mut Stack, statement: Statement) {
-        stack.add_resource_policy("aws_sns_topic_policy", &self.topic, "arn", self.arn(), statement);
+        stack.add_resource_policy(
+            "aws_sns_topic_policy",
+            &self.topic,
+            "arn",
+            self.arn(),
+            statement,
+        );
     }
 }
 
@@ -98,14 +121,25 @@ impl Component for Topic {
             .set("display_name", self.display_name)
             .set("kms_master_key_id", self.key.arn());
         let topic = stack.doc().resource("aws_sns_topic", &self.name, body);
-        let handle = TopicRef { topic, key: self.key };
+        let handle = TopicRef {
+            topic,
+            key: self.key,
+        };
         let owner = Statement::allow(
-            &["sns:GetTopicAttributes", "sns:Publish", "sns:SetTopicAttributes", "sns:Subscribe"],
+            &[
+                "sns:GetTopicAttributes",
+                "sns:Publish",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+            ],
             [handle.arn().into()],
         )
         .principal(Principal::Aws(crate::iam::Ordered(stack.account_root())));
         handle.add_to_policy(stack, owner);
-        handle.add_to_policy(stack, deny_insecure_transport(&["sns:Publish"], vec![handle.arn().into()]));
+        handle.add_to_policy(
+            stack,
+            deny_insecure_transport(&["sns:Publish"], vec![handle.arn().into()]),
+        );
         handle
     }
 }
@@ -114,6 +148,9 @@ impl Component for Topic {
 mod tests {
     #[test]
     fn email_subscription_names_are_snake_case_and_stable() {
-        assert_eq!(super::subscription_name("alerts", "Ops.Team+x@Example.com"), "alerts_email_ops_team_x_example_com");
+        assert_eq!(
+            super::subscription_name("alerts", "Ops.Team+x@Example.com"),
+            "alerts_email_ops_team_x_example_com"
+        );
     }
 }

@@ -31,7 +31,11 @@ pub struct QueueRef {
     visibility_timeout_s: u32,
 }
 
-const SEND: &[&str] = &["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"];
+const SEND: &[&str] = &[
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:SendMessage",
+];
 const CONSUME: &[&str] = &[
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
@@ -63,12 +67,18 @@ impl QueueRef {
 
     pub fn grant_send_messages(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(SEND, [self.arn().into()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
+        );
     }
 
     pub fn grant_consume_messages(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(CONSUME, [self.arn().into()]));
-        stack.grant_role(to.role(), Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
+        );
     }
 
     /// Lets an AWS service (SNS, EventBridge) deliver into this queue, but only from
@@ -78,11 +88,18 @@ impl QueueRef {
             .principal(Principal::Service(service.to_owned()))
             .condition(Condition::new("ArnEquals", "aws:SourceArn", source_arns));
         self.add_to_policy(stack, statement);
-        self.key.allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
+        self.key
+            .allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
     }
 
     fn add_to_policy(&self, stack: &mut Stack, statement: Statement) {
-        stack.add_resource_policy("aws_sqs_queue_policy", &self.queue, "queue_url", self.url(), statement);
+        stack.add_resource_policy(
+            "aws_sqs_queue_policy",
+            &self.queue,
+            "queue_url",
+            self.url(),
+            statement,
+        );
     }
 }
 
@@ -90,7 +107,11 @@ impl QueueRef {
 pub(crate) fn deny_insecure_transport(actions: &[&'static str], resources: Vec<Tf>) -> Statement {
     Statement::deny(actions, resources)
         .principal(Principal::Aws(Ordered(Tf::from("*"))))
-        .condition(Condition::new("Bool", "aws:SecureTransport", [Tf::from("false")]))
+        .condition(Condition::new(
+            "Bool",
+            "aws:SecureTransport",
+            [Tf::from("false")],
+        ))
 }
 
 impl Component for Queue {
@@ -112,8 +133,18 @@ impl Component for Queue {
             body = body.set("redrive_policy", Tf::json(redrive));
         }
         let queue = stack.doc().resource("aws_sqs_queue", &self.name, body);
-        let handle = QueueRef { queue, key: self.key, visibility_timeout_s: self.visibility_timeout_s };
-        handle.add_to_policy(stack, deny_insecure_transport(&["sqs:SendMessage", "sqs:ReceiveMessage"], vec![handle.arn().into()]));
+        let handle = QueueRef {
+            queue,
+            key: self.key,
+            visibility_timeout_s: self.visibility_timeout_s,
+        };
+        handle.add_to_policy(
+            stack,
+            deny_insecure_transport(
+                &["sqs:SendMessage", "sqs:ReceiveMessage"],
+                vec![handle.arn().into()],
+            ),
+        );
         handle
     }
 }

@@ -15,6 +15,8 @@ pub struct WebSocketApi {
     pub name: String,
     pub description: String,
     pub stage: String,
+    /// Who may connect (`AWS_IAM` or `NONE`); AWS authorises `$connect` only.
+    pub authorization: &'static str,
     /// Handles `$connect`, `$disconnect` and `$default`.
     pub handler: FunctionRef,
     pub throttling: Throttling,
@@ -43,7 +45,10 @@ impl WebSocketApiRef {
         Tf::template([
             Tf::from("https://"),
             self.api.attr("id").into(),
-            Tf::from(format!(".execute-api.{}.amazonaws.com/{}", self.region, self.stage_name)),
+            Tf::from(format!(
+                ".execute-api.{}.amazonaws.com/{}",
+                self.region, self.stage_name
+            )),
         ])
     }
 
@@ -53,7 +58,10 @@ impl WebSocketApiRef {
             self.api.attr("execution_arn").into(),
             Tf::from(format!("/{}/POST/@connections/*", self.stage_name)),
         ]);
-        stack.grant_role(to.role(), Statement::allow(&["execute-api:ManageConnections"], [connections]));
+        stack.grant_role(
+            to.role(),
+            Statement::allow(&["execute-api:ManageConnections"], [connections]),
+        );
     }
 }
 
@@ -81,15 +89,25 @@ impl Component for WebSocketApi {
                 .set("integration_uri", self.handler.invoke_arn()),
         );
         let target = Tf::template([Tf::from("integrations/"), integration.attr("id").into()]);
-        for (route, suffix) in [("$connect", "connect"), ("$disconnect", "disconnect"), ("$default", "default")] {
+        for (route, suffix) in [
+            ("$connect", "connect"),
+            ("$disconnect", "disconnect"),
+            ("$default", "default"),
+        ] {
+            let authorization = (route == "$connect").then_some(self.authorization);
             stack.doc().resource(
                 "aws_apigatewayv2_route",
                 &format!("{}_{suffix}", self.name),
-                Block::new().set("api_id", api.attr("id")).set("route_key", route).set("target", target.clone()),
+                Block::new()
+                    .set("api_id", api.attr("id"))
+                    .set("route_key", route)
+                    .set("target", target.clone())
+                    .set_opt("authorization_type", authorization),
             );
         }
         let source = Tf::template([api.attr("execution_arn").into(), Tf::from("/*")]);
-        self.handler.allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
+        self.handler
+            .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
         let access_logs = stack.add(LogGroup {
             name: format!("{}_access", self.name),
             path: format!("/aws/apigateway/{physical_name}"),
@@ -111,21 +129,28 @@ impl Component for WebSocketApi {
                 )
                 .block(
                     "access_log_settings",
-                    Block::new().set("destination_arn", access_logs.attr("arn")).set(
-                        "format",
-                        access_log_format(&[
-                            ("requestId", "$context.requestId"),
-                            ("connectionId", "$context.connectionId"),
-                            ("eventType", "$context.eventType"),
-                            ("routeKey", "$context.routeKey"),
-                            ("status", "$context.status"),
-                            ("requestTime", "$context.requestTime"),
-                            ("integrationError", "$context.integrationErrorMessage"),
-                        ]),
-                    ),
+                    Block::new()
+                        .set("destination_arn", access_logs.attr("arn"))
+                        .set(
+                            "format",
+                            access_log_format(&[
+                                ("requestId", "$context.requestId"),
+                                ("connectionId", "$context.connectionId"),
+                                ("eventType", "$context.eventType"),
+                                ("routeKey", "$context.routeKey"),
+                                ("status", "$context.status"),
+                                ("requestTime", "$context.requestTime"),
+                                ("integrationError", "$context.integrationErrorMessage"),
+                            ]),
+                        ),
                 )
                 .depends_on([&self.account_logging]),
         );
-        WebSocketApiRef { api, stage, stage_name: self.stage, region: stack.region().to_owned() }
+        WebSocketApiRef {
+            api,
+            stage,
+            stage_name: self.stage,
+            region: stack.region().to_owned(),
+        }
     }
 }

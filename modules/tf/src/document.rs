@@ -18,11 +18,19 @@ pub struct Resource {
 impl Resource {
     /// A handle to `<ty>.<name>`. [`Document::resource`] is the way to declare one.
     pub fn new(ty: &str, name: &str) -> Resource {
-        Resource { kind: "resource", ty: ty.to_owned(), name: name.to_owned() }
+        Resource {
+            kind: "resource",
+            ty: ty.to_owned(),
+            name: name.to_owned(),
+        }
     }
 
     fn data(ty: &str, name: &str) -> Resource {
-        Resource { kind: "data", ty: ty.to_owned(), name: name.to_owned() }
+        Resource {
+            kind: "data",
+            ty: ty.to_owned(),
+            name: name.to_owned(),
+        }
     }
 
     /// The address Terraform uses in `depends_on`, `moved` and state: `aws_sqs_queue.events`.
@@ -64,7 +72,11 @@ pub struct RenderError(pub Vec<String>);
 
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid Terraform document:\n  - {}", self.0.join("\n  - "))
+        write!(
+            f,
+            "invalid Terraform document:\n  - {}",
+            self.0.join("\n  - ")
+        )
     }
 }
 
@@ -104,7 +116,10 @@ impl Document {
 
     /// Adds a provider configuration (several with aliases are allowed).
     pub fn provider(&mut self, name: &str, config: Block) {
-        self.providers.entry(name.to_owned()).or_default().push(config.into());
+        self.providers
+            .entry(name.to_owned())
+            .or_default()
+            .push(config.into());
     }
 
     /// Declares a variable and returns a reference to it.
@@ -146,7 +161,9 @@ impl Document {
     /// Declares an output.
     pub fn output(&mut self, name: &str, description: &str, value: impl Into<Tf>) {
         self.check_name("output", name, self.outputs.contains_key(name));
-        let body = Block::new().set("description", description).set("value", value);
+        let body = Block::new()
+            .set("description", description)
+            .set("value", value);
         self.outputs.insert(name.to_owned(), body.into());
     }
 
@@ -176,22 +193,27 @@ impl Document {
 
     fn check_name(&mut self, what: &str, name: &str, duplicate: bool) {
         if duplicate {
-            self.errors.push(format!("{what} \"{name}\" is declared twice"));
+            self.errors
+                .push(format!("{what} \"{name}\" is declared twice"));
         }
         if !is_logical_name(name) {
-            self.errors.push(format!("{what} \"{name}\" is not a snake_case logical name"));
+            self.errors.push(format!(
+                "{what} \"{name}\" is not a snake_case logical name"
+            ));
         }
     }
 
     /// Every resource declared, in address order.
     pub fn resources(&self) -> impl Iterator<Item = (Resource, &Tf)> {
         self.resources.iter().flat_map(|(ty, by_name)| {
-            by_name.iter().map(move |(name, body)| (Resource::new(ty, name), body))
+            by_name
+                .iter()
+                .map(move |(name, body)| (Resource::new(ty, name), body))
         })
     }
 
-    /// Renders the document into files: settings, providers, variables and locals into
-    /// `main.tf.json`, outputs into `outputs.tf.json`, and each resource or data source into
+    /// Renders the document into files: the `terraform` block into `versions.tf.json`;
+    /// providers, variables, locals and moved blocks into `main.tf.json`, outputs into `outputs.tf.json`, and each resource or data source into
     /// the file `file_of(type)` names (without `.tf.json`).
     pub fn render(
         &self,
@@ -201,12 +223,17 @@ impl Document {
             return Err(RenderError(self.errors.clone()));
         }
         let mut files: BTreeMap<String, BTreeMap<String, Tf>> = BTreeMap::new();
+        if !self.terraform.is_empty() {
+            let versions = files.entry("versions".into()).or_default();
+            versions.insert("terraform".into(), Tf::Map(self.terraform.clone()));
+        }
         let mut main = BTreeMap::new();
-        insert_nonempty(&mut main, "terraform", &self.terraform, |m| Tf::Map(m.clone()));
         insert_nonempty(&mut main, "provider", &self.providers, |m| {
             Tf::object(m.iter().map(|(k, v)| (k.clone(), Tf::List(v.clone()))))
         });
-        insert_nonempty(&mut main, "variable", &self.variables, |m| Tf::Map(m.clone()));
+        insert_nonempty(&mut main, "variable", &self.variables, |m| {
+            Tf::Map(m.clone())
+        });
         insert_nonempty(&mut main, "locals", &self.locals, |m| Tf::Map(m.clone()));
         if !self.moved.is_empty() {
             let moved = self.moved.iter().map(|(from, to)| {
@@ -218,12 +245,17 @@ impl Document {
             files.insert("main".into(), main);
         }
         if !self.outputs.is_empty() {
-            files.entry("outputs".into()).or_default().insert("output".into(), Tf::Map(self.outputs.clone()));
+            files
+                .entry("outputs".into())
+                .or_default()
+                .insert("output".into(), Tf::Map(self.outputs.clone()));
         }
         for (block, by_type) in [("resource", &self.resources), ("data", &self.data)] {
             for (ty, by_name) in by_type {
                 let file = files.entry(file_of(ty).to_owned()).or_default();
-                let Tf::Map(types) = file.entry(block.into()).or_insert_with(|| Tf::Map(BTreeMap::new()))
+                let Tf::Map(types) = file
+                    .entry(block.into())
+                    .or_insert_with(|| Tf::Map(BTreeMap::new()))
                 else {
                     unreachable!("top-level blocks are maps")
                 };
@@ -250,7 +282,8 @@ fn insert_nonempty<T>(
 
 /// Pretty-printed, keys sorted (all maps are `BTreeMap`s), trailing newline.
 fn to_pretty_json(value: &Tf) -> String {
-    let mut text = serde_json::to_string_pretty(&value.to_json()).expect("JSON values always serialize");
+    let mut text =
+        serde_json::to_string_pretty(&value.to_json()).expect("JSON values always serialize");
     text.push('\n');
     text
 }
@@ -267,10 +300,17 @@ mod tests {
     #[test]
     fn references_render_as_typed_addresses() {
         let mut doc = Document::new();
-        let dlq = doc.resource("aws_sqs_queue", "events_dlq", Block::new().set("name", "x-dlq"));
+        let dlq = doc.resource(
+            "aws_sqs_queue",
+            "events_dlq",
+            Block::new().set("name", "x-dlq"),
+        );
         let body = Block::new().set("name", "x").set(
             "redrive_policy",
-            Tf::json(Tf::object([("deadLetterTargetArn", Tf::from(dlq.attr("arn")))])),
+            Tf::json(Tf::object([(
+                "deadLetterTargetArn",
+                Tf::from(dlq.attr("arn")),
+            )])),
         );
         doc.resource("aws_sqs_queue", "events", body);
         let files = one_file(&doc);
@@ -281,7 +321,7 @@ mod tests {
     "aws_sqs_queue": {
       "events": {
         "name": "x",
-        "redrive_policy": "${jsonencode({\"deadLetterTargetArn\" = aws_sqs_queue.events_dlq.arn})}"
+        "redrive_policy": "{\"deadLetterTargetArn\":\"${aws_sqs_queue.events_dlq.arn}\"}"
       },
       "events_dlq": {
         "name": "x-dlq"
@@ -299,7 +339,10 @@ mod tests {
         doc.resource("aws_sqs_queue", "events", Block::new());
         doc.resource("aws_sqs_queue", "events", Block::new());
         let err = doc.render(|_| "main").unwrap_err();
-        assert_eq!(err.0, vec!["resource aws_sqs_queue \"events\" is declared twice".to_string()]);
+        assert_eq!(
+            err.0,
+            vec!["resource aws_sqs_queue \"events\" is declared twice".to_string()]
+        );
     }
 
     #[test]
@@ -316,7 +359,12 @@ mod tests {
         let mut doc = Document::new();
         let region = doc.variable(
             "region",
-            Variable { r#type: "string", description: "Region", default: Some("us-east-1".into()), ..Default::default() },
+            Variable {
+                r#type: "string",
+                description: "Region",
+                default: Some("us-east-1".into()),
+                ..Default::default()
+            },
         );
         let queue = doc.resource("aws_sqs_queue", "events", Block::new());
         doc.moved("aws_sqs_queue.main", &queue);
@@ -333,7 +381,10 @@ mod tests {
             })
         );
         let outputs: serde_json::Value = serde_json::from_str(&files["outputs.tf.json"]).unwrap();
-        assert_eq!(outputs["output"]["queue_url"]["value"], "${aws_sqs_queue.events.url}");
+        assert_eq!(
+            outputs["output"]["queue_url"]["value"],
+            "${aws_sqs_queue.events.url}"
+        );
         assert!(files.contains_key("sqs.tf.json"));
     }
 
@@ -342,7 +393,11 @@ mod tests {
         let build = |order: &[&str]| {
             let mut doc = Document::new();
             for name in order {
-                doc.resource("aws_sns_topic", name, Block::new().set("name", *name).set("a", 1));
+                doc.resource(
+                    "aws_sns_topic",
+                    name,
+                    Block::new().set("name", *name).set("a", 1),
+                );
             }
             one_file(&doc)
         };
@@ -353,6 +408,9 @@ mod tests {
     fn data_sources_are_addressed_with_the_data_prefix() {
         let mut doc = Document::new();
         let caller = doc.data("aws_caller_identity", "current", Block::new());
-        assert_eq!(caller.attr("account_id").hcl(), "data.aws_caller_identity.current.account_id");
+        assert_eq!(
+            caller.attr("account_id").hcl(),
+            "data.aws_caller_identity.current.account_id"
+        );
     }
 }

@@ -58,8 +58,14 @@ mod tests {
 
     #[test]
     fn attributes_and_indexes_chain() {
-        let e = Expr::reference("aws_x.y").attr("stage").index(0).attr("arn");
+        let e = Expr::reference("aws_x.y")
+            .attr("stage")
+            .index(0)
+            .attr("arn");
         assert_eq!(e.hcl(), "aws_x.y.stage[0].arn");
-        assert_eq!(Expr::reference("var.m").index("k\"").hcl(), "var.m[\"k\\\"\"]");
+        assert_eq!(
+            Expr::reference("var.m").index("k\"").hcl(),
+            "var.m[\"k\\\"\"]"
+        );
     }
 }

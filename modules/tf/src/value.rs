@@ -20,15 +20,22 @@ pub enum Tf {
     List(Vec<Tf>),
     /// A map or object attribute (keys are sorted: output is byte-stable).
     Map(BTreeMap<String, Tf>),
-    /// A value passed through `jsonencode(...)`: policies, redrive policies, event patterns,
-    /// dashboard bodies. References inside stay references.
+    /// A JSON document in a string attribute: policies, redrive policies, event patterns,
+    /// dashboard bodies. Rendered as JSON text whose references are `${...}` interpolations
+    /// (so policy scanners read it as JSON); inside an expression it is `jsonencode(...)`.
+    /// A reference inside always renders as a JSON string.
     Json(Box<Tf>),
 }
 
 impl Tf {
     /// An object from key/value pairs.
     pub fn object<K: Into<String>, V: Into<Tf>>(pairs: impl IntoIterator<Item = (K, V)>) -> Tf {
-        Tf::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Tf::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     /// A list from anything convertible.
@@ -76,8 +83,53 @@ impl Tf {
             Tf::Expr(e) => Value::String(format!("${{{}}}", e.hcl())),
             Tf::Template(parts) => Value::String(template_body(parts)),
             Tf::List(items) => Value::Array(items.iter().map(Tf::to_json).collect()),
-            Tf::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
-            Tf::Json(inner) => Value::String(format!("${{jsonencode({})}}", inner.to_hcl())),
+            Tf::Map(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            Tf::Json(inner) => Value::String(inner.to_json_text()),
+        }
+    }
+
+    /// The value as compact JSON text in a Terraform template: literals JSON-escaped and
+    /// template-escaped, references as `"${...}"`, keys sorted.
+    fn to_json_text(&self) -> String {
+        let quoted =
+            |s: &str| escape_template(&serde_json::Value::String(s.to_owned()).to_string());
+        match self {
+            Tf::Null => "null".into(),
+            Tf::Bool(b) => b.to_string(),
+            Tf::Int(i) => i.to_string(),
+            Tf::Str(s) => quoted(s),
+            Tf::Expr(e) => format!("\"${{{}}}\"", e.hcl()),
+            Tf::Template(parts) => {
+                let body: String = parts
+                    .iter()
+                    .map(|p| match p {
+                        Tf::Str(s) => {
+                            let q = quoted(s);
+                            q[1..q.len() - 1].to_owned()
+                        }
+                        other => format!("${{{}}}", other.to_hcl()),
+                    })
+                    .collect();
+                format!("\"{body}\"")
+            }
+            Tf::List(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(Tf::to_json_text)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Tf::Map(map) => {
+                let fields: Vec<String> = map
+                    .iter()
+                    .map(|(k, v)| format!("{}:{}", quoted(k), v.to_json_text()))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }
+            Tf::Json(inner) => serde_json::Value::String(inner.to_json_text()).to_string(),
         }
     }
 
@@ -91,7 +143,10 @@ impl Tf {
             Tf::Expr(e) => e.hcl().to_string(),
             Tf::Template(parts) => format!("\"{}\"", quoted_template_body(parts)),
             Tf::List(items) => {
-                format!("[{}]", items.iter().map(Tf::to_hcl).collect::<Vec<_>>().join(", "))
+                format!(
+                    "[{}]",
+                    items.iter().map(Tf::to_hcl).collect::<Vec<_>>().join(", ")
+                )
             }
             Tf::Map(map) => {
                 let fields: Vec<String> = map
@@ -247,7 +302,11 @@ impl Block {
     /// Appends a nested block (rendered as a list of objects, as Terraform's JSON syntax allows
     /// for every nesting mode).
     pub fn block(mut self, key: &str, nested: Block) -> Block {
-        match self.0.entry(key.to_owned()).or_insert_with(|| Tf::List(Vec::new())) {
+        match self
+            .0
+            .entry(key.to_owned())
+            .or_insert_with(|| Tf::List(Vec::new()))
+        {
             Tf::List(items) => items.push(nested.into()),
             other => *other = Tf::List(vec![nested.into()]),
         }
@@ -261,7 +320,10 @@ impl Block {
 
     /// `depends_on`: bare resource addresses, as the JSON syntax requires.
     pub fn depends_on<'a>(self, resources: impl IntoIterator<Item = &'a crate::Resource>) -> Block {
-        let addresses: Vec<Tf> = resources.into_iter().map(|r| Tf::Str(r.address())).collect();
+        let addresses: Vec<Tf> = resources
+            .into_iter()
+            .map(|r| Tf::Str(r.address()))
+            .collect();
         self.set("depends_on", Tf::List(addresses))
     }
 
@@ -311,17 +373,23 @@ mod tests {
     #[test]
     fn literal_strings_never_become_expressions() {
         let v = Tf::from("cost ${var.secret} and %{ if true }x%{ endif }");
-        assert_eq!(v.to_json(), json!("cost $${var.secret} and %%{ if true }x%%{ endif }"));
+        assert_eq!(
+            v.to_json(),
+            json!("cost $${var.secret} and %%{ if true }x%%{ endif }")
+        );
     }
 
     #[test]
     fn literal_json_strings_are_escaped_too() {
         let v = Tf::from(json!({"detail": {"note": ["${aws_sqs_queue.q.arn}"]}}));
-        assert_eq!(v.to_json(), json!({"detail": {"note": ["$${aws_sqs_queue.q.arn}"]}}));
+        assert_eq!(
+            v.to_json(),
+            json!({"detail": {"note": ["$${aws_sqs_queue.q.arn}"]}})
+        );
     }
 
     #[test]
-    fn jsonencode_keeps_references_and_escapes_literals() {
+    fn json_documents_keep_references_and_escape_literals() {
         let arn = Expr::reference("aws_sqs_queue.dlq.arn");
         let v = Tf::json(Tf::object([
             ("deadLetterTargetArn", Tf::from(arn)),
@@ -330,7 +398,14 @@ mod tests {
         ]));
         assert_eq!(
             v.to_json(),
-            json!(r#"${jsonencode({"deadLetterTargetArn" = aws_sqs_queue.dlq.arn, "maxReceiveCount" = 3, "note" = "say \"$${hi}\"\n"})}"#)
+            json!(
+                r#"{"deadLetterTargetArn":"${aws_sqs_queue.dlq.arn}","maxReceiveCount":3,"note":"say \"$${hi}\"\n"}"#
+            )
+        );
+        // Inside an expression the same document is built by jsonencode.
+        assert_eq!(
+            v.to_hcl(),
+            r#"jsonencode({"deadLetterTargetArn" = aws_sqs_queue.dlq.arn, "maxReceiveCount" = 3, "note" = "say \"$${hi}\"\n"})"#
         );
     }
 
@@ -338,11 +413,14 @@ mod tests {
     fn templates_mix_literals_and_references() {
         let id = Expr::reference("aws_apigatewayv2_api.ws.id");
         let v = Tf::template([Tf::from("https://"), id.into(), Tf::from(".example/${x}")]);
-        assert_eq!(v.to_json(), json!("https://${aws_apigatewayv2_api.ws.id}.example/$${x}"));
+        assert_eq!(
+            v.to_json(),
+            json!("https://${aws_apigatewayv2_api.ws.id}.example/$${x}")
+        );
         let inside = Tf::json(Tf::list([v]));
         assert_eq!(
             inside.to_json(),
-            json!("${jsonencode([\"https://${aws_apigatewayv2_api.ws.id}.example/$${x}\"])}")
+            json!("[\"https://${aws_apigatewayv2_api.ws.id}.example/$${x}\"]")
         );
     }
 
@@ -354,7 +432,11 @@ mod tests {
             .block("rule", Block::new().set("id", "a"))
             .block("rule", Block::new().set("id", "b"))
             .depends_on([&queue])
-            .lifecycle(Lifecycle { prevent_destroy: true, ignore_changes: vec!["tags"], ..Default::default() })
+            .lifecycle(Lifecycle {
+                prevent_destroy: true,
+                ignore_changes: vec!["tags"],
+                ..Default::default()
+            })
             .provider("aws", "replica");
         assert_eq!(
             Tf::from(b).to_json(),
