@@ -12,8 +12,8 @@ use shipment::contract::{connections_table, dead_letter, shipments_table};
 use shipment::{AttrValue, Item, Status};
 
 use crate::ports::{
-    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push, PutOutcome,
-    Transient,
+    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push,
+    PutOutcome, Transient,
 };
 
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
@@ -30,7 +30,9 @@ pub fn to_sdk(value: &AttrValue) -> AttributeValue {
         AttrValue::Bool(b) => AttributeValue::Bool(*b),
         AttrValue::Null => AttributeValue::Null(true),
         AttrValue::L(items) => AttributeValue::L(items.iter().map(to_sdk).collect()),
-        AttrValue::M(map) => AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect()),
+        AttrValue::M(map) => {
+            AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), to_sdk(v))).collect())
+        }
         AttrValue::Ss(items) => AttributeValue::Ss(items.clone()),
         AttrValue::Ns(items) => AttributeValue::Ns(items.clone()),
     }
@@ -43,7 +45,9 @@ pub fn from_sdk(value: &AttributeValue) -> AttrValue {
         AttributeValue::N(n) => AttrValue::N(n.clone()),
         AttributeValue::Bool(b) => AttrValue::Bool(*b),
         AttributeValue::L(items) => AttrValue::L(items.iter().map(from_sdk).collect()),
-        AttributeValue::M(map) => AttrValue::M(map.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect()),
+        AttributeValue::M(map) => {
+            AttrValue::M(map.iter().map(|(k, v)| (k.clone(), from_sdk(v))).collect())
+        }
         AttributeValue::Ss(items) => AttrValue::Ss(items.clone()),
         AttributeValue::Ns(items) => AttrValue::Ns(items.clone()),
         _ => AttrValue::Null,
@@ -91,10 +95,17 @@ impl EventStore for DynamoShipments {
             .await;
         match result {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(PutOutcome::AlreadyExists)
             }
-            Err(err) => Err(Transient::new("dynamodb:PutItem", DisplayErrorContext(&err))),
+            Err(err) => Err(Transient::new(
+                "dynamodb:PutItem",
+                DisplayErrorContext(&err),
+            )),
         }
     }
 
@@ -229,8 +240,13 @@ impl Connections for DynamoConnections {
     }
 
     async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
-        self.query_all(None, connections_table::PARTITION_KEY, connection_id, connections_table::SORT_KEY)
-            .await
+        self.query_all(
+            None,
+            connections_table::PARTITION_KEY,
+            connection_id,
+            connections_table::SORT_KEY,
+        )
+        .await
     }
 
     async fn subscribers(&self, shipment_id: &str) -> Result<Vec<String>, Transient> {
@@ -271,22 +287,31 @@ fn sqs_attribute(value: &str) -> Result<aws_sdk_sqs::types::MessageAttributeValu
 impl DeadLetters for SqsDeadLetters {
     async fn send(&self, letter: &DeadLetter<'_>) -> Result<(), Transient> {
         // SQS refuses empty bodies; an empty one is kept visible as a placeholder.
-        let body = if letter.body.is_empty() { "<empty body>" } else { letter.body };
+        let body = if letter.body.is_empty() {
+            "<empty body>"
+        } else {
+            letter.body
+        };
         let mut request = self
             .client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
             .message_attributes(dead_letter::REASON_ATTRIBUTE, sqs_attribute(letter.reason)?)
-            .message_attributes(dead_letter::FUNCTION_ATTRIBUTE, sqs_attribute(letter.function)?);
+            .message_attributes(
+                dead_letter::FUNCTION_ATTRIBUTE,
+                sqs_attribute(letter.function)?,
+            );
         if let Some(id) = letter.original_id.filter(|id| !id.is_empty()) {
-            request = request.message_attributes(dead_letter::ORIGINAL_ID_ATTRIBUTE, sqs_attribute(id)?);
+            request =
+                request.message_attributes(dead_letter::ORIGINAL_ID_ATTRIBUTE, sqs_attribute(id)?);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| Transient::new("sqs:SendMessage", aws_sdk_sqs::error::DisplayErrorContext(&err)))
+        request.send().await.map(|_| ()).map_err(|err| {
+            Transient::new(
+                "sqs:SendMessage",
+                aws_sdk_sqs::error::DisplayErrorContext(&err),
+            )
+        })
     }
 }
 
@@ -320,11 +345,9 @@ impl Publisher for SnsPublisher {
                 .map_err(|e| Transient::new("sns message attribute", e))?;
             request = request.message_attributes(name, attribute);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| Transient::new("sns:Publish", aws_sdk_sns::error::DisplayErrorContext(&err)))
+        request.send().await.map(|_| ()).map_err(|err| {
+            Transient::new("sns:Publish", aws_sdk_sns::error::DisplayErrorContext(&err))
+        })
     }
 }
 
@@ -357,7 +380,13 @@ impl Push for WebSocketPush {
             .await;
         match result {
             Ok(_) => Ok(PostOutcome::Delivered),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_gone_exception()) => Ok(PostOutcome::Gone),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_gone_exception()) =>
+            {
+                Ok(PostOutcome::Gone)
+            }
             Err(err) => Err(Transient::new(
                 "execute-api:ManageConnections",
                 aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err),

@@ -19,7 +19,10 @@ pub fn attr_from_json(value: &Value) -> Option<AttrValue> {
     let object = value.as_object()?;
     let (kind, inner) = object.iter().next()?;
     let strings = |v: &Value| -> Option<Vec<String>> {
-        v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
+        v.as_array()?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned))
+            .collect()
     };
     Some(match kind.as_str() {
         "S" => AttrValue::S(inner.as_str()?.to_owned()),
@@ -30,7 +33,13 @@ pub fn attr_from_json(value: &Value) -> Option<AttrValue> {
         }),
         "BOOL" => AttrValue::Bool(inner.as_bool()?),
         "NULL" => AttrValue::Null,
-        "L" => AttrValue::L(inner.as_array()?.iter().map(attr_from_json).collect::<Option<_>>()?),
+        "L" => AttrValue::L(
+            inner
+                .as_array()?
+                .iter()
+                .map(attr_from_json)
+                .collect::<Option<_>>()?,
+        ),
         "M" => AttrValue::M(
             inner
                 .as_object()?

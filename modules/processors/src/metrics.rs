@@ -19,7 +19,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(namespace: impl Into<String>, environment: impl Into<String>, function: impl Into<String>) -> Self {
+    pub fn new(
+        namespace: impl Into<String>,
+        environment: impl Into<String>,
+        function: impl Into<String>,
+    ) -> Self {
         Metrics {
             namespace: namespace.into(),
             environment: environment.into(),
@@ -44,7 +48,9 @@ impl Metrics {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<Status>), u64>> {
         // A panic while holding the lock cannot leave the counters inconsistent.
-        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds one to a metric.

@@ -39,14 +39,25 @@ pub enum PutOutcome {
 /// The shipments table.
 pub trait EventStore: Sync {
     /// Puts the item unless one with its key exists.
-    fn put_if_absent(&self, item: &Item) -> impl Future<Output = Result<PutOutcome, Transient>> + Send;
+    fn put_if_absent(
+        &self,
+        item: &Item,
+    ) -> impl Future<Output = Result<PutOutcome, Transient>> + Send;
     /// Reads one event (strongly consistent).
-    fn get(&self, shipment_id: &str, event_key: &str) -> impl Future<Output = Result<Option<Item>, Transient>> + Send;
+    fn get(
+        &self,
+        shipment_id: &str,
+        event_key: &str,
+    ) -> impl Future<Output = Result<Option<Item>, Transient>> + Send;
     /// Puts the item, replacing any with the same key (the daily summary).
     fn put(&self, item: &Item) -> impl Future<Output = Result<(), Transient>> + Send;
     /// Counts the events with `status` whose event time starts with `day` (`YYYY-MM-DD`),
     /// with a Query on the status index.
-    fn count_status_on_day(&self, status: Status, day: &str) -> impl Future<Output = Result<u64, Transient>> + Send;
+    fn count_status_on_day(
+        &self,
+        status: Status,
+        day: &str,
+    ) -> impl Future<Output = Result<u64, Transient>> + Send;
 }
 
 /// Where an invalid event is sent, with its reason.
@@ -80,17 +91,30 @@ pub struct Notification {
 
 /// SNS.
 pub trait Publisher: Sync {
-    fn publish(&self, notification: &Notification) -> impl Future<Output = Result<(), Transient>> + Send;
+    fn publish(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<(), Transient>> + Send;
 }
 
 /// The WebSocket connections table.
 pub trait Connections: Sync {
     fn put_row(&self, item: &Item) -> impl Future<Output = Result<(), Transient>> + Send;
-    fn delete_row(&self, connection_id: &str, sort_key: &str) -> impl Future<Output = Result<(), Transient>> + Send;
+    fn delete_row(
+        &self,
+        connection_id: &str,
+        sort_key: &str,
+    ) -> impl Future<Output = Result<(), Transient>> + Send;
     /// The sort keys of every row of one connection (Query by partition key).
-    fn rows_of(&self, connection_id: &str) -> impl Future<Output = Result<Vec<String>, Transient>> + Send;
+    fn rows_of(
+        &self,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Transient>> + Send;
     /// The connections subscribed to one shipment (Query on the subscribers index).
-    fn subscribers(&self, shipment_id: &str) -> impl Future<Output = Result<Vec<String>, Transient>> + Send;
+    fn subscribers(
+        &self,
+        shipment_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Transient>> + Send;
 }
 
 /// The result of posting to a WebSocket connection.
@@ -103,11 +127,18 @@ pub enum PostOutcome {
 
 /// The API Gateway management API of the WebSocket stage.
 pub trait Push: Sync {
-    fn post(&self, connection_id: &str, data: &[u8]) -> impl Future<Output = Result<PostOutcome, Transient>> + Send;
+    fn post(
+        &self,
+        connection_id: &str,
+        data: &[u8],
+    ) -> impl Future<Output = Result<PostOutcome, Transient>> + Send;
 }
 
 /// Deletes every row of a connection (connection row and subscriptions).
-pub async fn forget_connection<C: Connections>(connections: &C, connection_id: &str) -> Result<usize, Transient> {
+pub async fn forget_connection<C: Connections>(
+    connections: &C,
+    connection_id: &str,
+) -> Result<usize, Transient> {
     let rows = connections.rows_of(connection_id).await?;
     for sort_key in &rows {
         connections.delete_row(connection_id, sort_key).await?;

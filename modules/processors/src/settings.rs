@@ -23,7 +23,9 @@ impl std::error::Error for SettingsError {}
 pub fn required(name: &str) -> Result<String, SettingsError> {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => Ok(value),
-        _ => Err(SettingsError(format!("environment variable {name} must be set"))),
+        _ => Err(SettingsError(format!(
+            "environment variable {name} must be set"
+        ))),
     }
 }
 
@@ -39,7 +41,12 @@ pub fn parse_ttl_days(raw: Option<&str>) -> Result<u32, SettingsError> {
             .parse::<u32>()
             .ok()
             .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| SettingsError(format!("{}={v:?} must be a whole number of days from 1 to 3650", env_vars::EVENT_TTL_DAYS))),
+            .ok_or_else(|| {
+                SettingsError(format!(
+                    "{}={v:?} must be a whole number of days from 1 to 3650",
+                    env_vars::EVENT_TTL_DAYS
+                ))
+            }),
     }
 }
 

@@ -10,23 +10,35 @@ use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::encodings::Body;
 use processors::aws::WebSocketPush;
-use processors::handlers::{daily_summary, event_processor, ingest_api, queue_processor, stream_fanout, websocket_handler};
+use processors::handlers::{
+    daily_summary, event_processor, ingest_api, queue_processor, stream_fanout, websocket_handler,
+};
 use serde_json::{json, Value};
 use shipment::contract::{dead_letter, functions, shipments_table as st};
 use shipment::{AttrValue, Item};
 use support::cloud::Cloud;
 use support::http::{serve, Response};
-use support::payloads::{api_request, seed_003_event, sqs_event, sqs_record, stream_event, stream_record, websocket_request};
+use support::payloads::{
+    api_request, seed_003_event, sqs_event, sqs_record, stream_event, stream_record,
+    websocket_request,
+};
 use support::{metrics, now};
 
 fn text(item: &Item, name: &str) -> String {
-    item.get(name).and_then(AttrValue::as_s).unwrap_or_default().to_owned()
+    item.get(name)
+        .and_then(AttrValue::as_s)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_events() {
     let cloud = Cloud::start().await;
-    let deps = queue_processor::Deps { store: cloud.shipments(), dead_letters: cloud.dead_letters(), ttl_days: 90 };
+    let deps = queue_processor::Deps {
+        store: cloud.shipments(),
+        dead_letters: cloud.dead_letters(),
+        ttl_days: 90,
+    };
     let m = metrics(functions::QUEUE_PROCESSOR);
     let seed_001 = r#"{"tracking_id":"TRK-1","status":"IN_TRANSIT","carrier":"DPD","details":{"weightKg":12.75,"lat":53.8008,"lon":-1.5491,"pieces":3},"timestamp":"2025-10-17T08:00:00Z"}"#;
     let scan_a = r#"{"shipment_id":"S-2","event_timestamp":"2025-10-17T10:00:00Z","event_type":"IN_TRANSIT","event_data":{"scan":"A"}}"#;
@@ -35,18 +47,39 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
 
     for delivery in 0..5 {
         let response = queue_processor::handle(
-            sqs_event(vec![sqs_record(&format!("m-{delivery}"), seed_001), sqs_record(&format!("a-{delivery}"), scan_a)]),
-            &deps, now(), &m,
-        ).await;
+            sqs_event(vec![
+                sqs_record(&format!("m-{delivery}"), seed_001),
+                sqs_record(&format!("a-{delivery}"), scan_a),
+            ]),
+            &deps,
+            now(),
+            &m,
+        )
+        .await;
         assert!(response.batch_item_failures.is_empty());
     }
-    let response = queue_processor::handle(sqs_event(vec![sqs_record("b", scan_b), sqs_record("bad", invalid)]), &deps, now(), &m).await;
+    let response = queue_processor::handle(
+        sqs_event(vec![sqs_record("b", scan_b), sqs_record("bad", invalid)]),
+        &deps,
+        now(),
+        &m,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
 
     let items = cloud.scan(&cloud.shipments_table).await;
-    assert_eq!(items.len(), 3, "5 deliveries of one event are one item; distinct same-time events are two");
-    let trk = items.iter().find(|i| text(i, st::PARTITION_KEY) == "TRK-1").unwrap();
-    let AttrValue::M(details) = &trk["details"] else { panic!("details map") };
+    assert_eq!(
+        items.len(),
+        3,
+        "5 deliveries of one event are one item; distinct same-time events are two"
+    );
+    let trk = items
+        .iter()
+        .find(|i| text(i, st::PARTITION_KEY) == "TRK-1")
+        .unwrap();
+    let AttrValue::M(details) = &trk["details"] else {
+        panic!("details map")
+    };
     assert_eq!(details["weightKg"], AttrValue::N("12.75".into()));
     assert_eq!(details["lon"], AttrValue::N("-1.5491".into()));
     assert!(matches!(&trk[st::TTL_ATTRIBUTE], AttrValue::N(_)));
@@ -55,24 +88,51 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].0, invalid, "body unchanged");
     assert!(letters[0].1[dead_letter::REASON_ATTRIBUTE].contains("VANISHED"));
-    assert_eq!(letters[0].1[dead_letter::FUNCTION_ATTRIBUTE], functions::QUEUE_PROCESSOR);
+    assert_eq!(
+        letters[0].1[dead_letter::FUNCTION_ATTRIBUTE],
+        functions::QUEUE_PROCESSOR
+    );
     assert_eq!(letters[0].1[dead_letter::ORIGINAL_ID_ATTRIBUTE], "bad");
-    assert_eq!(m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None), 8);
+    assert_eq!(
+        m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None),
+        8
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_conditional_put_answers_replays_from_the_table() {
     let cloud = Cloud::start().await;
-    let deps = ingest_api::Deps { store: cloud.shipments(), ttl_days: 90 };
+    let deps = ingest_api::Deps {
+        store: cloud.shipments(),
+        ttl_days: 90,
+    };
     let body = r#"{"shipmentId":"SHIP-1","status":"DELIVERED","timestamp":"2025-10-17T09:00:00Z","details":{"signedBy":"R. Roe"}}"#;
     let key = [("Idempotency-Key", "delivery-1")];
-    let created = ingest_api::handle(api_request(Some(body), &key), &deps, now(), &metrics("i")).await;
+    let created =
+        ingest_api::handle(api_request(Some(body), &key), &deps, now(), &metrics("i")).await;
     assert_eq!(created.status_code, 201);
-    let replay = ingest_api::handle(api_request(Some(body), &key), &deps, now() + chrono::Duration::seconds(30), &metrics("i")).await;
+    let replay = ingest_api::handle(
+        api_request(Some(body), &key),
+        &deps,
+        now() + chrono::Duration::seconds(30),
+        &metrics("i"),
+    )
+    .await;
     assert_eq!(replay.status_code, 200);
-    let (Some(Body::Text(a)), Some(Body::Text(b))) = (&created.body, &replay.body) else { panic!("bodies") };
-    assert_eq!(serde_json::from_str::<Value>(a).unwrap(), serde_json::from_str::<Value>(b).unwrap());
-    let reused = ingest_api::handle(api_request(Some(&body.replace("R. Roe", "J. Doe")), &key), &deps, now(), &metrics("i")).await;
+    let (Some(Body::Text(a)), Some(Body::Text(b))) = (&created.body, &replay.body) else {
+        panic!("bodies")
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(a).unwrap(),
+        serde_json::from_str::<Value>(b).unwrap()
+    );
+    let reused = ingest_api::handle(
+        api_request(Some(&body.replace("R. Roe", "J. Doe")), &key),
+        &deps,
+        now(),
+        &metrics("i"),
+    )
+    .await;
     assert_eq!(reused.status_code, 422);
     assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 1);
 }
@@ -80,17 +140,28 @@ async fn ingest_api_conditional_put_answers_replays_from_the_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_processor_stores_the_seed_event_once_and_dead_letters_the_invalid() {
     let cloud = Cloud::start().await;
-    let deps = event_processor::Deps { store: cloud.shipments(), dead_letters: cloud.dead_letters(), ttl_days: 90 };
+    let deps = event_processor::Deps {
+        store: cloud.shipments(),
+        dead_letters: cloud.dead_letters(),
+        ttl_days: 90,
+    };
     for _ in 0..3 {
-        event_processor::handle(seed_003_event(), &deps, now(), &metrics("e")).await.unwrap();
+        event_processor::handle(seed_003_event(), &deps, now(), &metrics("e"))
+            .await
+            .unwrap();
     }
     assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 1);
     let mut bad = seed_003_event();
     bad["detail"]["shipmentId"] = json!("");
-    event_processor::handle(bad, &deps, now(), &metrics("e")).await.unwrap();
+    event_processor::handle(bad, &deps, now(), &metrics("e"))
+        .await
+        .unwrap();
     let letters = cloud.drain(&cloud.dead_letter_queue_url).await;
     assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].1[dead_letter::REASON_ATTRIBUTE], "detail.shipmentId: must not be empty");
+    assert_eq!(
+        letters[0].1[dead_letter::REASON_ATTRIBUTE],
+        "detail.shipmentId: must not be empty"
+    );
     assert_eq!(letters[0].1[dead_letter::ORIGINAL_ID_ATTRIBUTE], "event-id");
 }
 
@@ -103,29 +174,65 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
     let addr = serve(move |request| {
         let recorded = recorded.clone();
         async move {
-            let id = request.path.rsplit('/').next().unwrap_or_default().to_owned();
+            let id = request
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             if id.starts_with("stale-") {
-                return Response::new(410, r#"{"message":"Gone"}"#).header("x-amzn-ErrorType", "GoneException");
+                return Response::new(410, r#"{"message":"Gone"}"#)
+                    .header("x-amzn-ErrorType", "GoneException");
             }
-            recorded.lock().unwrap().push((id, serde_json::from_slice(&request.body).unwrap_or(Value::Null)));
+            recorded.lock().unwrap().push((
+                id,
+                serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+            ));
             Response::new(200, "")
         }
-    }).await;
+    })
+    .await;
 
     // Clients connect and subscribe through the websocket handler.
     let table = cloud.connections();
     let m = metrics("ws");
-    for (connection, shipment) in [("watcher-1", "SHIP-1"), ("watcher-2", "SHIP-1"), ("stale-1", "SHIP-1"), ("other", "SHIP-2")] {
-        websocket_handler::handle(websocket_request("$connect", connection, None), &table, now(), &m).await;
+    for (connection, shipment) in [
+        ("watcher-1", "SHIP-1"),
+        ("watcher-2", "SHIP-1"),
+        ("stale-1", "SHIP-1"),
+        ("other", "SHIP-2"),
+    ] {
+        websocket_handler::handle(
+            websocket_request("$connect", connection, None),
+            &table,
+            now(),
+            &m,
+        )
+        .await;
         let body = format!(r#"{{"action":"subscribe","shipmentId":"{shipment}"}}"#);
-        let reply = websocket_handler::handle(websocket_request("$default", connection, Some(&body)), &table, now(), &m).await;
+        let reply = websocket_handler::handle(
+            websocket_request("$default", connection, Some(&body)),
+            &table,
+            now(),
+            &m,
+        )
+        .await;
         assert_eq!(reply.status_code, 200);
     }
     let body = r#"{"action":"subscribe","shipmentId":"SHIP-3"}"#;
-    websocket_handler::handle(websocket_request("$default", "stale-1", Some(body)), &table, now(), &m).await;
+    websocket_handler::handle(
+        websocket_request("$default", "stale-1", Some(body)),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
 
     // An event is stored; its stream record is what Lambda would hand the fanout.
-    let store = ingest_api::Deps { store: cloud.shipments(), ttl_days: 90 };
+    let store = ingest_api::Deps {
+        store: cloud.shipments(),
+        ttl_days: 90,
+    };
     let created = ingest_api::handle(api_request(Some(r#"{"shipmentId":"SHIP-1","status":"DAMAGED","timestamp":"2025-10-17T09:00:00Z","location":"Hub 7","customerEmail":"c@example.com"}"#), &[]), &store, now(), &metrics("i")).await;
     assert_eq!(created.status_code, 201);
     let item = cloud.scan(&cloud.shipments_table).await.remove(0);
@@ -139,62 +246,133 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
         environment: "test".into(),
     };
     let fm = metrics("f");
-    let response = stream_fanout::handle(stream_event(vec![stream_record("INSERT", "500", Some(&item), None)]), &deps, &fm).await;
+    let response = stream_fanout::handle(
+        stream_event(vec![stream_record("INSERT", "500", Some(&item), None)]),
+        &deps,
+        &fm,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
 
-    let mut reached: Vec<String> = posts.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
+    let mut reached: Vec<String> = posts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
     reached.sort();
     assert_eq!(reached, ["watcher-1", "watcher-2"]);
-    let pushed = &posts.lock().unwrap()[0].1;
+    let pushed = posts.lock().unwrap()[0].1.clone();
     assert_eq!(pushed["shipment"]["status"], "DAMAGED");
-    assert!(!pushed.to_string().contains("example.com"), "no customer data on the socket");
+    assert!(
+        !pushed.to_string().contains("example.com"),
+        "no customer data on the socket"
+    );
 
-    let remaining: Vec<String> = cloud.scan(&cloud.connections_table).await.iter().map(|r| text(r, "connectionId")).collect();
-    assert!(!remaining.iter().any(|c| c == "stale-1"), "410 removed the connection and all its subscriptions");
+    let remaining: Vec<String> = cloud
+        .scan(&cloud.connections_table)
+        .await
+        .iter()
+        .map(|r| text(r, "connectionId"))
+        .collect();
+    assert!(
+        !remaining.iter().any(|c| c == "stale-1"),
+        "410 removed the connection and all its subscriptions"
+    );
     assert_eq!(remaining.len(), 6);
 
     let notes = cloud.notifications().await;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].attributes["status"], "DAMAGED");
-    assert_eq!(serde_json::from_str::<Value>(&notes[0].message).unwrap()["shipment"]["location"], "Hub 7");
+    assert_eq!(
+        serde_json::from_str::<Value>(&notes[0].message).unwrap()["shipment"]["location"],
+        "Hub 7"
+    );
     let alerts = cloud.alerts().await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].subject.as_deref(), Some("[test] Shipment SHIP-1 is DAMAGED"));
+    assert_eq!(
+        alerts[0].subject.as_deref(),
+        Some("[test] Shipment SHIP-1 is DAMAGED")
+    );
 
     // $disconnect removes a connection's rows.
-    websocket_handler::handle(websocket_request("$disconnect", "watcher-1", None), &table, now(), &m).await;
-    assert!(!cloud.scan(&cloud.connections_table).await.iter().any(|r| text(r, "connectionId") == "watcher-1"));
+    websocket_handler::handle(
+        websocket_request("$disconnect", "watcher-1", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
+    assert!(!cloud
+        .scan(&cloud.connections_table)
+        .await
+        .iter()
+        .any(|r| text(r, "connectionId") == "watcher-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_summary_counts_with_the_status_index_and_overwrites_on_rerun() {
     let cloud = Cloud::start().await;
-    let ingest = queue_processor::Deps { store: cloud.shipments(), dead_letters: cloud.dead_letters(), ttl_days: 90 };
+    let ingest = queue_processor::Deps {
+        store: cloud.shipments(),
+        dead_letters: cloud.dead_letters(),
+        ttl_days: 90,
+    };
     let events: Vec<_> = [
         ("A", "DELIVERED", "2025-10-16T08:00:00Z"),
         ("B", "DELIVERED", "2025-10-16T23:59:59.999Z"),
         ("C", "LOST", "2025-10-16T12:00:00Z"),
         ("D", "DELIVERED", "2025-10-15T12:00:00Z"),
         ("E", "CREATED", "2025-10-17T00:00:00Z"),
-    ].iter().enumerate().map(|(i, (id, status, time))| {
-        sqs_record(&format!("m-{i}"), &json!({"shipmentId": id, "status": status, "timestamp": time}).to_string())
-    }).collect();
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (id, status, time))| {
+        sqs_record(
+            &format!("m-{i}"),
+            &json!({"shipmentId": id, "status": status, "timestamp": time}).to_string(),
+        )
+    })
+    .collect();
     queue_processor::handle(sqs_event(events), &ingest, now(), &metrics("q")).await;
 
-    let deps = daily_summary::Deps { store: cloud.shipments(), publisher: cloud.publisher(), notifications_topic_arn: cloud.notifications_topic_arn.clone() };
+    let deps = daily_summary::Deps {
+        store: cloud.shipments(),
+        publisher: cloud.publisher(),
+        notifications_topic_arn: cloud.notifications_topic_arn.clone(),
+    };
     let trigger = json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "2025-10-17T01:00:00Z", "detail": {}});
-    let first = daily_summary::handle(trigger.clone(), &deps, now(), &metrics("d")).await.unwrap();
+    let first = daily_summary::handle(trigger.clone(), &deps, now(), &metrics("d"))
+        .await
+        .unwrap();
     assert_eq!(first["counts"]["DELIVERED"], 2);
     assert_eq!(first["counts"]["LOST"], 1);
     assert_eq!(first["total"], 3);
-    daily_summary::handle(trigger, &deps, now() + chrono::Duration::hours(2), &metrics("d")).await.unwrap();
+    daily_summary::handle(
+        trigger,
+        &deps,
+        now() + chrono::Duration::hours(2),
+        &metrics("d"),
+    )
+    .await
+    .unwrap();
 
-    let summaries: Vec<Item> = cloud.scan(&cloud.shipments_table).await.into_iter()
-        .filter(|i| text(i, st::PARTITION_KEY).starts_with("SUMMARY#")).collect();
+    let summaries: Vec<Item> = cloud
+        .scan(&cloud.shipments_table)
+        .await
+        .into_iter()
+        .filter(|i| text(i, st::PARTITION_KEY).starts_with("SUMMARY#"))
+        .collect();
     assert_eq!(summaries.len(), 1, "a re-run overwrites");
     assert_eq!(text(&summaries[0], st::PARTITION_KEY), "SUMMARY#2025-10-16");
-    assert_eq!(text(&summaries[0], "generatedAt"), "2025-10-17T14:30:00.000Z");
+    assert_eq!(
+        text(&summaries[0], "generatedAt"),
+        "2025-10-17T14:30:00.000Z"
+    );
     let notes = cloud.notifications().await;
     assert_eq!(notes.len(), 2);
-    assert_eq!(serde_json::from_str::<Value>(&notes[0].message).unwrap()["total"], 3);
+    assert_eq!(
+        serde_json::from_str::<Value>(&notes[0].message).unwrap()["total"],
+        3
+    );
 }

@@ -14,7 +14,10 @@ use support::payloads::api_request;
 use support::{metrics, now};
 
 fn deps() -> Deps<FakeStore> {
-    Deps { store: FakeStore::default(), ttl_days: 90 }
+    Deps {
+        store: FakeStore::default(),
+        ttl_days: 90,
+    }
 }
 
 fn body(response: &ApiGatewayProxyResponse) -> Value {
@@ -25,7 +28,12 @@ fn body(response: &ApiGatewayProxyResponse) -> Value {
 }
 
 fn error_fields(response: &ApiGatewayProxyResponse) -> Vec<String> {
-    body(response)["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+    body(response)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Seed 000's request body: no timestamp, no idempotency key.
@@ -36,7 +44,13 @@ const WITH_TIME: &str = r#"{"shipmentId":"SHIP-2","status":"DELIVERED","timestam
 async fn new_event_is_created_with_the_stored_record() {
     let deps = deps();
     let m = metrics("ingest-api");
-    let response = handle(api_request(Some(SEED_000), &[("Content-Type", "application/json")]), &deps, now(), &m).await;
+    let response = handle(
+        api_request(Some(SEED_000), &[("Content-Type", "application/json")]),
+        &deps,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(response.status_code, 201);
     assert_eq!(response.headers["content-type"], "application/json");
     let record = body(&response);
@@ -44,7 +58,10 @@ async fn new_event_is_created_with_the_stored_record() {
     assert_eq!(record["status"], "OUT_FOR_DELIVERY");
     // No timestamp: API Gateway's request time.
     assert_eq!(record["eventTime"], "2025-10-17T09:30:00.000Z");
-    assert!(record["eventKey"].as_str().unwrap().starts_with("2025-10-17T09:30:00.000Z#"));
+    assert!(record["eventKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("2025-10-17T09:30:00.000Z#"));
     assert_eq!(deps.store.len(), 1);
     assert_eq!(m.get(metric::EVENTS_PROCESSED, None), 1);
 }
@@ -58,7 +75,11 @@ async fn retried_request_is_stored_once_and_answered_200_with_the_first_record()
     let later = now() + chrono::Duration::minutes(5);
     let replay = handle(api_request(Some(WITH_TIME), &[]), &deps, later, &m).await;
     assert_eq!(replay.status_code, 200);
-    assert_eq!(body(&replay), body(&first), "the record stored first, ingestedAt included");
+    assert_eq!(
+        body(&replay),
+        body(&first),
+        "the record stored first, ingestedAt included"
+    );
     assert_eq!(deps.store.len(), 1);
     assert_eq!(m.get(metric::DUPLICATES_SKIPPED, None), 1);
 }
@@ -68,12 +89,32 @@ async fn same_idempotency_key_is_a_replay_and_a_different_key_a_new_event() {
     let deps = deps();
     let m = metrics("ingest-api");
     let key = [("Idempotency-Key", "order-77-delivered")];
-    assert_eq!(handle(api_request(Some(WITH_TIME), &key), &deps, now(), &m).await.status_code, 201);
+    assert_eq!(
+        handle(api_request(Some(WITH_TIME), &key), &deps, now(), &m)
+            .await
+            .status_code,
+        201
+    );
     // Header names are case-insensitive.
-    let replay = handle(api_request(Some(WITH_TIME), &[("idempotency-key", "order-77-delivered")]), &deps, now(), &m).await;
+    let replay = handle(
+        api_request(
+            Some(WITH_TIME),
+            &[("idempotency-key", "order-77-delivered")],
+        ),
+        &deps,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(replay.status_code, 200);
     assert_eq!(body(&replay)["idempotencyKey"], "order-77-delivered");
-    let other = handle(api_request(Some(WITH_TIME), &[("Idempotency-Key", "order-77-again")]), &deps, now(), &m).await;
+    let other = handle(
+        api_request(Some(WITH_TIME), &[("Idempotency-Key", "order-77-again")]),
+        &deps,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(other.status_code, 201);
     assert_eq!(deps.store.len(), 2);
 }
@@ -82,9 +123,21 @@ async fn same_idempotency_key_is_a_replay_and_a_different_key_a_new_event() {
 async fn reusing_an_idempotency_key_for_a_different_event_is_422() {
     let deps = deps();
     let key = [("Idempotency-Key", "k-1")];
-    handle(api_request(Some(WITH_TIME), &key), &deps, now(), &metrics("i")).await;
+    handle(
+        api_request(Some(WITH_TIME), &key),
+        &deps,
+        now(),
+        &metrics("i"),
+    )
+    .await;
     let different = WITH_TIME.replace("2.5", "3.5");
-    let response = handle(api_request(Some(&different), &key), &deps, now(), &metrics("i")).await;
+    let response = handle(
+        api_request(Some(&different), &key),
+        &deps,
+        now(),
+        &metrics("i"),
+    )
+    .await;
     assert_eq!(response.status_code, 422);
     assert_eq!(error_fields(&response), ["Idempotency-Key"]);
     assert_eq!(deps.store.len(), 1);
@@ -92,18 +145,39 @@ async fn reusing_an_idempotency_key_for_a_different_event_is_422() {
 
 #[tokio::test]
 async fn idempotency_key_without_timestamp_is_400_naming_timestamp() {
-    let response = handle(api_request(Some(SEED_000), &[("Idempotency-Key", "k-2")]), &deps(), now(), &metrics("i")).await;
+    let response = handle(
+        api_request(Some(SEED_000), &[("Idempotency-Key", "k-2")]),
+        &deps(),
+        now(),
+        &metrics("i"),
+    )
+    .await;
     assert_eq!(response.status_code, 400);
     assert_eq!(error_fields(&response), ["timestamp"]);
-    assert!(body(&response)["errors"][0]["message"].as_str().unwrap().contains("Idempotency-Key"));
+    assert!(body(&response)["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Idempotency-Key"));
 }
 
 #[tokio::test]
 async fn invalid_fields_are_400_with_every_field_named() {
     let deps = deps();
-    let response = handle(api_request(Some(r#"{"shipmentId":"","status":"WAITING","timestamp":"soon"}"#), &[]), &deps, now(), &metrics("i")).await;
+    let response = handle(
+        api_request(
+            Some(r#"{"shipmentId":"","status":"WAITING","timestamp":"soon"}"#),
+            &[],
+        ),
+        &deps,
+        now(),
+        &metrics("i"),
+    )
+    .await;
     assert_eq!(response.status_code, 400);
-    assert_eq!(error_fields(&response), ["shipmentId", "status", "timestamp"]);
+    assert_eq!(
+        error_fields(&response),
+        ["shipmentId", "status", "timestamp"]
+    );
     assert_eq!(body(&response)["message"], "invalid shipment event");
     assert_eq!(deps.store.len(), 0);
 }
@@ -113,9 +187,19 @@ async fn malformed_or_missing_bodies_and_bad_keys_are_400() {
     for (request_body, headers, field) in [
         (None, vec![], "body"),
         (Some("{oops"), vec![], "body"),
-        (Some(WITH_TIME), vec![("Idempotency-Key", "has spaces in it")], "Idempotency-Key"),
+        (
+            Some(WITH_TIME),
+            vec![("Idempotency-Key", "has spaces in it")],
+            "Idempotency-Key",
+        ),
     ] {
-        let response = handle(api_request(request_body, &headers), &deps(), now(), &metrics("i")).await;
+        let response = handle(
+            api_request(request_body, &headers),
+            &deps(),
+            now(),
+            &metrics("i"),
+        )
+        .await;
         assert_eq!(response.status_code, 400);
         assert_eq!(error_fields(&response), [field]);
     }
@@ -123,7 +207,10 @@ async fn malformed_or_missing_bodies_and_bad_keys_are_400() {
 
 #[tokio::test]
 async fn oversized_body_is_413() {
-    let big = format!(r#"{{"shipmentId":"S","status":"CREATED","details":{{"pad":"{}"}}}}"#, "x".repeat(70_000));
+    let big = format!(
+        r#"{{"shipmentId":"S","status":"CREATED","details":{{"pad":"{}"}}}}"#,
+        "x".repeat(70_000)
+    );
     let response = handle(api_request(Some(&big), &[]), &deps(), now(), &metrics("i")).await;
     assert_eq!(response.status_code, 413);
     assert_eq!(error_fields(&response), ["body"]);
@@ -132,12 +219,25 @@ async fn oversized_body_is_413() {
 #[tokio::test]
 async fn base64_bodies_are_decoded() {
     use base64::Engine;
-    let mut request = api_request(Some(&base64::engine::general_purpose::STANDARD.encode(WITH_TIME)), &[]);
+    let mut request = api_request(
+        Some(&base64::engine::general_purpose::STANDARD.encode(WITH_TIME)),
+        &[],
+    );
     request.is_base64_encoded = true;
-    assert_eq!(handle(request, &deps(), now(), &metrics("i")).await.status_code, 201);
+    assert_eq!(
+        handle(request, &deps(), now(), &metrics("i"))
+            .await
+            .status_code,
+        201
+    );
     let mut request = api_request(Some("!!!not base64"), &[]);
     request.is_base64_encoded = true;
-    assert_eq!(handle(request, &deps(), now(), &metrics("i")).await.status_code, 400);
+    assert_eq!(
+        handle(request, &deps(), now(), &metrics("i"))
+            .await
+            .status_code,
+        400
+    );
 }
 
 #[tokio::test]
@@ -148,13 +248,29 @@ async fn storage_failure_is_500_without_internals() {
     let response = handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m).await;
     assert_eq!(response.status_code, 500);
     let text = body(&response).to_string();
-    assert!(!text.contains("throttled") && !text.contains("dynamodb"), "{text}");
-    assert_eq!(body(&response)["requestId"], "c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+    assert!(
+        !text.contains("throttled") && !text.contains("dynamodb"),
+        "{text}"
+    );
+    assert_eq!(
+        body(&response)["requestId"],
+        "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    );
     assert_eq!(m.get(metric::PROCESSING_ERRORS, None), 1);
 
     // A replay whose read-back fails is a 500 too, and the retry then succeeds.
     handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m).await;
     deps.store.fail_gets.store(1, Ordering::SeqCst);
-    assert_eq!(handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m).await.status_code, 500);
-    assert_eq!(handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m).await.status_code, 200);
+    assert_eq!(
+        handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m)
+            .await
+            .status_code,
+        500
+    );
+    assert_eq!(
+        handle(api_request(Some(WITH_TIME), &[]), &deps, now(), &m)
+            .await
+            .status_code,
+        200
+    );
 }

@@ -20,13 +20,25 @@ fn emf_documents_carry_namespace_dimensions_and_counts() {
     assert_eq!(delivered["EventsProcessed"], 2);
     assert_eq!(delivered["Environment"], "prod");
     assert_eq!(delivered["_aws"]["Timestamp"], 1_760_702_400_000i64);
-    assert_eq!(delivered["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Shipstack");
-    assert_eq!(delivered["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Environment"], ["Environment", "Status"]]));
-    assert_eq!(delivered["_aws"]["CloudWatchMetrics"][0]["Metrics"], json!([{"Name": "EventsProcessed", "Unit": "Count"}]));
+    assert_eq!(
+        delivered["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Shipstack"
+    );
+    assert_eq!(
+        delivered["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["Environment"], ["Environment", "Status"]])
+    );
+    assert_eq!(
+        delivered["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+        json!([{"Name": "EventsProcessed", "Unit": "Count"}])
+    );
     let plain = docs.iter().find(|d| d.get("Status").is_none()).unwrap();
     assert_eq!(plain["DuplicatesSkipped"], 1);
     assert_eq!(plain["EventsRejected"], 1);
-    assert_eq!(plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Environment"]]));
+    assert_eq!(
+        plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["Environment"]])
+    );
     assert_eq!(m.get(metric::EVENTS_PROCESSED, None), 3);
 }
 

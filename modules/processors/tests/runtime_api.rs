@@ -35,10 +35,19 @@ fn lambda_env(cloud: &Cloud) -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         (env_vars::SHIPMENTS_TABLE, cloud.shipments_table.clone()),
         (env_vars::CONNECTIONS_TABLE, cloud.connections_table.clone()),
-        (env_vars::DEAD_LETTER_QUEUE_URL, cloud.dead_letter_queue_url.clone()),
-        (env_vars::NOTIFICATIONS_TOPIC_ARN, cloud.notifications_topic_arn.clone()),
+        (
+            env_vars::DEAD_LETTER_QUEUE_URL,
+            cloud.dead_letter_queue_url.clone(),
+        ),
+        (
+            env_vars::NOTIFICATIONS_TOPIC_ARN,
+            cloud.notifications_topic_arn.clone(),
+        ),
         (env_vars::ALERTS_TOPIC_ARN, cloud.alerts_topic_arn.clone()),
-        (env_vars::WEBSOCKET_ENDPOINT, format!("{}/dev", cloud.moto.endpoint)),
+        (
+            env_vars::WEBSOCKET_ENDPOINT,
+            format!("{}/dev", cloud.moto.endpoint),
+        ),
         (env_vars::EVENT_TTL_DAYS, "30".into()),
         (env_vars::ENVIRONMENT, "local".into()),
     ]
@@ -55,7 +64,11 @@ async fn ingest_api_binary_answers_through_the_runtime_api_and_logs_json_and_emf
     let cloud = Cloud::start().await;
     let api = RuntimeApi::start().await;
     let function = spawn(&cloud, &api, functions::INGEST_API);
-    let request = serde_json::to_value(api_request(Some(r#"{"shipmentId":"SHIP-77","status":"PICKED_UP","timestamp":"2025-10-17T09:00:00Z"}"#), &[])).unwrap();
+    let request = serde_json::to_value(api_request(
+        Some(r#"{"shipmentId":"SHIP-77","status":"PICKED_UP","timestamp":"2025-10-17T09:00:00Z"}"#),
+        &[],
+    ))
+    .unwrap();
 
     let first = api.invoke(&request, TIMEOUT).await.unwrap().response();
     let cold_start = function.started.elapsed();
@@ -65,36 +78,74 @@ async fn ingest_api_binary_answers_through_the_runtime_api_and_logs_json_and_emf
 
     let warm = Instant::now();
     let second = api.invoke(&request, TIMEOUT).await.unwrap().response();
-    eprintln!("ingest-api: process start to first reply {cold_start:?}; warm invocation {:?}", warm.elapsed());
+    eprintln!(
+        "ingest-api: process start to first reply {cold_start:?}; warm invocation {:?}",
+        warm.elapsed()
+    );
     assert_eq!(second["statusCode"], 200);
     assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 1);
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let lines = function.json_lines();
-    assert!(lines.iter().any(|l| l["shipment_id"] == "SHIP-77" && l["outcome"] == "stored"), "{lines:?}");
-    assert!(lines.iter().any(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shipstack" && l["EventsProcessed"] == 1 && l["Environment"] == "local"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["shipment_id"] == "SHIP-77" && l["outcome"] == "stored"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(
+        |l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Shipstack"
+            && l["EventsProcessed"] == 1
+            && l["Environment"] == "local"
+    ));
     assert!(lines.iter().any(|l| l["DuplicatesSkipped"] == 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_binary_starts_and_handles_its_event_through_the_runtime_api() {
     let cloud = Cloud::start().await;
-    let cases: Vec<(&str, Value, Box<dyn Fn(&Value)>)> = vec![
-        (functions::QUEUE_PROCESSOR,
-            serde_json::to_value(sqs_event(vec![sqs_record("m-1", r#"{"tracking_id":"T-1","status":"CREATED","timestamp":"2025-10-16T10:00:00Z"}"#)])).unwrap(),
-            Box::new(|r| assert_eq!(r["batchItemFailures"], json!([])))),
-        (functions::EVENT_PROCESSOR, seed_003_event(), Box::new(|r| assert_eq!(r["outcome"], "stored"))),
-        (functions::WEBSOCKET_HANDLER,
+    type Check = Box<dyn Fn(&Value)>;
+    let cases: Vec<(&str, Value, Check)> = vec![
+        (
+            functions::QUEUE_PROCESSOR,
+            serde_json::to_value(sqs_event(vec![sqs_record(
+                "m-1",
+                r#"{"tracking_id":"T-1","status":"CREATED","timestamp":"2025-10-16T10:00:00Z"}"#,
+            )]))
+            .unwrap(),
+            Box::new(|r| assert_eq!(r["batchItemFailures"], json!([]))),
+        ),
+        (
+            functions::EVENT_PROCESSOR,
+            seed_003_event(),
+            Box::new(|r| assert_eq!(r["outcome"], "stored")),
+        ),
+        (
+            functions::WEBSOCKET_HANDLER,
             serde_json::to_value(websocket_request("$connect", "conn-1", None)).unwrap(),
-            Box::new(|r| assert_eq!(r["statusCode"], 200))),
-        (functions::STREAM_FANOUT, json!({"Records": []}), Box::new(|r| assert_eq!(r["batchItemFailures"], json!([])))),
-        (functions::DAILY_SUMMARY, json!({"date": "2025-10-16"}), Box::new(|r| assert_eq!(r["total"], 1))),
+            Box::new(|r| assert_eq!(r["statusCode"], 200)),
+        ),
+        (
+            functions::STREAM_FANOUT,
+            json!({"Records": []}),
+            Box::new(|r| assert_eq!(r["batchItemFailures"], json!([]))),
+        ),
+        (
+            functions::DAILY_SUMMARY,
+            json!({"date": "2025-10-16"}),
+            Box::new(|r| assert_eq!(r["total"], 1)),
+        ),
     ];
     for (name, event, check) in cases {
         let api = RuntimeApi::start().await;
         let function = spawn(&cloud, &api, name);
-        let outcome = api.invoke(&event, TIMEOUT).await.unwrap_or_else(|e| panic!("{name}: {e}; stderr {:?}", function.stderr.lock().unwrap()));
-        eprintln!("{name}: process start to first reply {:?}", function.started.elapsed());
+        let outcome = api.invoke(&event, TIMEOUT).await.unwrap_or_else(|e| {
+            panic!("{name}: {e}; stderr {:?}", function.stderr.lock().unwrap())
+        });
+        eprintln!(
+            "{name}: process start to first reply {:?}",
+            function.started.elapsed()
+        );
         check(&outcome.response());
     }
 }
@@ -104,15 +155,29 @@ async fn handler_errors_are_reported_to_the_runtime_api() {
     let cloud = Cloud::start().await;
     let api = RuntimeApi::start().await;
     let _function = spawn(&cloud, &api, functions::DAILY_SUMMARY);
-    let outcome = api.invoke(&json!({"date": "not-a-date"}), TIMEOUT).await.unwrap();
-    let support::runtime_api::Outcome::Error(error) = outcome else { panic!("expected an error, got {outcome:?}") };
-    assert!(error["errorMessage"].as_str().unwrap().contains("date:"), "{error}");
+    let outcome = api
+        .invoke(&json!({"date": "not-a-date"}), TIMEOUT)
+        .await
+        .unwrap();
+    let support::runtime_api::Outcome::Error(error) = outcome else {
+        panic!("expected an error, got {outcome:?}")
+    };
+    assert!(
+        error["errorMessage"].as_str().unwrap().contains("date:"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_setting_fails_the_init_loudly() {
     let api = RuntimeApi::start().await;
-    let mut function = Function::spawn(binary(functions::QUEUE_PROCESSOR), &api, functions::QUEUE_PROCESSOR, &[("AWS_REGION", "us-east-1")], true);
+    let mut function = Function::spawn(
+        binary(functions::QUEUE_PROCESSOR),
+        &api,
+        functions::QUEUE_PROCESSOR,
+        &[("AWS_REGION", "us-east-1")],
+        true,
+    );
     let code = function.exit_code(TIMEOUT).await;
     assert!(matches!(code, Some(c) if c != 0), "exit code {code:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;

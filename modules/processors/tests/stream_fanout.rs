@@ -37,17 +37,40 @@ fn item(shipment_id: &str, status: &str, extra: Value) -> Item {
         body.extend(extra.clone());
     }
     let event = parse_value(&body, None).unwrap();
-    event_item(&event, Dedupe::Content, StoreMeta { ingested_at: now(), ttl_days: 90 })
+    event_item(
+        &event,
+        Dedupe::Content,
+        StoreMeta {
+            ingested_at: now(),
+            ttl_days: 90,
+        },
+    )
 }
 
-async fn subscribe(deps: &Deps<FakePublisher, FakeConnections, FakePush>, connection: &str, shipment: &str) {
+async fn subscribe(
+    deps: &Deps<FakePublisher, FakeConnections, FakePush>,
+    connection: &str,
+    shipment: &str,
+) {
     use processors::ports::Connections;
-    deps.connections.put_row(&connection_row(connection, now())).await.unwrap();
-    deps.connections.put_row(&subscription_row(connection, shipment, now())).await.unwrap();
+    deps.connections
+        .put_row(&connection_row(connection, now()))
+        .await
+        .unwrap();
+    deps.connections
+        .put_row(&subscription_row(connection, shipment, now()))
+        .await
+        .unwrap();
 }
 
-fn failures(response: &aws_lambda_events::event::streams::DynamoDbEventResponse) -> Vec<Option<String>> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+fn failures(
+    response: &aws_lambda_events::event::streams::DynamoDbEventResponse,
+) -> Vec<Option<String>> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -56,8 +79,17 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
     subscribe(&deps, "watcher", "SHIP-1").await;
     subscribe(&deps, "other-customer", "SHIP-2").await;
     let m = metrics("stream-fanout");
-    let record = item("SHIP-1", "IN_TRANSIT", json!({"details": {"weightKg": 12.75}}));
-    let response = handle(stream_event(vec![stream_record("INSERT", "100", Some(&record), None)]), &deps, &m).await;
+    let record = item(
+        "SHIP-1",
+        "IN_TRANSIT",
+        json!({"details": {"weightKg": 12.75}}),
+    );
+    let response = handle(
+        stream_event(vec![stream_record("INSERT", "100", Some(&record), None)]),
+        &deps,
+        &m,
+    )
+    .await;
     assert!(failures(&response).is_empty());
 
     let notes = deps.publisher.to(NOTIFY);
@@ -65,15 +97,27 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
     let message: Value = serde_json::from_str(&notes[0].message).unwrap();
     assert_eq!(message["shipment"]["shipmentId"], "SHIP-1");
     assert_eq!(message["shipment"]["details"]["weightKg"], json!(12.75));
-    assert!(notes[0].attributes.contains(&("status".into(), "IN_TRANSIT".into())));
-    assert!(deps.publisher.to(ALERTS).is_empty(), "IN_TRANSIT is not critical");
+    assert!(notes[0]
+        .attributes
+        .contains(&("status".into(), "IN_TRANSIT".into())));
+    assert!(
+        deps.publisher.to(ALERTS).is_empty(),
+        "IN_TRANSIT is not critical"
+    );
 
     let posted = deps.push.posted();
-    assert_eq!(posted.len(), 1, "seed 000 pushed every update to every client");
+    assert_eq!(
+        posted.len(),
+        1,
+        "seed 000 pushed every update to every client"
+    );
     assert_eq!(posted[0].0, "watcher");
     let pushed: Value = serde_json::from_str(&posted[0].1).unwrap();
-    assert_eq!(pushed, json!({"type": "shipment-update", "shipment": {"shipmentId": "SHIP-1", "status": "IN_TRANSIT",
-        "eventTime": "2025-10-17T12:00:00.000Z", "location": "Dallas, TX", "carrier": "FedEx"}}));
+    assert_eq!(
+        pushed,
+        json!({"type": "shipment-update", "shipment": {"shipmentId": "SHIP-1", "status": "IN_TRANSIT",
+        "eventTime": "2025-10-17T12:00:00.000Z", "location": "Dallas, TX", "carrier": "FedEx"}})
+    );
     assert_eq!(m.get(metric::EVENTS_PROCESSED, Some(Status::InTransit)), 1);
     assert_eq!(m.get(metric::WEBSOCKET_MESSAGES_SENT, None), 1);
 }
@@ -83,12 +127,29 @@ async fn critical_status_raises_an_alert_an_operator_can_act_on() {
     let deps = deps();
     let m = metrics("stream-fanout");
     let record = item("SHIP-9", "LOST", json!({"trackingNumber": "1Z999"}));
-    handle(stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]), &deps, &m).await;
+    handle(
+        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
+        &deps,
+        &m,
+    )
+    .await;
     let alerts = deps.publisher.to(ALERTS);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].subject, "[prod] Shipment SHIP-9 is LOST");
-    for needle in ["SHIP-9", "LOST", "Dallas, TX", "FedEx", "1Z999", "2025-10-17T12:00:00.000Z", "prod"] {
-        assert!(alerts[0].message.contains(needle), "{needle} missing from {}", alerts[0].message);
+    for needle in [
+        "SHIP-9",
+        "LOST",
+        "Dallas, TX",
+        "FedEx",
+        "1Z999",
+        "2025-10-17T12:00:00.000Z",
+        "prod",
+    ] {
+        assert!(
+            alerts[0].message.contains(needle),
+            "{needle} missing from {}",
+            alerts[0].message
+        );
     }
     assert_eq!(deps.publisher.to(NOTIFY).len(), 1);
     assert_eq!(m.get(metric::ALERTS_PUBLISHED, Some(Status::Lost)), 1);
@@ -99,13 +160,21 @@ async fn modify_notifies_only_when_the_status_changed() {
     let deps = deps();
     let old = item("SHIP-1", "IN_TRANSIT", json!({}));
     let mut same = old.clone();
-    same.insert("location".into(), shipment::AttrValue::S("Corrected".into()));
+    same.insert(
+        "location".into(),
+        shipment::AttrValue::S("Corrected".into()),
+    );
     let mut changed = old.clone();
     changed.insert("status".into(), shipment::AttrValue::S("DELAYED".into()));
-    let response = handle(stream_event(vec![
-        stream_record("MODIFY", "1", Some(&same), Some(&old)),
-        stream_record("MODIFY", "2", Some(&changed), Some(&old)),
-    ]), &deps, &metrics("f")).await;
+    let response = handle(
+        stream_event(vec![
+            stream_record("MODIFY", "1", Some(&same), Some(&old)),
+            stream_record("MODIFY", "2", Some(&changed), Some(&old)),
+        ]),
+        &deps,
+        &metrics("f"),
+    )
+    .await;
     assert!(failures(&response).is_empty());
     assert_eq!(deps.publisher.to(NOTIFY).len(), 1);
     assert_eq!(deps.publisher.to(ALERTS).len(), 1);
@@ -115,12 +184,22 @@ async fn modify_notifies_only_when_the_status_changed() {
 async fn removals_and_daily_summaries_are_ignored() {
     let deps = deps();
     let old = item("SHIP-1", "DELIVERED", json!({}));
-    let summary = DailySummary::new(NaiveDate::from_ymd_opt(2025, 10, 16).unwrap(), [(Status::Lost, 3)], now()).to_item();
-    let response = handle(stream_event(vec![
-        stream_record("REMOVE", "1", None, Some(&old)),
-        stream_record("INSERT", "2", Some(&summary), None),
-        stream_record("MODIFY", "3", Some(&summary), Some(&summary)),
-    ]), &deps, &metrics("f")).await;
+    let summary = DailySummary::new(
+        NaiveDate::from_ymd_opt(2025, 10, 16).unwrap(),
+        [(Status::Lost, 3)],
+        now(),
+    )
+    .to_item();
+    let response = handle(
+        stream_event(vec![
+            stream_record("REMOVE", "1", None, Some(&old)),
+            stream_record("INSERT", "2", Some(&summary), None),
+            stream_record("MODIFY", "3", Some(&summary), Some(&summary)),
+        ]),
+        &deps,
+        &metrics("f"),
+    )
+    .await;
     assert!(failures(&response).is_empty());
     assert!(deps.publisher.sent().is_empty());
 }
@@ -132,12 +211,20 @@ async fn gone_connections_are_deleted_with_their_subscriptions() {
     subscribe(&deps, "stale", "SHIP-1").await;
     {
         use processors::ports::Connections;
-        deps.connections.put_row(&subscription_row("stale", "SHIP-7", now())).await.unwrap();
+        deps.connections
+            .put_row(&subscription_row("stale", "SHIP-7", now()))
+            .await
+            .unwrap();
     }
     deps.push.gone.lock().unwrap().insert("stale".into());
     let m = metrics("f");
     let record = item("SHIP-1", "DELIVERED", json!({}));
-    let response = handle(stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]), &deps, &m).await;
+    let response = handle(
+        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
+        &deps,
+        &m,
+    )
+    .await;
     assert!(failures(&response).is_empty());
     assert!(deps.connections.sort_keys("stale").is_empty());
     assert_eq!(deps.connections.sort_keys("live").len(), 2);
@@ -150,10 +237,19 @@ async fn a_broken_connection_does_not_block_the_notification() {
     subscribe(&deps, "broken", "SHIP-1").await;
     deps.push.broken.lock().unwrap().insert("broken".into());
     let record = item("SHIP-1", "DELIVERED", json!({}));
-    let response = handle(stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]), &deps, &metrics("f")).await;
+    let response = handle(
+        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
+        &deps,
+        &metrics("f"),
+    )
+    .await;
     assert!(failures(&response).is_empty());
     assert_eq!(deps.publisher.to(NOTIFY).len(), 1);
-    assert_eq!(deps.connections.sort_keys("broken").len(), 2, "only 410 removes a connection");
+    assert_eq!(
+        deps.connections.sort_keys("broken").len(),
+        2,
+        "only 410 removes a connection"
+    );
 }
 
 #[tokio::test]
@@ -161,16 +257,48 @@ async fn a_failing_record_is_reported_by_sequence_number_and_later_records_wait(
     let deps = deps();
     let m = metrics("f");
     *deps.publisher.fail_topic.lock().unwrap() = Some(ALERTS.into());
-    let response = handle(stream_event(vec![
-        stream_record("INSERT", "101", Some(&item("SHIP-1", "IN_TRANSIT", json!({}))), None),
-        stream_record("INSERT", "102", Some(&item("SHIP-2", "DAMAGED", json!({}))), None),
-        stream_record("INSERT", "103", Some(&item("SHIP-3", "DELIVERED", json!({}))), None),
-    ]), &deps, &m).await;
+    let response = handle(
+        stream_event(vec![
+            stream_record(
+                "INSERT",
+                "101",
+                Some(&item("SHIP-1", "IN_TRANSIT", json!({}))),
+                None,
+            ),
+            stream_record(
+                "INSERT",
+                "102",
+                Some(&item("SHIP-2", "DAMAGED", json!({}))),
+                None,
+            ),
+            stream_record(
+                "INSERT",
+                "103",
+                Some(&item("SHIP-3", "DELIVERED", json!({}))),
+                None,
+            ),
+        ]),
+        &deps,
+        &m,
+    )
+    .await;
     assert_eq!(failures(&response), [Some("102".to_owned())]);
-    let notified: Vec<String> = deps.publisher.to(NOTIFY).iter()
-        .map(|n| serde_json::from_str::<Value>(&n.message).unwrap()["shipment"]["shipmentId"].as_str().unwrap().to_owned())
+    let notified: Vec<String> = deps
+        .publisher
+        .to(NOTIFY)
+        .iter()
+        .map(|n| {
+            serde_json::from_str::<Value>(&n.message).unwrap()["shipment"]["shipmentId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(notified, ["SHIP-1", "SHIP-2"], "103 is left for the retry that starts at 102");
+    assert_eq!(
+        notified,
+        ["SHIP-1", "SHIP-2"],
+        "103 is left for the retry that starts at 102"
+    );
     assert_eq!(m.get(metric::PROCESSING_ERRORS, None), 1);
 }
 
@@ -178,7 +306,17 @@ async fn a_failing_record_is_reported_by_sequence_number_and_later_records_wait(
 async fn a_failing_subscriber_lookup_fails_the_record_before_anything_is_published() {
     let deps = deps();
     deps.connections.fail.store(1, Ordering::SeqCst);
-    let response = handle(stream_event(vec![stream_record("INSERT", "7", Some(&item("SHIP-1", "CREATED", json!({}))), None)]), &deps, &metrics("f")).await;
+    let response = handle(
+        stream_event(vec![stream_record(
+            "INSERT",
+            "7",
+            Some(&item("SHIP-1", "CREATED", json!({}))),
+            None,
+        )]),
+        &deps,
+        &metrics("f"),
+    )
+    .await;
     assert_eq!(failures(&response), [Some("7".to_owned())]);
     assert!(deps.publisher.sent().is_empty());
 }
@@ -186,8 +324,13 @@ async fn a_failing_subscriber_lookup_fails_the_record_before_anything_is_publish
 #[test]
 fn stream_images_survive_the_lambda_event_types() {
     // Numbers, maps, lists, booleans and nulls come through aws_lambda_events' image type.
-    let record = item("SHIP-1", "CREATED", json!({"details": {"lon": -122.4194155, "tags": ["a", 2], "ok": true, "none": null}}));
+    let record = item(
+        "SHIP-1",
+        "CREATED",
+        json!({"details": {"lon": -122.4194155, "tags": ["a", 2], "ok": true, "none": null}}),
+    );
     let event = stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]);
-    let image = processors::dynamo_json::item_from_image(&event.records[0].change.new_image).unwrap();
+    let image =
+        processors::dynamo_json::item_from_image(&event.records[0].change.new_image).unwrap();
     assert_eq!(image, record);
 }

@@ -24,25 +24,66 @@ fn reply(response: &ApiGatewayProxyResponse) -> Value {
 #[tokio::test]
 async fn connect_stores_the_connection_for_24_hours() {
     let table = FakeConnections::default();
-    let response = handle(websocket_request("$connect", "c-1", None), &table, now(), &metrics("ws")).await;
+    let response = handle(
+        websocket_request("$connect", "c-1", None),
+        &table,
+        now(),
+        &metrics("ws"),
+    )
+    .await;
     assert_eq!(response.status_code, 200);
     let row = table.row("c-1", "CONNECTION").unwrap();
-    assert_eq!(row[ct::TTL_ATTRIBUTE], AttrValue::N((now().timestamp() + 86_400).to_string()));
+    assert_eq!(
+        row[ct::TTL_ATTRIBUTE],
+        AttrValue::N((now().timestamp() + 86_400).to_string())
+    );
 }
 
 #[tokio::test]
 async fn subscribe_and_unsubscribe_manage_subscription_rows() {
     let table = FakeConnections::default();
     let m = metrics("ws");
-    handle(websocket_request("$connect", "c-1", None), &table, now(), &m).await;
-    let response = handle(websocket_request("$default", "c-1", Some(r#"{"action":"subscribe","shipmentId":"SHIP-1"}"#)), &table, now(), &m).await;
+    handle(
+        websocket_request("$connect", "c-1", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
+    let response = handle(
+        websocket_request(
+            "$default",
+            "c-1",
+            Some(r#"{"action":"subscribe","shipmentId":"SHIP-1"}"#),
+        ),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(response.status_code, 200);
-    assert_eq!(reply(&response), serde_json::json!({"type":"subscribed","shipmentId":"SHIP-1"}));
+    assert_eq!(
+        reply(&response),
+        serde_json::json!({"type":"subscribed","shipmentId":"SHIP-1"})
+    );
     let row = table.row("c-1", "SUB#SHIP-1").unwrap();
-    assert_eq!(row[ct::SUBSCRIBERS_INDEX_PARTITION_KEY], AttrValue::S("SHIP-1".into()));
+    assert_eq!(
+        row[ct::SUBSCRIBERS_INDEX_PARTITION_KEY],
+        AttrValue::S("SHIP-1".into())
+    );
     assert!(row.contains_key(ct::TTL_ATTRIBUTE));
 
-    let response = handle(websocket_request("$default", "c-1", Some(r#"{"action":"unsubscribe","shipmentId":"SHIP-1"}"#)), &table, now(), &m).await;
+    let response = handle(
+        websocket_request(
+            "$default",
+            "c-1",
+            Some(r#"{"action":"unsubscribe","shipmentId":"SHIP-1"}"#),
+        ),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(reply(&response)["type"], "unsubscribed");
     assert_eq!(table.sort_keys("c-1"), ["CONNECTION"]);
 }
@@ -51,14 +92,38 @@ async fn subscribe_and_unsubscribe_manage_subscription_rows() {
 async fn disconnect_deletes_the_connection_and_its_subscriptions() {
     let table = FakeConnections::default();
     let m = metrics("ws");
-    handle(websocket_request("$connect", "c-1", None), &table, now(), &m).await;
-    handle(websocket_request("$connect", "c-2", None), &table, now(), &m).await;
+    handle(
+        websocket_request("$connect", "c-1", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
+    handle(
+        websocket_request("$connect", "c-2", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
     for id in ["A", "B"] {
         let body = format!(r#"{{"action":"subscribe","shipmentId":"{id}"}}"#);
-        handle(websocket_request("$default", "c-1", Some(&body)), &table, now(), &m).await;
+        handle(
+            websocket_request("$default", "c-1", Some(&body)),
+            &table,
+            now(),
+            &m,
+        )
+        .await;
     }
     assert_eq!(table.sort_keys("c-1").len(), 3);
-    let response = handle(websocket_request("$disconnect", "c-1", None), &table, now(), &m).await;
+    let response = handle(
+        websocket_request("$disconnect", "c-1", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
     assert_eq!(response.status_code, 200);
     assert!(table.sort_keys("c-1").is_empty());
     assert_eq!(table.sort_keys("c-2"), ["CONNECTION"]);
@@ -70,18 +135,39 @@ async fn anything_else_gets_a_clear_error_reply() {
     for (body, needle) in [
         (None, "empty message"),
         (Some("hello"), "not valid JSON"),
-        (Some(r#"{"action":"dance","shipmentId":"A"}"#), "unknown action \"dance\""),
+        (
+            Some(r#"{"action":"dance","shipmentId":"A"}"#),
+            "unknown action \"dance\"",
+        ),
         (Some(r#"{"action":"subscribe"}"#), "shipmentId: is required"),
-        (Some(r#"{"action":"subscribe","shipmentId":"SHIP 1#x"}"#), "shipmentId:"),
+        (
+            Some(r#"{"action":"subscribe","shipmentId":"SHIP 1#x"}"#),
+            "shipmentId:",
+        ),
     ] {
-        let response = handle(websocket_request("$default", "c-1", body), &table, now(), &metrics("ws")).await;
+        let response = handle(
+            websocket_request("$default", "c-1", body),
+            &table,
+            now(),
+            &metrics("ws"),
+        )
+        .await;
         assert_eq!(response.status_code, 400, "{body:?}");
         let reply = reply(&response);
         assert_eq!(reply["type"], "error");
-        assert!(reply["message"].as_str().unwrap().contains(needle), "{reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains(needle),
+            "{reply}"
+        );
     }
     assert!(table.rows.lock().unwrap().is_empty());
-    let response = handle(websocket_request("$connect", "", None), &table, now(), &metrics("ws")).await;
+    let response = handle(
+        websocket_request("$connect", "", None),
+        &table,
+        now(),
+        &metrics("ws"),
+    )
+    .await;
     assert_eq!(response.status_code, 400);
 }
 
@@ -89,10 +175,22 @@ async fn anything_else_gets_a_clear_error_reply() {
 async fn storage_failures_are_500_with_a_generic_reply() {
     let table = FakeConnections::default();
     table.fail.store(1, Ordering::SeqCst);
-    let response = handle(websocket_request("$connect", "c-1", None), &table, now(), &metrics("ws")).await;
+    let response = handle(
+        websocket_request("$connect", "c-1", None),
+        &table,
+        now(),
+        &metrics("ws"),
+    )
+    .await;
     assert_eq!(response.status_code, 500);
     assert!(!reply(&response).to_string().contains("throttled"));
     table.fail.store(1, Ordering::SeqCst);
-    let response = handle(websocket_request("$disconnect", "c-1", None), &table, now(), &metrics("ws")).await;
+    let response = handle(
+        websocket_request("$disconnect", "c-1", None),
+        &table,
+        now(),
+        &metrics("ws"),
+    )
+    .await;
     assert_eq!(response.status_code, 500);
 }

@@ -26,7 +26,10 @@ pub fn subscription_sort_key(shipment_id: &str) -> String {
 
 fn base_row(connection_id: &str, sort_key: String, now: DateTime<Utc>) -> Item {
     let mut item = Item::new();
-    item.insert(table::PARTITION_KEY.into(), AttrValue::S(connection_id.into()));
+    item.insert(
+        table::PARTITION_KEY.into(),
+        AttrValue::S(connection_id.into()),
+    );
     item.insert(table::SORT_KEY.into(), AttrValue::S(sort_key));
     item.insert(
         table::TTL_ATTRIBUTE.into(),

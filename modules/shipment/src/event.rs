@@ -92,7 +92,10 @@ pub fn format_time(time: DateTime<Utc>) -> String {
 /// Parses a raw body (bare event or EventBridge envelope). `received_at` is the event time
 /// used when neither the event nor its envelope carries one: pass a time that is stable
 /// across redeliveries (SQS `SentTimestamp`, API Gateway's request time).
-pub fn parse_body(body: &str, received_at: Option<DateTime<Utc>>) -> Result<ShipmentEvent, Rejection> {
+pub fn parse_body(
+    body: &str,
+    received_at: Option<DateTime<Utc>>,
+) -> Result<ShipmentEvent, Rejection> {
     if body.len() > MAX_EVENT_BYTES {
         return Err(Rejection::TooLarge {
             size: body.len(),
@@ -106,7 +109,10 @@ pub fn parse_body(body: &str, received_at: Option<DateTime<Utc>>) -> Result<Ship
 }
 
 /// Parses an already-decoded JSON value (bare event or EventBridge envelope).
-pub fn parse_value(value: &Value, received_at: Option<DateTime<Utc>>) -> Result<ShipmentEvent, Rejection> {
+pub fn parse_value(
+    value: &Value,
+    received_at: Option<DateTime<Utc>>,
+) -> Result<ShipmentEvent, Rejection> {
     let Some(object) = value.as_object() else {
         return Err(Rejection::invalid(FieldError::new(
             "body",
@@ -186,10 +192,16 @@ struct Fallbacks<'a> {
     time: Option<DateTime<Utc>>,
 }
 
-fn first<'a>(object: &'a Map<String, Value>, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-    names
-        .iter()
-        .find_map(|name| object.get(*name).filter(|v| !v.is_null()).map(|v| (*name, v)))
+fn first<'a>(
+    object: &'a Map<String, Value>,
+    names: &[&'static str],
+) -> Option<(&'static str, &'a Value)> {
+    names.iter().find_map(|name| {
+        object
+            .get(*name)
+            .filter(|v| !v.is_null())
+            .map(|v| (*name, v))
+    })
 }
 
 fn parse_fields(
@@ -261,7 +273,10 @@ fn parse_fields(
             None => None,
             Some((_, Value::String(s))) if s.len() <= limit => Some(s.clone()),
             Some((name, Value::String(_))) => {
-                errors.push(FieldError::new(field(name), format!("is longer than {limit} bytes")));
+                errors.push(FieldError::new(
+                    field(name),
+                    format!("is longer than {limit} bytes"),
+                ));
                 None
             }
             Some((name, _)) => {
@@ -312,18 +327,20 @@ fn parse_fields(
     }
 
     match (shipment_id, status, event_time) {
-        (Some(shipment_id), Some(status), Some(event_time)) if errors.is_empty() => Ok(ShipmentEvent {
-            shipment_id,
-            status,
-            event_time,
-            location,
-            carrier,
-            tracking_number,
-            customer_id,
-            customer_email,
-            details,
-            provenance,
-        }),
+        (Some(shipment_id), Some(status), Some(event_time)) if errors.is_empty() => {
+            Ok(ShipmentEvent {
+                shipment_id,
+                status,
+                event_time,
+                location,
+                carrier,
+                tracking_number,
+                customer_id,
+                customer_email,
+                details,
+                provenance,
+            })
+        }
         _ => Err(Rejection::Invalid(errors)),
     }
 }
@@ -359,7 +376,11 @@ fn time_value(value: &Value) -> Result<DateTime<Utc>, String> {
                 return Err("must be an RFC 3339 time or whole epoch seconds/milliseconds".into());
             };
             // Ten-digit values are seconds (until 2286), thirteen-digit ones milliseconds.
-            let millis = if n.abs() < 100_000_000_000 { n.checked_mul(1000) } else { Some(n) };
+            let millis = if n.abs() < 100_000_000_000 {
+                n.checked_mul(1000)
+            } else {
+                Some(n)
+            };
             millis
                 .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
                 .ok_or_else(|| "is out of range".to_string())
@@ -433,14 +454,20 @@ fn check_storable(value: &Value, path: &str, depth: usize, errors: &mut Vec<Fiel
 pub(crate) fn canonical_content(event: &ShipmentEvent) -> String {
     let mut content = BTreeMap::new();
     content.insert("carrier", event.carrier.clone().map(Value::String));
-    content.insert("customerEmail", event.customer_email.clone().map(Value::String));
+    content.insert(
+        "customerEmail",
+        event.customer_email.clone().map(Value::String),
+    );
     content.insert("customerId", event.customer_id.clone().map(Value::String));
     content.insert("details", Some(Value::Object(event.details.clone())));
     content.insert("eventTime", Some(Value::String(event.event_time_string())));
     content.insert("location", event.location.clone().map(Value::String));
     content.insert("shipmentId", Some(Value::String(event.shipment_id.clone())));
     content.insert("status", Some(Value::String(event.status.as_str().into())));
-    content.insert("trackingNumber", event.tracking_number.clone().map(Value::String));
+    content.insert(
+        "trackingNumber",
+        event.tracking_number.clone().map(Value::String),
+    );
     let object: Map<String, Value> = content
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.unwrap_or(Value::Null)))

@@ -85,10 +85,12 @@ impl AttrValue {
             AttrValue::Bool(b) => Value::Bool(*b),
             AttrValue::Null => Value::Null,
             AttrValue::L(items) => Value::Array(items.iter().map(AttrValue::to_json).collect()),
-            AttrValue::M(map) => Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
-            AttrValue::Ss(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+            AttrValue::M(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            AttrValue::Ss(items) => {
+                Value::Array(items.iter().cloned().map(Value::String).collect())
+            }
             AttrValue::Ns(items) => Value::Array(items.iter().map(|n| number_json(n)).collect()),
         }
     }
@@ -121,8 +123,14 @@ pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta) ->
     let s = |v: &str| AttrValue::S(v.to_owned());
     item.insert(table::PARTITION_KEY.into(), s(&event.shipment_id));
     item.insert(table::SORT_KEY.into(), s(&event_key(event, dedupe)));
-    item.insert(table::STATUS_INDEX_PARTITION_KEY.into(), s(event.status.as_str()));
-    item.insert(table::STATUS_INDEX_SORT_KEY.into(), s(&event.event_time_string()));
+    item.insert(
+        table::STATUS_INDEX_PARTITION_KEY.into(),
+        s(event.status.as_str()),
+    );
+    item.insert(
+        table::STATUS_INDEX_SORT_KEY.into(),
+        s(&event.event_time_string()),
+    );
     let optional = [
         (attrs::LOCATION, &event.location),
         (attrs::CARRIER, &event.carrier),
@@ -150,7 +158,10 @@ pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta) ->
     }
     item.insert(attrs::INGESTED_AT.into(), s(&format_time(meta.ingested_at)));
     let expires_at = meta.ingested_at.timestamp() + i64::from(meta.ttl_days) * 86_400;
-    item.insert(table::TTL_ATTRIBUTE.into(), AttrValue::N(expires_at.to_string()));
+    item.insert(
+        table::TTL_ATTRIBUTE.into(),
+        AttrValue::N(expires_at.to_string()),
+    );
     item.insert(attrs::RECORD_TYPE.into(), s(RECORD_TYPE_EVENT));
     item
 }

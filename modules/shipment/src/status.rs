@@ -132,7 +132,10 @@ mod tests {
     fn producer_spellings_are_folded() {
         assert_eq!(Status::parse("in_transit"), Some(Status::InTransit));
         assert_eq!(Status::parse("In Transit"), Some(Status::InTransit));
-        assert_eq!(Status::parse("out-for-delivery"), Some(Status::OutForDelivery));
+        assert_eq!(
+            Status::parse("out-for-delivery"),
+            Some(Status::OutForDelivery)
+        );
         assert_eq!(Status::parse("shipment.delayed"), Some(Status::Delayed));
         assert_eq!(Status::parse("Shipment Created"), Some(Status::Created));
         assert_eq!(Status::parse(" picked_up "), Some(Status::PickedUp));
@@ -151,10 +154,18 @@ mod tests {
 
     #[test]
     fn critical_statuses_are_exactly_the_four() {
-        let critical: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_critical()).collect();
+        let critical: Vec<_> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_critical())
+            .collect();
         assert_eq!(
             critical,
-            [Status::Delayed, Status::Exception, Status::Lost, Status::Damaged]
+            [
+                Status::Delayed,
+                Status::Exception,
+                Status::Lost,
+                Status::Damaged
+            ]
         );
     }
 }

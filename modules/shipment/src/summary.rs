@@ -44,7 +44,11 @@ pub fn day_prefix(date: NaiveDate) -> String {
 
 impl DailySummary {
     /// A summary from per-status counts; statuses missing from `counts` count zero.
-    pub fn new(date: NaiveDate, counts: impl IntoIterator<Item = (Status, u64)>, generated_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        date: NaiveDate,
+        counts: impl IntoIterator<Item = (Status, u64)>,
+        generated_at: DateTime<Utc>,
+    ) -> Self {
         let mut all: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         for (status, n) in counts {
             let slot = all.entry(status).or_insert(0);
@@ -58,7 +62,9 @@ impl DailySummary {
     }
 
     pub fn total(&self) -> u64 {
-        self.counts.values().fold(0u64, |acc, n| acc.saturating_add(*n))
+        self.counts
+            .values()
+            .fold(0u64, |acc, n| acc.saturating_add(*n))
     }
 
     /// Events with a critical status (delayed, lost, damaged, exception).
@@ -76,9 +82,18 @@ impl DailySummary {
     /// The item (overwritten by a re-run of the same day).
     pub fn to_item(&self) -> Item {
         let mut item = Item::new();
-        item.insert(table::PARTITION_KEY.into(), AttrValue::S(self.partition_key()));
-        item.insert(table::SORT_KEY.into(), AttrValue::S(SUMMARY_SORT_KEY.into()));
-        item.insert(attrs::RECORD_TYPE.into(), AttrValue::S(RECORD_TYPE_SUMMARY.into()));
+        item.insert(
+            table::PARTITION_KEY.into(),
+            AttrValue::S(self.partition_key()),
+        );
+        item.insert(
+            table::SORT_KEY.into(),
+            AttrValue::S(SUMMARY_SORT_KEY.into()),
+        );
+        item.insert(
+            attrs::RECORD_TYPE.into(),
+            AttrValue::S(RECORD_TYPE_SUMMARY.into()),
+        );
         item.insert("date".into(), AttrValue::S(day_prefix(self.date)));
         item.insert(
             "counts".into(),
@@ -91,7 +106,10 @@ impl DailySummary {
         );
         item.insert("total".into(), AttrValue::N(self.total().to_string()));
         item.insert("critical".into(), AttrValue::N(self.critical().to_string()));
-        item.insert("generatedAt".into(), AttrValue::S(format_time(self.generated_at)));
+        item.insert(
+            "generatedAt".into(),
+            AttrValue::S(format_time(self.generated_at)),
+        );
         item
     }
 

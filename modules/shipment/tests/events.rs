@@ -11,7 +11,11 @@ fn received() -> Option<chrono::DateTime<Utc>> {
 }
 
 fn fields(rejection: Rejection) -> Vec<String> {
-    rejection.field_errors().into_iter().map(|e| e.field).collect()
+    rejection
+        .field_errors()
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
 }
 
 fn reject(body: serde_json::Value) -> Rejection {
@@ -96,7 +100,10 @@ fn accepts_seed_003_docstring_event() {
     assert_eq!(event.status, Status::InTransit);
     assert_eq!(event.tracking_number.as_deref(), Some("1234567890"));
     assert_eq!(event.location.as_deref(), Some("Dallas, TX"));
-    assert_eq!(event.provenance.detail_type.as_deref(), Some("Shipment Update"));
+    assert_eq!(
+        event.provenance.detail_type.as_deref(),
+        Some("Shipment Update")
+    );
 }
 
 #[test]
@@ -119,11 +126,23 @@ fn envelope_detail_type_supplies_a_missing_status() {
 
 #[test]
 fn python_naive_isoformat_and_epoch_numbers_are_utc() {
-    let naive = parse_value(&json!({"shipmentId":"A","status":"CREATED","timestamp":"2025-10-17T12:00:00.500000"}), None).unwrap();
+    let naive = parse_value(
+        &json!({"shipmentId":"A","status":"CREATED","timestamp":"2025-10-17T12:00:00.500000"}),
+        None,
+    )
+    .unwrap();
     assert_eq!(naive.event_time_string(), "2025-10-17T12:00:00.500Z");
-    let secs = parse_value(&json!({"shipmentId":"A","status":"CREATED","timestamp":1760702400}), None).unwrap();
+    let secs = parse_value(
+        &json!({"shipmentId":"A","status":"CREATED","timestamp":1760702400}),
+        None,
+    )
+    .unwrap();
     assert_eq!(secs.event_time_string(), "2025-10-17T12:00:00.000Z");
-    let millis = parse_value(&json!({"shipmentId":"A","status":"CREATED","timestamp":1760702400250i64}), None).unwrap();
+    let millis = parse_value(
+        &json!({"shipmentId":"A","status":"CREATED","timestamp":1760702400250i64}),
+        None,
+    )
+    .unwrap();
     assert_eq!(millis.event_time_string(), "2025-10-17T12:00:00.250Z");
 }
 
@@ -135,7 +154,10 @@ fn unknown_fields_are_kept_in_details() {
 
 #[test]
 fn rejects_missing_shipment_id_and_status() {
-    assert_eq!(fields(reject(json!({"timestamp":"2025-10-17T12:00:00Z"}))), ["shipmentId", "status"]);
+    assert_eq!(
+        fields(reject(json!({"timestamp":"2025-10-17T12:00:00Z"}))),
+        ["shipmentId", "status"]
+    );
 }
 
 #[test]
@@ -143,25 +165,55 @@ fn rejects_unknown_status_naming_the_field() {
     let rejection = reject(json!({"shipment_id":"A","event_type":"TELEPORTED"}));
     let errors = rejection.field_errors();
     assert_eq!(errors[0].field, "event_type");
-    assert!(errors[0].message.contains("TELEPORTED"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("TELEPORTED"),
+        "{}",
+        errors[0].message
+    );
 }
 
 #[test]
 fn rejects_empty_over_long_and_malformed_ids() {
-    assert_eq!(fields(reject(json!({"shipmentId":"","status":"CREATED"}))), ["shipmentId"]);
-    assert_eq!(fields(reject(json!({"tracking_id":"x".repeat(129),"status":"CREATED"}))), ["tracking_id"]);
-    assert_eq!(fields(reject(json!({"shipmentId":"SUMMARY#2025-10-17","status":"CREATED"}))), ["shipmentId"]);
-    assert_eq!(fields(reject(json!({"shipmentId":42,"status":"CREATED"}))), ["shipmentId"]);
-    assert!(parse_value(&json!({"shipmentId":"x".repeat(128),"status":"CREATED"}), received()).is_ok());
+    assert_eq!(
+        fields(reject(json!({"shipmentId":"","status":"CREATED"}))),
+        ["shipmentId"]
+    );
+    assert_eq!(
+        fields(reject(
+            json!({"tracking_id":"x".repeat(129),"status":"CREATED"})
+        )),
+        ["tracking_id"]
+    );
+    assert_eq!(
+        fields(reject(
+            json!({"shipmentId":"SUMMARY#2025-10-17","status":"CREATED"})
+        )),
+        ["shipmentId"]
+    );
+    assert_eq!(
+        fields(reject(json!({"shipmentId":42,"status":"CREATED"}))),
+        ["shipmentId"]
+    );
+    assert!(parse_value(
+        &json!({"shipmentId":"x".repeat(128),"status":"CREATED"}),
+        received()
+    )
+    .is_ok());
 }
 
 #[test]
 fn rejects_malformed_timestamps() {
-    for bad in [json!("yesterday"), json!("2025-13-45T00:00:00Z"), json!(true), json!(1.5)] {
+    for bad in [
+        json!("yesterday"),
+        json!("2025-13-45T00:00:00Z"),
+        json!(true),
+        json!(1.5),
+    ] {
         let rejection = reject(json!({"shipmentId":"A","status":"CREATED","timestamp":bad}));
         assert_eq!(fields(rejection), ["timestamp"]);
     }
-    let rejection = reject(json!({"shipment_id":"A","event_type":"CREATED","event_timestamp":"12/10/2025"}));
+    let rejection =
+        reject(json!({"shipment_id":"A","event_type":"CREATED","event_timestamp":"12/10/2025"}));
     assert_eq!(fields(rejection), ["event_timestamp"]);
 }
 
@@ -176,7 +228,8 @@ fn envelope_errors_are_prefixed_with_detail() {
     let body = json!({"source":"logistics.shipments","detail-type":"Shipment Update","time":"2025-10-17T12:00:00Z",
         "detail":{"shipmentId":"A","status":"NOPE"}});
     assert_eq!(fields(reject(body)), ["detail.status"]);
-    let body = json!({"source":"logistics.shipments","detail-type":"Shipment Update","detail":"text"});
+    let body =
+        json!({"source":"logistics.shipments","detail-type":"Shipment Update","detail":"text"});
     assert_eq!(fields(reject(body)), ["detail"]);
     let body = json!({"source":"x","detail-type":"Shipment Update","time":"noon","detail":{"shipmentId":"A","status":"CREATED"}});
     assert_eq!(fields(reject(body)), ["time"]);
@@ -184,19 +237,33 @@ fn envelope_errors_are_prefixed_with_detail() {
 
 #[test]
 fn rejects_bodies_over_the_limit_as_too_large() {
-    let body = format!(r#"{{"shipmentId":"A","status":"CREATED","details":{{"pad":"{}"}}}}"#, "x".repeat(MAX_EVENT_BYTES));
-    assert!(matches!(parse_body(&body, received()), Err(Rejection::TooLarge { .. })));
+    let body = format!(
+        r#"{{"shipmentId":"A","status":"CREATED","details":{{"pad":"{}"}}}}"#,
+        "x".repeat(MAX_EVENT_BYTES)
+    );
+    assert!(matches!(
+        parse_body(&body, received()),
+        Err(Rejection::TooLarge { .. })
+    ));
 }
 
 #[test]
 fn rejects_non_json_and_non_object_bodies() {
-    assert_eq!(fields(parse_body("{not json", received()).unwrap_err()), ["body"]);
-    assert_eq!(fields(parse_body("[1,2]", received()).unwrap_err()), ["body"]);
+    assert_eq!(
+        fields(parse_body("{not json", received()).unwrap_err()),
+        ["body"]
+    );
+    assert_eq!(
+        fields(parse_body("[1,2]", received()).unwrap_err()),
+        ["body"]
+    );
 }
 
 #[test]
 fn rejects_wrongly_typed_and_over_long_text_fields() {
-    let rejection = reject(json!({"shipmentId":"A","status":"CREATED","location":{"lat":1},"carrier":"c".repeat(300),"details":[1]}));
+    let rejection = reject(
+        json!({"shipmentId":"A","status":"CREATED","location":{"lat":1},"carrier":"c".repeat(300),"details":[1]}),
+    );
     assert_eq!(fields(rejection), ["location", "carrier", "details"]);
 }
 
@@ -218,13 +285,19 @@ fn redelivery_has_the_same_key_and_distinct_events_at_one_time_do_not() {
     let mut redelivered = seed_003_envelope();
     redelivered["id"] = json!("another-envelope-id");
     let b = parse_value(&redelivered, None).unwrap();
-    assert_eq!(event_key(&a, Dedupe::Content), event_key(&b, Dedupe::Content));
+    assert_eq!(
+        event_key(&a, Dedupe::Content),
+        event_key(&b, Dedupe::Content)
+    );
 
     let mut other = seed_003_envelope();
     other["detail"]["location"] = json!("Memphis, TN");
     let c = parse_value(&other, None).unwrap();
     assert_eq!(a.event_time, c.event_time);
-    assert_ne!(event_key(&a, Dedupe::Content), event_key(&c, Dedupe::Content));
+    assert_ne!(
+        event_key(&a, Dedupe::Content),
+        event_key(&c, Dedupe::Content)
+    );
 }
 
 #[test]
@@ -236,7 +309,11 @@ fn dialects_of_one_event_share_its_identity() {
 
 #[test]
 fn idempotency_key_overrides_content_in_the_key() {
-    let a = parse_value(&json!({"shipmentId":"A","status":"CREATED","timestamp":"2025-10-17T12:00:00Z"}), None).unwrap();
+    let a = parse_value(
+        &json!({"shipmentId":"A","status":"CREATED","timestamp":"2025-10-17T12:00:00Z"}),
+        None,
+    )
+    .unwrap();
     let key = event_key(&a, Dedupe::IdempotencyKey("req-1"));
     assert!(key.starts_with("2025-10-17T12:00:00.000Z#"));
     assert_ne!(key, event_key(&a, Dedupe::Content));

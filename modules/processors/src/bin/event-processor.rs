@@ -12,7 +12,10 @@ async fn main() -> Result<(), Error> {
     let config = aws::load_config().await;
     let deps = &Deps {
         store: aws::DynamoShipments::new(&config, settings::required(env_vars::SHIPMENTS_TABLE)?),
-        dead_letters: aws::SqsDeadLetters::new(&config, settings::required(env_vars::DEAD_LETTER_QUEUE_URL)?),
+        dead_letters: aws::SqsDeadLetters::new(
+            &config,
+            settings::required(env_vars::DEAD_LETTER_QUEUE_URL)?,
+        ),
         ttl_days: settings::ttl_days()?,
     };
     let metrics = &Metrics::from_env(functions::EVENT_PROCESSOR);

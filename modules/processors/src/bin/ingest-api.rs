@@ -14,10 +14,12 @@ async fn main() -> Result<(), Error> {
         ttl_days: settings::ttl_days()?,
     };
     let metrics = &Metrics::from_env(functions::INGEST_API);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
-        let response = handle(event.payload, deps, chrono::Utc::now(), metrics).await;
-        metrics.flush();
-        Ok::<_, Error>(response)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
+            let response = handle(event.payload, deps, chrono::Utc::now(), metrics).await;
+            metrics.flush();
+            Ok::<_, Error>(response)
+        },
+    ))
     .await
 }

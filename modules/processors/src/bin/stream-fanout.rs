@@ -11,7 +11,10 @@ async fn main() -> Result<(), Error> {
     let config = aws::load_config().await;
     let deps = &Deps {
         publisher: aws::SnsPublisher::new(&config),
-        connections: aws::DynamoConnections::new(&config, settings::required(env_vars::CONNECTIONS_TABLE)?),
+        connections: aws::DynamoConnections::new(
+            &config,
+            settings::required(env_vars::CONNECTIONS_TABLE)?,
+        ),
         push: aws::WebSocketPush::new(&config, &settings::required(env_vars::WEBSOCKET_ENDPOINT)?),
         notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
         alerts_topic_arn: settings::required(env_vars::ALERTS_TOPIC_ARN)?,

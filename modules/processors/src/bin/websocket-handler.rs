@@ -10,12 +10,15 @@ use shipment::contract::{env_vars, functions};
 async fn main() -> Result<(), Error> {
     processors::init_tracing();
     let config = aws::load_config().await;
-    let connections = &aws::DynamoConnections::new(&config, settings::required(env_vars::CONNECTIONS_TABLE)?);
+    let connections =
+        &aws::DynamoConnections::new(&config, settings::required(env_vars::CONNECTIONS_TABLE)?);
     let metrics = &Metrics::from_env(functions::WEBSOCKET_HANDLER);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-        let response = handle(event.payload, connections, chrono::Utc::now(), metrics).await;
-        metrics.flush();
-        Ok::<_, Error>(response)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            let response = handle(event.payload, connections, chrono::Utc::now(), metrics).await;
+            metrics.flush();
+            Ok::<_, Error>(response)
+        },
+    ))
     .await
 }

@@ -51,7 +51,12 @@ pub async fn handle<S: EventStore, P: Publisher>(
     let prefix = day_prefix(day);
     let counts = try_join_all(Status::ALL.iter().map(|status| {
         let prefix = prefix.as_str();
-        async move { Ok::<_, Transient>((*status, deps.store.count_status_on_day(*status, prefix).await?)) }
+        async move {
+            Ok::<_, Transient>((
+                *status,
+                deps.store.count_status_on_day(*status, prefix).await?,
+            ))
+        }
     }))
     .await
     .inspect_err(|error| {

@@ -33,8 +33,15 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
     let envelope_id = event.get("id").and_then(Value::as_str);
     match parse_body(&raw, None) {
         Ok(shipment_event) => {
-            let (item, outcome) =
-                store_event(&deps.store, &shipment_event, Dedupe::Content, now, deps.ttl_days, metrics).await?;
+            let (item, outcome) = store_event(
+                &deps.store,
+                &shipment_event,
+                Dedupe::Content,
+                now,
+                deps.ttl_days,
+                metrics,
+            )
+            .await?;
             Ok(json!({
                 "outcome": match outcome { PutOutcome::Created => "stored", PutOutcome::AlreadyExists => "duplicate" },
                 "shipmentId": shipment_event.shipment_id,

@@ -47,22 +47,33 @@ pub async fn handle<S: EventStore>(
     now: DateTime<Utc>,
     metrics: &Metrics,
 ) -> ApiGatewayProxyResponse {
-    let request_id = request.request_context.request_id.clone().unwrap_or_default();
+    let request_id = request
+        .request_context
+        .request_id
+        .clone()
+        .unwrap_or_default();
     let body = match decode_body(&request) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(Rejection::TooLarge { size, limit }) => return too_large(size, limit),
+        Err(rejection) => return invalid(&rejection),
     };
     if body.len() > MAX_EVENT_BYTES {
-        return respond(413, &json!({
-            "message": "request body too large",
-            "errors": [{"field": "body", "message": format!("is {} bytes; the limit is {MAX_EVENT_BYTES}", body.len())}],
-        }));
+        return too_large(body.len(), MAX_EVENT_BYTES);
     }
     let key = match request.headers.get(IDEMPOTENCY_KEY_HEADER) {
         None => None,
-        Some(value) => match value.to_str().map_err(|_| "must be visible ASCII characters".to_owned()).and_then(|v| validate_idempotency_key(v).map_err(|e| e)) {
+        Some(value) => match value
+            .to_str()
+            .map_err(|_| "must be visible ASCII characters".to_owned())
+            .and_then(validate_idempotency_key)
+        {
             Ok(key) => Some(key.to_owned()),
-            Err(message) => return invalid(&Rejection::invalid(FieldError::new(IDEMPOTENCY_KEY_HEADER, message))),
+            Err(message) => {
+                return invalid(&Rejection::invalid(FieldError::new(
+                    IDEMPOTENCY_KEY_HEADER,
+                    message,
+                )))
+            }
         },
     };
     // With an Idempotency-Key, the time must come from the client (see the module docs).
@@ -77,13 +88,13 @@ pub async fn handle<S: EventStore>(
     };
     let event = match parse_body(&body, received_at) {
         Ok(event) => event,
-        Err(Rejection::TooLarge { size, limit }) => {
-            return respond(413, &json!({"message": "request body too large",
-                "errors": [{"field": "body", "message": format!("is {size} bytes; the limit is {limit}")}]}))
-        }
+        Err(Rejection::TooLarge { size, limit }) => return too_large(size, limit),
         Err(Rejection::Invalid(mut errors)) => {
             if key.is_some() {
-                for error in errors.iter_mut().filter(|e| e.field == "timestamp" && e.message == "is required") {
+                for error in errors
+                    .iter_mut()
+                    .filter(|e| e.field == "timestamp" && e.message == "is required")
+                {
                     error.message = format!("is required with an {IDEMPOTENCY_KEY_HEADER} header, so that a retry maps to the same event");
                 }
             }
@@ -94,14 +105,18 @@ pub async fn handle<S: EventStore>(
         Some(key) => Dedupe::IdempotencyKey(key),
         None => Dedupe::Content,
     };
-    let (item, outcome) = match store_event(&deps.store, &event, dedupe, now, deps.ttl_days, metrics).await {
-        Ok(stored) => stored,
-        Err(_) => return internal_error(&request_id),
-    };
+    let (item, outcome) =
+        match store_event(&deps.store, &event, dedupe, now, deps.ttl_days, metrics).await {
+            Ok(stored) => stored,
+            Err(_) => return internal_error(&request_id),
+        };
     match outcome {
         PutOutcome::Created => respond(201, &item_to_json(&item)),
         PutOutcome::AlreadyExists => {
-            let event_key = item.get(shipments_table::SORT_KEY).and_then(|v| v.as_s()).unwrap_or_default();
+            let event_key = item
+                .get(shipments_table::SORT_KEY)
+                .and_then(|v| v.as_s())
+                .unwrap_or_default();
             let stored = match deps.store.get(&event.shipment_id, event_key).await {
                 Ok(stored) => stored,
                 Err(error) => {
@@ -112,33 +127,55 @@ pub async fn handle<S: EventStore>(
             // Gone between the put and the get (TTL): what we tried to store is the answer.
             let stored = stored.unwrap_or(item.clone());
             if stored.get(attrs::CONTENT_DIGEST) != item.get(attrs::CONTENT_DIGEST) {
-                return respond(422, &json!({
-                    "message": format!("this {IDEMPOTENCY_KEY_HEADER} was already used for a different event"),
-                    "errors": [{"field": IDEMPOTENCY_KEY_HEADER, "message": "was already used for a different event"}],
-                }));
+                return respond(
+                    422,
+                    &json!({
+                        "message": format!("this {IDEMPOTENCY_KEY_HEADER} was already used for a different event"),
+                        "errors": [{"field": IDEMPOTENCY_KEY_HEADER, "message": "was already used for a different event"}],
+                    }),
+                );
             }
             respond(200, &item_to_json(&stored))
         }
     }
 }
 
-fn decode_body(request: &ApiGatewayProxyRequest) -> Result<String, ApiGatewayProxyResponse> {
+/// The raw body, base64-decoded when API Gateway encoded it.
+fn decode_body(request: &ApiGatewayProxyRequest) -> Result<String, Rejection> {
     let Some(body) = request.body.as_deref() else {
-        return Err(invalid(&Rejection::invalid(FieldError::new("body", "is required"))));
+        return Err(Rejection::invalid(FieldError::new("body", "is required")));
     };
     if !request.is_base64_encoded {
         return Ok(body.to_owned());
     }
     // Base64 is 4/3 of the payload: refuse before decoding something huge.
-    if body.len() / 4 * 3 > MAX_EVENT_BYTES + 3 {
-        return Err(respond(413, &json!({"message": "request body too large",
-            "errors": [{"field": "body", "message": format!("is over the limit of {MAX_EVENT_BYTES} bytes")}]})));
+    let decoded_size = body.len() / 4 * 3;
+    if decoded_size > MAX_EVENT_BYTES + 3 {
+        return Err(Rejection::TooLarge {
+            size: decoded_size,
+            limit: MAX_EVENT_BYTES,
+        });
     }
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| invalid(&Rejection::invalid(FieldError::new("body", "is not valid UTF-8 text"))))
+        .ok_or_else(|| {
+            Rejection::invalid(FieldError::new(
+                "body",
+                "is not valid base64-encoded UTF-8 text",
+            ))
+        })
+}
+
+fn too_large(size: usize, limit: usize) -> ApiGatewayProxyResponse {
+    respond(
+        413,
+        &json!({
+            "message": "request body too large",
+            "errors": [{"field": "body", "message": format!("is {size} bytes; the limit is {limit}")}],
+        }),
+    )
 }
 
 fn invalid(rejection: &Rejection) -> ApiGatewayProxyResponse {
@@ -147,11 +184,17 @@ fn invalid(rejection: &Rejection) -> ApiGatewayProxyResponse {
         .iter()
         .map(|e| json!({"field": e.field, "message": e.message}))
         .collect();
-    respond(400, &json!({"message": "invalid shipment event", "errors": errors}))
+    respond(
+        400,
+        &json!({"message": "invalid shipment event", "errors": errors}),
+    )
 }
 
 fn internal_error(request_id: &str) -> ApiGatewayProxyResponse {
-    respond(500, &json!({"message": "internal error; retry with the same request", "requestId": request_id}))
+    respond(
+        500,
+        &json!({"message": "internal error; retry with the same request", "requestId": request_id}),
+    )
 }
 
 fn respond(status: i64, body: &Value) -> ApiGatewayProxyResponse {

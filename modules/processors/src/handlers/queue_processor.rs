@@ -71,12 +71,22 @@ async fn process<S: EventStore, D: DeadLetters>(
     let body = message.body.as_deref().unwrap_or_default();
     let parsed = match message.body.as_deref() {
         Some(body) => parse_body(body, sent_at),
-        None => Err(Rejection::invalid(shipment::FieldError::new("body", "is missing"))),
+        None => Err(Rejection::invalid(shipment::FieldError::new(
+            "body",
+            "is missing",
+        ))),
     };
     match parsed {
-        Ok(event) => store_event(&deps.store, &event, Dedupe::Content, now, deps.ttl_days, metrics)
-            .await
-            .is_ok(),
+        Ok(event) => store_event(
+            &deps.store,
+            &event,
+            Dedupe::Content,
+            now,
+            deps.ttl_days,
+            metrics,
+        )
+        .await
+        .is_ok(),
         Err(rejection) => {
             let reason = short_reason(&rejection.to_string());
             let letter = DeadLetter {

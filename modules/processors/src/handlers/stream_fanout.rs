@@ -26,7 +26,9 @@ use shipment::{Item, StoredEvent};
 
 use crate::dynamo_json::item_from_image;
 use crate::metrics::Metrics;
-use crate::ports::{forget_connection, Connections, Notification, PostOutcome, Publisher, Push, Transient};
+use crate::ports::{
+    forget_connection, Connections, Notification, PostOutcome, Publisher, Push, Transient,
+};
 
 /// What the fanout needs.
 pub struct Deps<P, C, W> {
@@ -94,7 +96,10 @@ async fn process<P: Publisher, C: Connections, W: Push>(
         ("shipmentId".to_owned(), event.shipment_id.clone()),
         ("status".to_owned(), event.status.as_str().to_owned()),
         ("eventKey".to_owned(), event.event_key.clone()),
-        ("critical".to_owned(), event.status.is_critical().to_string()),
+        (
+            "critical".to_owned(),
+            event.status.is_critical().to_string(),
+        ),
     ];
     deps.publisher
         .publish(&Notification {
@@ -109,7 +114,10 @@ async fn process<P: Publisher, C: Connections, W: Push>(
         deps.publisher
             .publish(&Notification {
                 topic_arn: deps.alerts_topic_arn.clone(),
-                subject: subject(&format!("[{}] Shipment {} is {}", deps.environment, event.shipment_id, event.status)),
+                subject: subject(&format!(
+                    "[{}] Shipment {} is {}",
+                    deps.environment, event.shipment_id, event.status
+                )),
                 message: alert_text(&event, &deps.environment),
                 attributes,
             })
@@ -141,15 +149,17 @@ async fn push_to_subscribers<P: Publisher, C: Connections, W: Push>(
     for (connection_id, outcome) in join_all(posts).await {
         match outcome {
             Ok(PostOutcome::Delivered) => metrics.incr(metric::WEBSOCKET_MESSAGES_SENT),
-            Ok(PostOutcome::Gone) => match forget_connection(&deps.connections, connection_id).await {
-                Ok(rows) => {
-                    metrics.incr(metric::STALE_CONNECTIONS_REMOVED);
-                    tracing::info!(connection_id = %connection_id, rows, "stale connection removed");
+            Ok(PostOutcome::Gone) => {
+                match forget_connection(&deps.connections, connection_id).await {
+                    Ok(rows) => {
+                        metrics.incr(metric::STALE_CONNECTIONS_REMOVED);
+                        tracing::info!(connection_id = %connection_id, rows, "stale connection removed");
+                    }
+                    Err(error) => {
+                        tracing::warn!(connection_id = %connection_id, error = %error, "removing a stale connection failed; its TTL will")
+                    }
                 }
-                Err(error) => {
-                    tracing::warn!(connection_id = %connection_id, error = %error, "removing a stale connection failed; its TTL will")
-                }
-            },
+            }
             Err(error) => {
                 tracing::warn!(shipment_id = %event.shipment_id, connection_id = %connection_id, error = %error, "posting to a connection failed")
             }

@@ -30,7 +30,10 @@ pub async fn handle<C: Connections>(
 ) -> ApiGatewayProxyResponse {
     let context = &request.request_context;
     let Some(connection_id) = context.connection_id.as_deref().filter(|id| !id.is_empty()) else {
-        return reply(400, &json!({"type": "error", "message": "missing connection id"}));
+        return reply(
+            400,
+            &json!({"type": "error", "message": "missing connection id"}),
+        );
     };
     let route = context.route_key.as_deref().unwrap_or("$default");
     let result = match route {
@@ -49,17 +52,30 @@ pub async fn handle<C: Connections>(
             Ok(ClientMessage::Subscribe { shipment_id }) => connections
                 .put_row(&subscription_row(connection_id, &shipment_id, now))
                 .await
-                .map(|()| reply(200, &json!({"type": "subscribed", "shipmentId": shipment_id}))),
+                .map(|()| {
+                    reply(
+                        200,
+                        &json!({"type": "subscribed", "shipmentId": shipment_id}),
+                    )
+                }),
             Ok(ClientMessage::Unsubscribe { shipment_id }) => connections
                 .delete_row(connection_id, &subscription_sort_key(&shipment_id))
                 .await
-                .map(|()| reply(200, &json!({"type": "unsubscribed", "shipmentId": shipment_id}))),
+                .map(|()| {
+                    reply(
+                        200,
+                        &json!({"type": "unsubscribed", "shipmentId": shipment_id}),
+                    )
+                }),
         },
     };
     result.unwrap_or_else(|error: Transient| {
         metrics.incr(metric::PROCESSING_ERRORS);
         tracing::error!(connection_id, route, error = %error, "websocket route failed");
-        reply(500, &json!({"type": "error", "message": "internal error; try again"}))
+        reply(
+            500,
+            &json!({"type": "error", "message": "internal error; try again"}),
+        )
     })
 }
 

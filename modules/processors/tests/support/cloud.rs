@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use processors::aws::{from_sdk, DynamoConnections, DynamoShipments, SnsPublisher, SqsDeadLetters};
 use serde_json::Value;
@@ -34,11 +34,19 @@ pub struct Cloud {
 }
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
 }
 
 fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
 }
 
 /// A received SNS message: the message text and its string attributes.
@@ -73,7 +81,11 @@ impl Cloud {
                     .index_name(st::STATUS_INDEX)
                     .key_schema(key(st::STATUS_INDEX_PARTITION_KEY, KeyType::Hash))
                     .key_schema(key(st::STATUS_INDEX_SORT_KEY, KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .unwrap(),
             )
@@ -103,7 +115,11 @@ impl Cloud {
                     .index_name(ct::SUBSCRIBERS_INDEX)
                     .key_schema(key(ct::SUBSCRIBERS_INDEX_PARTITION_KEY, KeyType::Hash))
                     .key_schema(key(ct::SUBSCRIBERS_INDEX_SORT_KEY, KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
                     .build()
                     .unwrap(),
             )
@@ -114,7 +130,14 @@ impl Cloud {
         let queue = |name: &'static str| {
             let sqs = sqs.clone();
             async move {
-                sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap().to_owned()
+                sqs.create_queue()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .expect("create queue")
+                    .queue_url()
+                    .unwrap()
+                    .to_owned()
             }
         };
         let dead_letter_queue_url = queue("shipstack-test-dlq").await;
@@ -122,8 +145,19 @@ impl Cloud {
         let alerts_inbox = queue("alerts-inbox").await;
 
         let mut topics = Vec::new();
-        for (topic, inbox) in [("notifications", &notifications_inbox), ("alerts", &alerts_inbox)] {
-            let arn = sns.create_topic().name(topic).send().await.expect("create topic").topic_arn().unwrap().to_owned();
+        for (topic, inbox) in [
+            ("notifications", &notifications_inbox),
+            ("alerts", &alerts_inbox),
+        ] {
+            let arn = sns
+                .create_topic()
+                .name(topic)
+                .send()
+                .await
+                .expect("create topic")
+                .topic_arn()
+                .unwrap()
+                .to_owned();
             let inbox_arn = sqs
                 .get_queue_attributes()
                 .queue_url(inbox)
@@ -132,9 +166,18 @@ impl Cloud {
                 .await
                 .unwrap()
                 .attributes()
-                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                        .cloned()
+                })
                 .unwrap();
-            sns.subscribe().topic_arn(&arn).protocol("sqs").endpoint(inbox_arn).send().await.expect("subscribe");
+            sns.subscribe()
+                .topic_arn(&arn)
+                .protocol("sqs")
+                .endpoint(inbox_arn)
+                .send()
+                .await
+                .expect("subscribe");
             topics.push(arn);
         }
 
@@ -168,7 +211,13 @@ impl Cloud {
 
     /// Every item of a table (Scan: test inspection only).
     pub async fn scan(&self, table: &str) -> Vec<Item> {
-        let output = self.dynamodb.scan().table_name(table).send().await.expect("scan");
+        let output = self
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .expect("scan");
         output
             .items()
             .iter()
@@ -197,7 +246,10 @@ impl Cloud {
                 let attributes = message
                     .message_attributes()
                     .map(|attrs| {
-                        attrs.iter().filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_owned()))).collect()
+                        attrs
+                            .iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_owned())))
+                            .collect()
                     })
                     .unwrap_or_default();
                 all.push((message.body().unwrap_or_default().to_owned(), attributes));
@@ -221,7 +273,15 @@ impl Cloud {
                 let attributes = envelope["MessageAttributes"]
                     .as_object()
                     .map(|attrs| {
-                        attrs.iter().map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned())).collect()
+                        attrs
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect()
                     })
                     .unwrap_or_default();
                 Published {

@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use processors::ports::{
-    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push, PutOutcome,
-    Transient,
+    Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push,
+    PutOutcome, Transient,
 };
 use shipment::contract::{connections_table as ct, shipments_table as st};
 use shipment::{AttrValue, Item, Status};
 
 fn text(item: &Item, name: &str) -> String {
-    item.get(name).and_then(AttrValue::as_s).unwrap_or_default().to_owned()
+    item.get(name)
+        .and_then(AttrValue::as_s)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The shipments table. `fail_puts` makes the next N puts fail; `fail_shipment` fails every
@@ -51,7 +54,9 @@ impl EventStore for FakeStore {
     async fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
         self.put_calls.fetch_add(1, Ordering::SeqCst);
         let id = text(item, st::PARTITION_KEY);
-        if self.should_fail(&self.fail_puts) || self.fail_shipment.lock().unwrap().as_deref() == Some(id.as_str()) {
+        if self.should_fail(&self.fail_puts)
+            || self.fail_shipment.lock().unwrap().as_deref() == Some(id.as_str())
+        {
             return Err(Transient("dynamodb:PutItem: throttled".into()));
         }
         let key = (id, text(item, st::SORT_KEY));
@@ -67,7 +72,12 @@ impl EventStore for FakeStore {
         if self.should_fail(&self.fail_gets) {
             return Err(Transient("dynamodb:GetItem: throttled".into()));
         }
-        Ok(self.items.lock().unwrap().get(&(shipment_id.to_owned(), event_key.to_owned())).cloned())
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .get(&(shipment_id.to_owned(), event_key.to_owned()))
+            .cloned())
     }
 
     async fn put(&self, item: &Item) -> Result<(), Transient> {
@@ -116,7 +126,11 @@ impl FakeDlq {
 
 impl DeadLetters for FakeDlq {
     async fn send(&self, letter: &DeadLetter<'_>) -> Result<(), Transient> {
-        if self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             return Err(Transient("sqs:SendMessage: unavailable".into()));
         }
         self.letters.lock().unwrap().push(Letter {
@@ -141,7 +155,10 @@ impl FakePublisher {
         self.sent.lock().unwrap().clone()
     }
     pub fn to(&self, topic: &str) -> Vec<Notification> {
-        self.sent().into_iter().filter(|n| n.topic_arn == topic).collect()
+        self.sent()
+            .into_iter()
+            .filter(|n| n.topic_arn == topic)
+            .collect()
     }
 }
 
@@ -164,13 +181,25 @@ pub struct FakeConnections {
 
 impl FakeConnections {
     pub fn sort_keys(&self, connection_id: &str) -> Vec<String> {
-        self.rows.lock().unwrap().keys().filter(|(c, _)| c == connection_id).map(|(_, s)| s.clone()).collect()
+        self.rows
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|(c, _)| c == connection_id)
+            .map(|(_, s)| s.clone())
+            .collect()
     }
     pub fn row(&self, connection_id: &str, sort_key: &str) -> Option<Item> {
-        self.rows.lock().unwrap().get(&(connection_id.to_owned(), sort_key.to_owned())).cloned()
+        self.rows
+            .lock()
+            .unwrap()
+            .get(&(connection_id.to_owned(), sort_key.to_owned()))
+            .cloned()
     }
     fn failing(&self) -> bool {
-        self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        self.fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 }
 
@@ -187,7 +216,10 @@ impl Connections for FakeConnections {
         if self.failing() {
             return Err(Transient("dynamodb:DeleteItem: throttled".into()));
         }
-        self.rows.lock().unwrap().remove(&(connection_id.to_owned(), sort_key.to_owned()));
+        self.rows
+            .lock()
+            .unwrap()
+            .remove(&(connection_id.to_owned(), sort_key.to_owned()));
         Ok(())
     }
     async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
@@ -233,10 +265,10 @@ impl Push for FakePush {
         if self.broken.lock().unwrap().contains(connection_id) {
             return Err(Transient("execute-api: 500".into()));
         }
-        self.posted
-            .lock()
-            .unwrap()
-            .push((connection_id.to_owned(), String::from_utf8_lossy(data).into_owned()));
+        self.posted.lock().unwrap().push((
+            connection_id.to_owned(),
+            String::from_utf8_lossy(data).into_owned(),
+        ));
         Ok(PostOutcome::Delivered)
     }
 }

@@ -21,7 +21,10 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -34,7 +37,11 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Response { status, headers: Vec::new(), body: body.into() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -48,7 +55,9 @@ where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let handler = Arc::new(handler);
     tokio::spawn(async move {
@@ -96,8 +105,18 @@ where
             .unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body).await?;
-        let response = handler(Request { method, path, headers, body }).await;
-        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\n", response.status, response.body.len());
+        let response = handler(Request {
+            method,
+            path,
+            headers,
+            body,
+        })
+        .await;
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+            response.status,
+            response.body.len()
+        );
         for (k, v) in &response.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }

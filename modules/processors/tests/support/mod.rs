@@ -12,7 +12,7 @@ pub fn now() -> DateTime<Utc> {
 pub fn metrics(function: &str) -> Metrics {
     Metrics::new("Shipstack", "test", function)
 }
+pub mod cloud;
 pub mod http;
 pub mod moto;
-pub mod cloud;
 pub mod runtime_api;

@@ -67,11 +67,18 @@ pub fn sqs_event(records: Vec<Value>) -> aws_lambda_events::event::sqs::SqsEvent
 }
 
 /// An API Gateway REST proxy request for `POST /shipments`.
-pub fn api_request(body: Option<&str>, headers: &[(&str, &str)]) -> aws_lambda_events::event::apigw::ApiGatewayProxyRequest {
-    let headers: serde_json::Map<String, Value> =
-        headers.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-    let multi: serde_json::Map<String, Value> =
-        headers.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
+pub fn api_request(
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> aws_lambda_events::event::apigw::ApiGatewayProxyRequest {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    let multi: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
     serde_json::from_value(json!({
         "resource": "/shipments",
         "path": "/shipments",
@@ -106,7 +113,11 @@ pub fn api_request(body: Option<&str>, headers: &[(&str, &str)]) -> aws_lambda_e
 }
 
 /// A WebSocket API request for one route.
-pub fn websocket_request(route: &str, connection_id: &str, body: Option<&str>) -> aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest {
+pub fn websocket_request(
+    route: &str,
+    connection_id: &str,
+    body: Option<&str>,
+) -> aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest {
     let event_type = match route {
         "$connect" => "CONNECT",
         "$disconnect" => "DISCONNECT",
@@ -143,7 +154,9 @@ pub fn dynamo_json(item: &Item) -> Value {
             AttrValue::Bool(b) => json!({ "BOOL": b }),
             AttrValue::Null => json!({ "NULL": true }),
             AttrValue::L(items) => json!({ "L": items.iter().map(attr).collect::<Vec<_>>() }),
-            AttrValue::M(map) => json!({ "M": map.iter().map(|(k, v)| (k.clone(), attr(v))).collect::<serde_json::Map<_, _>>() }),
+            AttrValue::M(map) => {
+                json!({ "M": map.iter().map(|(k, v)| (k.clone(), attr(v))).collect::<serde_json::Map<_, _>>() })
+            }
             AttrValue::Ss(items) => json!({ "SS": items }),
             AttrValue::Ns(items) => json!({ "NS": items }),
         }
@@ -152,7 +165,12 @@ pub fn dynamo_json(item: &Item) -> Value {
 }
 
 /// One DynamoDB stream record.
-pub fn stream_record(event_name: &str, sequence: &str, new: Option<&Item>, old: Option<&Item>) -> Value {
+pub fn stream_record(
+    event_name: &str,
+    sequence: &str,
+    new: Option<&Item>,
+    old: Option<&Item>,
+) -> Value {
     let mut change = json!({
         "ApproximateCreationDateTime": 1760702400,
         "Keys": {"shipmentId": {"S": "x"}, "eventKey": {"S": "y"}},

@@ -71,7 +71,10 @@ impl RuntimeApi {
             async move { route(&state, request).await }
         })
         .await;
-        RuntimeApi { address: addr.to_string(), state }
+        RuntimeApi {
+            address: addr.to_string(),
+            state,
+        }
     }
 
     /// Queues one invocation and waits (at most `timeout`) for the function's reply.
@@ -82,7 +85,11 @@ impl RuntimeApi {
             format!("00000000-0000-4000-8000-{:012}", *counter)
         };
         let (tx, rx) = oneshot::channel();
-        self.state.waiting.lock().unwrap().insert(request_id.clone(), tx);
+        self.state
+            .waiting
+            .lock()
+            .unwrap()
+            .insert(request_id.clone(), tx);
         self.state.queue.lock().unwrap().push_back(Pending {
             request_id: request_id.clone(),
             event: serde_json::to_vec(event).map_err(|e| e.to_string())?,
@@ -103,7 +110,11 @@ impl RuntimeApi {
 }
 
 async fn route(state: &State, request: Request) -> Response {
-    let path = request.path.strip_prefix(PREFIX).unwrap_or(&request.path).to_owned();
+    let path = request
+        .path
+        .strip_prefix(PREFIX)
+        .unwrap_or(&request.path)
+        .to_owned();
     match (request.method.as_str(), path.as_str()) {
         ("GET", "/invocation/next") => {
             let pending = loop {
@@ -113,22 +124,35 @@ async fn route(state: &State, request: Request) -> Response {
                 }
                 notified.await;
             };
-            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis();
             let deadline = now_ms + pending.timeout.as_millis();
             Response::new(200, pending.event)
                 .header("Content-Type", "application/json")
                 .header("Lambda-Runtime-Aws-Request-Id", &pending.request_id)
                 .header("Lambda-Runtime-Deadline-Ms", &deadline.to_string())
-                .header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:local")
-                .header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0")
+                .header(
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:local",
+                )
+                .header(
+                    "Lambda-Runtime-Trace-Id",
+                    "Root=1-00000000-000000000000000000000000;Sampled=0",
+                )
         }
         ("POST", "/init/error") => {
-            *state.init_error.lock().unwrap() = Some(serde_json::from_slice(&request.body).unwrap_or(Value::Null));
+            *state.init_error.lock().unwrap() =
+                Some(serde_json::from_slice(&request.body).unwrap_or(Value::Null));
             Response::new(202, r#"{"status":"OK"}"#)
         }
         ("POST", path) if path.starts_with("/invocation/") => {
             let mut parts = path.trim_start_matches("/invocation/").splitn(2, '/');
-            let (id, kind) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let (id, kind) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
             let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
             let outcome = match kind {
                 "response" => Outcome::Response(body),
@@ -158,7 +182,13 @@ pub struct Function {
 impl Function {
     /// Starts `binary` as Lambda would: `AWS_LAMBDA_RUNTIME_API` and the standard
     /// `AWS_LAMBDA_*` variables, plus `env`. With `clear_env`, nothing else is inherited.
-    pub fn spawn(binary: &Path, api: &RuntimeApi, name: &str, env: &[(&str, &str)], clear_env: bool) -> Function {
+    pub fn spawn(
+        binary: &Path,
+        api: &RuntimeApi,
+        name: &str,
+        env: &[(&str, &str)],
+        clear_env: bool,
+    ) -> Function {
         let mut command = Command::new(binary);
         if clear_env {
             command.env_clear();
@@ -176,7 +206,9 @@ impl Function {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let started = Instant::now();
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(out) = child.stdout.take() {
@@ -197,16 +229,30 @@ impl Function {
                 }
             });
         }
-        Function { child, stdout, stderr, started }
+        Function {
+            child,
+            stdout,
+            stderr,
+            started,
+        }
     }
 
     /// Waits (at most `timeout`) for the process to exit; its exit code.
     pub async fn exit_code(&mut self, timeout: Duration) -> Option<i32> {
-        tokio::time::timeout(timeout, self.child.wait()).await.ok()?.ok()?.code()
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()?
+            .ok()?
+            .code()
     }
 
     /// Stdout lines that parse as JSON.
     pub fn json_lines(&self) -> Vec<Value> {
-        self.stdout.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 }
