@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use shipment::contract::{connections_table, dead_letter, shipments_table};
 use shipment::{AttrValue, Item, Status};
@@ -20,6 +20,23 @@ use crate::ports::{
 /// environment).
 pub async fn load_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// A short description of an SDK failure: `Code: message` for a service error, the error
+/// chain for anything else (timeouts, connection failures, credentials).
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("UnknownError"),
+            service.message().unwrap_or("no message")
+        ),
+        None => DisplayErrorContext(err).to_string(),
+    }
 }
 
 /// Domain value to SDK value.
@@ -102,10 +119,7 @@ impl EventStore for DynamoShipments {
             {
                 Ok(PutOutcome::AlreadyExists)
             }
-            Err(err) => Err(Transient::new(
-                "dynamodb:PutItem",
-                DisplayErrorContext(&err),
-            )),
+            Err(err) => Err(Transient::new("dynamodb:PutItem", describe(&err))),
         }
     }
 
@@ -119,7 +133,7 @@ impl EventStore for DynamoShipments {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| Transient::new("dynamodb:GetItem", DisplayErrorContext(&err)))?;
+            .map_err(|err| Transient::new("dynamodb:GetItem", describe(&err)))?;
         Ok(output.item().map(from_sdk_item))
     }
 
@@ -131,7 +145,7 @@ impl EventStore for DynamoShipments {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:PutItem", DisplayErrorContext(&err)))
+            .map_err(|err| Transient::new("dynamodb:PutItem", describe(&err)))
     }
 
     async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
@@ -152,7 +166,7 @@ impl EventStore for DynamoShipments {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|err| Transient::new("dynamodb:Query", DisplayErrorContext(&err)))?;
+                .map_err(|err| Transient::new("dynamodb:Query", describe(&err)))?;
             total += u64::try_from(output.count()).unwrap_or(0);
             match output.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -200,7 +214,7 @@ impl DynamoConnections {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|err| Transient::new("dynamodb:Query", DisplayErrorContext(&err)))?;
+                .map_err(|err| Transient::new("dynamodb:Query", describe(&err)))?;
             found.extend(
                 output
                     .items()
@@ -224,7 +238,7 @@ impl Connections for DynamoConnections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:PutItem", DisplayErrorContext(&err)))
+            .map_err(|err| Transient::new("dynamodb:PutItem", describe(&err)))
     }
 
     async fn delete_row(&self, connection_id: &str, sort_key: &str) -> Result<(), Transient> {
@@ -236,7 +250,7 @@ impl Connections for DynamoConnections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:DeleteItem", DisplayErrorContext(&err)))
+            .map_err(|err| Transient::new("dynamodb:DeleteItem", describe(&err)))
     }
 
     async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
@@ -306,12 +320,11 @@ impl DeadLetters for SqsDeadLetters {
             request =
                 request.message_attributes(dead_letter::ORIGINAL_ID_ATTRIBUTE, sqs_attribute(id)?);
         }
-        request.send().await.map(|_| ()).map_err(|err| {
-            Transient::new(
-                "sqs:SendMessage",
-                aws_sdk_sqs::error::DisplayErrorContext(&err),
-            )
-        })
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("sqs:SendMessage", describe(&err)))
     }
 }
 
@@ -345,9 +358,11 @@ impl Publisher for SnsPublisher {
                 .map_err(|e| Transient::new("sns message attribute", e))?;
             request = request.message_attributes(name, attribute);
         }
-        request.send().await.map(|_| ()).map_err(|err| {
-            Transient::new("sns:Publish", aws_sdk_sns::error::DisplayErrorContext(&err))
-        })
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| Transient::new("sns:Publish", describe(&err)))
     }
 }
 
@@ -389,7 +404,7 @@ impl Push for WebSocketPush {
             }
             Err(err) => Err(Transient::new(
                 "execute-api:ManageConnections",
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err),
+                describe(&err),
             )),
         }
     }

@@ -376,3 +376,45 @@ async fn daily_summary_counts_with_the_status_index_and_overwrites_on_rerun() {
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_failures_other_than_a_conditional_check_are_retried_not_dropped() {
+    let cloud = Cloud::start().await;
+    let deps = queue_processor::Deps {
+        store: processors::aws::DynamoShipments::new(&cloud.config, "no-such-table"),
+        dead_letters: processors::aws::SqsDeadLetters::new(
+            &cloud.config,
+            format!("{}/123456789012/no-such-queue", cloud.moto.endpoint),
+        ),
+        ttl_days: 90,
+    };
+    let response = queue_processor::handle(
+        sqs_event(vec![
+            sqs_record(
+                "valid",
+                r#"{"shipmentId":"S-1","status":"CREATED","timestamp":"2025-10-17T10:00:00Z"}"#,
+            ),
+            sqs_record("invalid", r#"{"shipmentId":"S-1"}"#),
+        ]),
+        &deps,
+        now(),
+        &metrics("q"),
+    )
+    .await;
+    let mut failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ["invalid", "valid"]);
+
+    use processors::ports::EventStore;
+    let error = deps.store.get("S-1", "k").await.unwrap_err();
+    assert!(
+        error
+            .0
+            .starts_with("dynamodb:GetItem: ResourceNotFoundException"),
+        "{error}"
+    );
+}

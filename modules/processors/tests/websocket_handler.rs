@@ -194,3 +194,45 @@ async fn storage_failures_are_500_with_a_generic_reply() {
     .await;
     assert_eq!(response.status_code, 500);
 }
+
+#[tokio::test]
+async fn a_connection_follows_at_most_50_shipments() {
+    let table = FakeConnections::default();
+    let m = metrics("ws");
+    handle(
+        websocket_request("$connect", "c-1", None),
+        &table,
+        now(),
+        &m,
+    )
+    .await;
+    let subscribe = |id: String| {
+        websocket_request(
+            "$default",
+            "c-1",
+            Some(format!(r#"{{"action":"subscribe","shipmentId":"{id}"}}"#).as_str()),
+        )
+    };
+    for i in 0..50 {
+        assert_eq!(
+            handle(subscribe(format!("S-{i}")), &table, now(), &m)
+                .await
+                .status_code,
+            200
+        );
+    }
+    let refused = handle(subscribe("S-50".into()), &table, now(), &m).await;
+    assert_eq!(refused.status_code, 400);
+    assert!(reply(&refused)["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 50"));
+    // Re-subscribing to a followed shipment is fine (it refreshes the row).
+    assert_eq!(
+        handle(subscribe("S-7".into()), &table, now(), &m)
+            .await
+            .status_code,
+        200
+    );
+    assert_eq!(table.sort_keys("c-1").len(), 51);
+}

@@ -17,6 +17,8 @@ pub const SUBSCRIPTION_PREFIX: &str = "SUB#";
 /// Lifetime of a connection's rows (API Gateway ends connections after 2 h anyway; the TTL
 /// sweeps rows whose `$disconnect` never arrived).
 pub const CONNECTION_TTL_SECS: i64 = 24 * 60 * 60;
+/// Most shipments one connection may follow (bounds the rows a client can create).
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 50;
 /// Longest accepted client message.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
 

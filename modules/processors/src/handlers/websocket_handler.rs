@@ -15,6 +15,7 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shipment::connections::{
     connection_row, parse_client_message, subscription_row, subscription_sort_key, ClientMessage,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIPTION_PREFIX,
 };
 use shipment::contract::metrics as metric;
 
@@ -49,15 +50,9 @@ pub async fn handle<C: Connections>(
                 tracing::info!(connection_id, route, error = %message, "client message refused");
                 return reply(400, &json!({"type": "error", "message": message}));
             }
-            Ok(ClientMessage::Subscribe { shipment_id }) => connections
-                .put_row(&subscription_row(connection_id, &shipment_id, now))
-                .await
-                .map(|()| {
-                    reply(
-                        200,
-                        &json!({"type": "subscribed", "shipmentId": shipment_id}),
-                    )
-                }),
+            Ok(ClientMessage::Subscribe { shipment_id }) => {
+                subscribe(connections, connection_id, &shipment_id, now).await
+            }
             Ok(ClientMessage::Unsubscribe { shipment_id }) => connections
                 .delete_row(connection_id, &subscription_sort_key(&shipment_id))
                 .await
@@ -77,6 +72,37 @@ pub async fn handle<C: Connections>(
             &json!({"type": "error", "message": "internal error; try again"}),
         )
     })
+}
+
+/// Writes the subscription row unless the connection already follows
+/// [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] other shipments.
+async fn subscribe<C: Connections>(
+    connections: &C,
+    connection_id: &str,
+    shipment_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ApiGatewayProxyResponse, Transient> {
+    let rows = connections.rows_of(connection_id).await?;
+    let wanted = subscription_sort_key(shipment_id);
+    let others = rows
+        .iter()
+        .filter(|sk| sk.starts_with(SUBSCRIPTION_PREFIX) && **sk != wanted)
+        .count();
+    if others >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
+        return Ok(reply(
+            400,
+            &json!({"type": "error", "message": format!(
+                "a connection may follow at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} shipments; unsubscribe from one first"
+            )}),
+        ));
+    }
+    connections
+        .put_row(&subscription_row(connection_id, shipment_id, now))
+        .await?;
+    Ok(reply(
+        200,
+        &json!({"type": "subscribed", "shipmentId": shipment_id}),
+    ))
 }
 
 fn reply(status: i64, body: &Value) -> ApiGatewayProxyResponse {
