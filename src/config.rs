@@ -51,6 +51,19 @@ pub struct EnvConfig {
     pub tags: BTreeMap<String, String>,
     /// Where Terraform keeps this environment's state; without it, a local `terraform.tfstate`.
     pub backend: Option<Backend>,
+    /// Deploy to an emulated AWS (moto) instead of an account: for the `local` environment.
+    pub emulator: Option<Emulator>,
+}
+
+/// An emulated AWS: every service endpoint at one URL, test credentials, and event source
+/// mappings left disabled (the emulator would consume queues and streams itself without running
+/// the functions; the local harness plays Lambda's part instead).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Emulator {
+    /// Default of the `emulator_endpoint` Terraform variable.
+    #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
+    pub endpoint: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -58,6 +58,8 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     let zip = |function: &str| format!("../dist/{function}.zip");
     let protection = &env.protection;
     let retention = &env.retention;
+    // Under an emulator the local harness plays Lambda's event source mappings (see Emulator).
+    let mappings_enabled = env.emulator.is_none();
 
     // ── Data at rest: one customer-managed key for tables, queues, topics, logs and bucket ──
     let key = stack.add(Key {
@@ -301,7 +303,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
                     batch_size: QUEUE_BATCH,
                     batching_window_s: QUEUE_WINDOW_S,
                     max_concurrency: Some(concurrency.writers),
-                    enabled: true,
+                    enabled: mappings_enabled,
                 },
             );
             (processor, Some(events_queue))
@@ -404,7 +406,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
             max_retries: 3,
             max_record_age_s: 3600,
             on_failure: failed_records.clone(),
-            enabled: true,
+            enabled: mappings_enabled,
         },
     );
     notifications.grant_publish(&mut stack, &fanout);
@@ -557,12 +559,52 @@ fn configure_terraform(stack: &mut Stack, env: &EnvConfig) {
     tags.insert("Project".into(), "shipstack".into());
     tags.insert("Environment".into(), env.name.clone());
     tags.insert("ManagedBy".into(), "terraform".into());
-    doc.provider(
-        "aws",
-        Block::new()
-            .set("region", env.region.as_str())
-            .block("default_tags", Block::new().set("tags", Tf::object(tags))),
+    let mut provider = Block::new()
+        .set("region", env.region.as_str())
+        .block("default_tags", Block::new().set("tags", Tf::object(tags)));
+    if let Some(emulator) = &env.emulator {
+        provider = emulated_provider(doc, provider, emulator);
+    }
+    doc.provider("aws", provider);
+}
+
+/// Services the platform uses, as the provider's `endpoints` block names them.
+const EMULATED_SERVICES: [&str; 13] = [
+    "apigateway",
+    "apigatewayv2",
+    "cloudwatch",
+    "cloudwatchevents",
+    "cloudwatchlogs",
+    "dynamodb",
+    "iam",
+    "kms",
+    "lambda",
+    "s3",
+    "sns",
+    "sqs",
+    "sts",
+];
+
+/// Points every service at the emulator (a variable, so a harness can pick a free port) with
+/// test credentials and no account lookups.
+fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emulator) -> Block {
+    let endpoint = doc.variable(
+        "emulator_endpoint",
+        tf::Variable {
+            r#type: "string",
+            description: "URL of the emulated AWS (moto server)",
+            default: Some(emulator.endpoint.as_str().into()),
+            sensitive: false,
+        },
     );
+    provider
+        .set("access_key", "test")
+        .set("secret_key", "test")
+        .set("skip_credentials_validation", true)
+        .set("skip_metadata_api_check", true)
+        .set("skip_requesting_account_id", true)
+        .set("s3_use_path_style", true)
+        .block("endpoints", Block::new().set_all(EMULATED_SERVICES.map(|s| (s, endpoint.clone()))))
 }
 
 /// What the alarms and the dashboard watch.

@@ -8,7 +8,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use shipstack::{config, render};
 
-const ENVS: [&str; 3] = ["dev", "staging", "prod"];
+const ENVS: [&str; 4] = ["dev", "staging", "prod", "local"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -268,7 +268,8 @@ fn stream_consumer_bisects_retries_and_keeps_what_fails() {
 /// Every statement of every function policy (the policy is JSON text with `${...}` references).
 fn function_policy_statements(env: &str) -> Vec<(String, Value)> {
     let mut found = Vec::new();
-    for (function, policy) in of_type(env, "aws_iam_role_policy") {
+    let functions = of_type(env, "aws_lambda_function");
+    for (function, policy) in of_type(env, "aws_iam_role_policy").into_iter().filter(|(name, _)| functions.contains_key(name)) {
         let document: Value = serde_json::from_str(policy["policy"].as_str().unwrap()).expect("policies are JSON");
         for statement in document["Statement"].as_array().unwrap() {
             found.push((function.clone(), statement.clone()));
@@ -461,6 +462,39 @@ fn function_policies_scope_every_resource_except_where_aws_allows_only_star() {
                     assert!(resource.starts_with("${aws_"), "{env} {function}: {resource} is not a wired resource");
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn the_api_gateway_logging_role_only_writes_this_accounts_logs() {
+    let policy = &of_type("prod", "aws_iam_role_policy")["apigateway_logging"];
+    let document: Value = serde_json::from_str(policy["policy"].as_str().unwrap()).unwrap();
+    let statements = document["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert!(statements[0]["Action"].as_array().unwrap().iter().all(|a| a.as_str().unwrap().starts_with("logs:")));
+    assert_eq!(
+        statements[0]["Resource"][0],
+        "arn:${data.aws_partition.current.partition}:logs:us-east-1:${data.aws_caller_identity.current.account_id}:log-group:*"
+    );
+}
+
+#[test]
+fn only_the_local_env_talks_to_an_emulator() {
+    for env in ENVS {
+        let main: Value = serde_json::from_str(&rendered(env).files["main.tf.json"]).unwrap();
+        let provider = &main["provider"]["aws"][0];
+        let mappings = of_type(env, "aws_lambda_event_source_mapping");
+        assert!(!mappings.is_empty(), "{env}");
+        if env == "local" {
+            assert_eq!(provider["endpoints"][0]["dynamodb"], "${var.emulator_endpoint}");
+            assert_eq!(provider["skip_credentials_validation"], true);
+            // The harness plays the event source mappings: the emulator must not consume.
+            assert!(mappings.values().all(|m| m["enabled"] == false), "{env}");
+        } else {
+            assert!(provider.get("endpoints").is_none() && provider.get("access_key").is_none(), "{env}: {provider}");
+            assert!(main.get("variable").is_none(), "{env}");
+            assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use shipment::contract::functions;
 
-const ENVS: [&str; 3] = ["dev", "staging", "prod"];
+const ENVS: [&str; 4] = ["dev", "staging", "prod", "local"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

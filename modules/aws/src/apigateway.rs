@@ -4,6 +4,7 @@
 use tf::{Block, Expr, Lifecycle, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric};
+use crate::iam::Statement;
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
 use crate::{Component, Stack};
@@ -37,18 +38,23 @@ impl Component for AccountLogging {
             .set("name", stack.physical_name(&self.name))
             .set("assume_role_policy", trust);
         let role = stack.doc().resource("aws_iam_role", &self.name, role_body);
-        // AWS's managed policy for exactly this purpose (create/put log groups and streams).
-        let managed = Tf::template([
-            Tf::from("arn:"),
-            stack.partition().into(),
-            Tf::from(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
-        ]);
-        stack.doc().resource(
-            "aws_iam_role_policy_attachment",
-            &self.name,
-            Block::new()
-                .set("role", role.attr("name"))
-                .set("policy_arn", managed),
+        // What AWS's AmazonAPIGatewayPushToCloudWatchLogs grants, scoped to this account's log
+        // groups in this region.
+        let log_groups = stack.arn("logs", "log-group:*");
+        stack.grant_role(
+            &role,
+            Statement::allow(
+                &[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:FilterLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:PutLogEvents",
+                ],
+                [log_groups],
+            ),
         );
         stack.doc().resource(
             "aws_api_gateway_account",

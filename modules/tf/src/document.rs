@@ -125,9 +125,10 @@ impl Document {
     /// Declares a variable and returns a reference to it.
     pub fn variable(&mut self, name: &str, variable: Variable) -> Expr {
         self.check_name("variable", name, self.variables.contains_key(name));
-        // A type constraint is a bare type expression, written `"${string}"` in JSON syntax.
+        // JSON syntax takes the type constraint as a plain string (`"list(string)"`), read as a
+        // type expression; it is a `&'static str` of the code, never user input.
         let body = Block::new()
-            .set("type", Expr::reference(variable.r#type))
+            .set("type", variable.r#type)
             .set("description", variable.description)
             .set_opt("default", variable.default)
             .set_opt("sensitive", variable.sensitive.then_some(true));
@@ -377,7 +378,7 @@ mod tests {
             serde_json::json!({
                 "moved": [{"from": "aws_sqs_queue.main", "to": "aws_sqs_queue.events"}],
                 "provider": {"aws": [{"region": "${var.region}"}]},
-                "variable": {"region": {"default": "us-east-1", "description": "Region", "type": "${string}"}},
+                "variable": {"region": {"default": "us-east-1", "description": "Region", "type": "string"}},
             })
         );
         let outputs: serde_json::Value = serde_json::from_str(&files["outputs.tf.json"]).unwrap();

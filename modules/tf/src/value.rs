@@ -291,6 +291,11 @@ impl Block {
         self
     }
 
+    /// Sets several attributes.
+    pub fn set_all<V: Into<Tf>>(self, pairs: impl IntoIterator<Item = (&'static str, V)>) -> Block {
+        pairs.into_iter().fold(self, |b, (k, v)| b.set(k, v))
+    }
+
     /// Sets an attribute when there is a value; leaves it out (provider default) otherwise.
     pub fn set_opt<V: Into<Tf>>(self, key: &str, value: Option<V>) -> Block {
         match value {
