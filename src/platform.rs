@@ -601,7 +601,7 @@ fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emu
         .set("access_key", "test")
         .set("secret_key", "test")
         .set("skip_credentials_validation", true)
-        .set("skip_metadata_api_check", true)
+        .set("skip_metadata_api_check", "true")
         .set("skip_requesting_account_id", true)
         .set("s3_use_path_style", true)
         .block("endpoints", Block::new().set_all(EMULATED_SERVICES.map(|s| (s, endpoint.clone()))))
