@@ -507,3 +507,17 @@ fn write_canonical(value: &Value, out: &mut String) {
         scalar => out.push_str(&scalar.to_string()),
     }
 }
+
+/// The shipment id of a body that failed validation, if one can be read, for the log line
+/// of a rejected event.
+pub fn raw_shipment_id(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let object = value.as_object()?;
+    let fields = match object.get("detail").and_then(Value::as_object) {
+        Some(detail) if envelope(object).is_some() => detail,
+        _ => object,
+    };
+    first(fields, &ID_NAMES)
+        .and_then(|(_, v)| v.as_str())
+        .map(|id| id.chars().take(MAX_ID_LEN).collect())
+}

@@ -354,3 +354,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_raw_id_of_a_rejected_event_can_still_be_logged() {
+    use shipment::event::raw_shipment_id;
+    assert_eq!(
+        raw_shipment_id(r#"{"tracking_id":"T-1","status":"NOPE"}"#).as_deref(),
+        Some("T-1")
+    );
+    assert_eq!(
+        raw_shipment_id(&seed_003_envelope().to_string()).as_deref(),
+        Some("SHIP-12345")
+    );
+    assert_eq!(raw_shipment_id("not json"), None);
+    assert_eq!(raw_shipment_id(r#"{"status":"CREATED"}"#), None);
+}

@@ -191,3 +191,25 @@ fn client_messages_parse_or_explain() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+    use shipment::AttrValue;
+
+    proptest! {
+        #[test]
+        fn floats_are_stored_as_text_that_reads_back_to_the_same_number(x in proptest::num::f64::NORMAL) {
+            let AttrValue::N(text) = AttrValue::from_json(&json!(x)) else { panic!("number") };
+            prop_assert_eq!(text.parse::<f64>().unwrap(), x);
+            prop_assert_eq!(AttrValue::N(text).to_json(), json!(x));
+        }
+
+        #[test]
+        fn integers_are_stored_exactly(n in any::<i64>(), u in any::<u64>()) {
+            prop_assert_eq!(AttrValue::from_json(&json!(n)), AttrValue::N(n.to_string()));
+            prop_assert_eq!(AttrValue::from_json(&json!(u)), AttrValue::N(u.to_string()));
+            prop_assert_eq!(AttrValue::N(u.to_string()).to_json(), Value::from(u));
+        }
+    }
+}

@@ -62,7 +62,8 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
                 return Err(error);
             }
             metrics.incr(metric::EVENTS_REJECTED);
-            tracing::warn!(event_id = envelope_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
+            let shipment_id = shipment::event::raw_shipment_id(&raw);
+            tracing::warn!(shipment_id, event_id = envelope_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
             Ok(json!({"outcome": "rejected", "reason": reason}))
         }
     }

@@ -98,7 +98,8 @@ async fn process<S: EventStore, D: DeadLetters>(
             match deps.dead_letters.send(&letter).await {
                 Ok(()) => {
                     metrics.incr(metric::EVENTS_REJECTED);
-                    tracing::warn!(message_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
+                    let shipment_id = shipment::event::raw_shipment_id(body);
+                    tracing::warn!(shipment_id, message_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
                     true
                 }
                 Err(error) => {
