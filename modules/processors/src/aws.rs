@@ -4,7 +4,9 @@
 //! takes its endpoint from `WEBSOCKET_ENDPOINT`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -16,10 +18,25 @@ use crate::ports::{
     PutOutcome, Transient,
 };
 
+/// How long one attempt of an AWS call may take before it is retried.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one AWS call may take, retries included, before it fails as transient: well
+/// inside API Gateway's 29 s and a processor's timeout, so a hung connection ends as a retry
+/// or a 500 instead of a Lambda timeout that loses the reply.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
-/// environment).
+/// environment; standard retry mode), with [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
 pub async fn load_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// A short description of an SDK failure: `Code: message` for a service error, the error

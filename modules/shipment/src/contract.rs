@@ -72,7 +72,8 @@ pub mod shipments_table {
 }
 
 /// The WebSocket connections table: a connection row and one row per subscription, so the
-/// fanout finds a shipment's subscribers with a Query on [`SUBSCRIBERS_INDEX`], never a Scan.
+/// fanout finds a shipment's subscribers with a Query on
+/// [`SUBSCRIBERS_INDEX`](connections_table::SUBSCRIBERS_INDEX), never a Scan.
 pub mod connections_table {
     /// Partition key (S): the API Gateway connection id.
     pub const PARTITION_KEY: &str = "connectionId";
