@@ -604,7 +604,10 @@ fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emu
         .set("skip_metadata_api_check", "true")
         .set("skip_requesting_account_id", true)
         .set("s3_use_path_style", true)
-        .block("endpoints", Block::new().set_all(EMULATED_SERVICES.map(|s| (s, endpoint.clone()))))
+        .block(
+            "endpoints",
+            Block::new().set_all(EMULATED_SERVICES.map(|s| (s, endpoint.clone()))),
+        )
 }
 
 /// What the alarms and the dashboard watch.

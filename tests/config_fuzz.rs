@@ -13,10 +13,18 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "[ -~]{0,24}".prop_map(Value::String),
-        prop_oneof![Just("fuzz"), Just("us-east-1"), Just("a@example.com"), Just("queued"), Just("${var.x}")]
-            .prop_map(|s| Value::String(s.to_owned())),
+        prop_oneof![
+            Just("fuzz"),
+            Just("us-east-1"),
+            Just("a@example.com"),
+            Just("queued"),
+            Just("${var.x}")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -80,7 +88,10 @@ fn load(text: &str) -> Result<usize, String> {
         Err(err) => {
             let message = format!("{err:#}");
             let file = env_dir.join("env.json");
-            assert!(message.contains(&file.display().to_string()), "error does not name the file: {message}");
+            assert!(
+                message.contains(&file.display().to_string()),
+                "error does not name the file: {message}"
+            );
             Err(message)
         }
     }
@@ -109,7 +120,10 @@ proptest! {
 
 #[test]
 fn the_unmutated_fuzz_base_renders() {
-    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("envs/schema.json").is_file());
-    let base = json!({"name": "fuzz", "region": "us-east-1", "alerts": {"emails": ["a@example.com"]}});
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("envs/schema.json")
+        .is_file());
+    let base =
+        json!({"name": "fuzz", "region": "us-east-1", "alerts": {"emails": ["a@example.com"]}});
     assert!(load(&base.to_string()).is_ok());
 }

@@ -242,7 +242,10 @@ fn queue_visibility_timeout_is_at_least_six_times_the_consumer_timeout() {
             .unwrap();
     assert!(queue["visibility_timeout_seconds"].as_u64().unwrap() >= needed);
     let redrive: Value = serde_json::from_str(queue["redrive_policy"].as_str().unwrap()).unwrap();
-    assert_eq!(redrive, serde_json::json!({"deadLetterTargetArn": "${aws_sqs_queue.events_dlq.arn}", "maxReceiveCount": 3}));
+    assert_eq!(
+        redrive,
+        serde_json::json!({"deadLetterTargetArn": "${aws_sqs_queue.events_dlq.arn}", "maxReceiveCount": 3})
+    );
     assert_eq!(
         mapping["function_response_types"][0],
         "ReportBatchItemFailures"
@@ -269,8 +272,12 @@ fn stream_consumer_bisects_retries_and_keeps_what_fails() {
 fn function_policy_statements(env: &str) -> Vec<(String, Value)> {
     let mut found = Vec::new();
     let functions = of_type(env, "aws_lambda_function");
-    for (function, policy) in of_type(env, "aws_iam_role_policy").into_iter().filter(|(name, _)| functions.contains_key(name)) {
-        let document: Value = serde_json::from_str(policy["policy"].as_str().unwrap()).expect("policies are JSON");
+    for (function, policy) in of_type(env, "aws_iam_role_policy")
+        .into_iter()
+        .filter(|(name, _)| functions.contains_key(name))
+    {
+        let document: Value =
+            serde_json::from_str(policy["policy"].as_str().unwrap()).expect("policies are JSON");
         for statement in document["Statement"].as_array().unwrap() {
             found.push((function.clone(), statement.clone()));
         }
@@ -283,8 +290,12 @@ fn function_policy_actions(env: &str) -> Vec<(String, String)> {
     function_policy_statements(env)
         .into_iter()
         .flat_map(|(function, statement)| {
-            let actions: Vec<String> =
-                statement["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+            let actions: Vec<String> = statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
             actions.into_iter().map(move |a| (function.clone(), a))
         })
         .collect()
@@ -457,9 +468,16 @@ fn function_policies_scope_every_resource_except_where_aws_allows_only_star() {
             for resource in statement["Resource"].as_array().unwrap() {
                 let resource = resource.as_str().unwrap();
                 if resource == "*" {
-                    assert_eq!(statement["Action"], serde_json::json!(RESOURCE_WILDCARD_ONLY), "{env} {function}");
+                    assert_eq!(
+                        statement["Action"],
+                        serde_json::json!(RESOURCE_WILDCARD_ONLY),
+                        "{env} {function}"
+                    );
                 } else {
-                    assert!(resource.starts_with("${aws_"), "{env} {function}: {resource} is not a wired resource");
+                    assert!(
+                        resource.starts_with("${aws_"),
+                        "{env} {function}: {resource} is not a wired resource"
+                    );
                 }
             }
         }
@@ -472,7 +490,11 @@ fn the_api_gateway_logging_role_only_writes_this_accounts_logs() {
     let document: Value = serde_json::from_str(policy["policy"].as_str().unwrap()).unwrap();
     let statements = document["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1);
-    assert!(statements[0]["Action"].as_array().unwrap().iter().all(|a| a.as_str().unwrap().starts_with("logs:")));
+    assert!(statements[0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a.as_str().unwrap().starts_with("logs:")));
     assert_eq!(
         statements[0]["Resource"][0],
         "arn:${data.aws_partition.current.partition}:logs:us-east-1:${data.aws_caller_identity.current.account_id}:log-group:*"
@@ -487,12 +509,18 @@ fn only_the_local_env_talks_to_an_emulator() {
         let mappings = of_type(env, "aws_lambda_event_source_mapping");
         assert!(!mappings.is_empty(), "{env}");
         if env == "local" {
-            assert_eq!(provider["endpoints"][0]["dynamodb"], "${var.emulator_endpoint}");
+            assert_eq!(
+                provider["endpoints"][0]["dynamodb"],
+                "${var.emulator_endpoint}"
+            );
             assert_eq!(provider["skip_credentials_validation"], true);
             // The harness plays the event source mappings: the emulator must not consume.
             assert!(mappings.values().all(|m| m["enabled"] == false), "{env}");
         } else {
-            assert!(provider.get("endpoints").is_none() && provider.get("access_key").is_none(), "{env}: {provider}");
+            assert!(
+                provider.get("endpoints").is_none() && provider.get("access_key").is_none(),
+                "{env}: {provider}"
+            );
             assert!(main.get("variable").is_none(), "{env}");
             assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }

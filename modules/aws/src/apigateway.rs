@@ -4,7 +4,7 @@
 use tf::{Block, Expr, Lifecycle, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric};
-use crate::iam::Statement;
+use crate::iam::{assume_role_policy, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
 use crate::{Component, Stack};
@@ -20,23 +20,12 @@ impl Component for AccountLogging {
     type Handle = Resource;
 
     fn add_to(self, stack: &mut Stack) -> Resource {
-        let trust = Tf::json(Tf::object([
-            ("Version", Tf::from("2012-10-17")),
-            (
-                "Statement",
-                Tf::list([Tf::object([
-                    ("Effect", Tf::from("Allow")),
-                    ("Action", Tf::from("sts:AssumeRole")),
-                    (
-                        "Principal",
-                        Tf::object([("Service", "apigateway.amazonaws.com")]),
-                    ),
-                ])]),
-            ),
-        ]));
         let role_body = Block::new()
             .set("name", stack.physical_name(&self.name))
-            .set("assume_role_policy", trust);
+            .set(
+                "assume_role_policy",
+                assume_role_policy("apigateway.amazonaws.com"),
+            );
         let role = stack.doc().resource("aws_iam_role", &self.name, role_body);
         // What AWS's AmazonAPIGatewayPushToCloudWatchLogs grants, scoped to this account's log
         // groups in this region.
@@ -120,6 +109,22 @@ impl RestApiRef {
             ],
         )
     }
+}
+
+/// The encrypted log group a stage writes its access logs to.
+pub(crate) fn access_log_group(
+    stack: &mut Stack,
+    api: &str,
+    physical_name: &str,
+    retention_days: u32,
+    key: KeyRef,
+) -> Resource {
+    stack.add(LogGroup {
+        name: format!("{api}_access"),
+        path: format!("/aws/apigateway/{physical_name}"),
+        retention_days,
+        key,
+    })
 }
 
 /// The JSON access log line API Gateway writes per request.
@@ -234,12 +239,13 @@ impl Component for RestApi {
                     ..Default::default()
                 }),
         );
-        let access_logs = stack.add(LogGroup {
-            name: format!("{}_access", self.name),
-            path: format!("/aws/apigateway/{physical_name}"),
-            retention_days: self.log_retention_days,
-            key: self.key,
-        });
+        let access_logs = access_log_group(
+            stack,
+            &self.name,
+            &physical_name,
+            self.log_retention_days,
+            self.key,
+        );
         let stage = stack.doc().resource(
             "aws_api_gateway_stage",
             &self.name,

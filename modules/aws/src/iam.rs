@@ -269,6 +269,21 @@ impl PolicyDocument {
     }
 }
 
+/// A trust policy letting `service` (e.g. `lambda.amazonaws.com`) assume a role.
+pub fn assume_role_policy(service: &str) -> Tf {
+    Tf::json(Tf::object([
+        ("Version", Tf::from("2012-10-17")),
+        (
+            "Statement",
+            Tf::list([Tf::object([
+                ("Effect", Tf::from("Allow")),
+                ("Action", Tf::from("sts:AssumeRole")),
+                ("Principal", Tf::object([("Service", service)])),
+            ])]),
+        ),
+    ]))
+}
+
 /// The test and key of a statement's only condition, if it has exactly one.
 fn condition_key(statement: &Statement) -> Option<(&'static str, &'static str)> {
     match statement.conditions.len() {

@@ -30,13 +30,7 @@ impl KeyRef {
     /// Lets an AWS service use the key for data it stores or delivers on this account's behalf
     /// (SNS into an encrypted queue, CloudWatch into an encrypted topic, CloudWatch Logs).
     pub fn allow_service(&self, stack: &mut Stack, service: &str, actions: &[&'static str]) {
-        let statement = Statement::allow(actions, [Tf::from("*")])
-            .principal(Principal::Service(service.to_owned()))
-            .condition(Condition::new(
-                "StringEquals",
-                "aws:SourceAccount",
-                [stack.account_id().into()],
-            ));
+        let statement = stack.service_statement(service, actions, vec![Tf::from("*")]);
         self.add_to_policy(stack, statement);
     }
 

@@ -5,7 +5,7 @@ use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric};
 use crate::dynamodb::TableRef;
-use crate::iam::{Grantee, Statement};
+use crate::iam::{assume_role_policy, Grantee, Statement};
 use crate::kms::KeyRef;
 use crate::s3::BucketRef;
 use crate::sqs::QueueRef;
@@ -242,24 +242,6 @@ fn pascal_case(snake: &str) -> String {
         .collect()
 }
 
-/// Lambda may assume the role, for functions of this account only.
-fn assume_role_policy() -> Tf {
-    Tf::json(Tf::object([
-        ("Version", Tf::from("2012-10-17")),
-        (
-            "Statement",
-            Tf::list([Tf::object([
-                ("Effect", Tf::from("Allow")),
-                ("Action", Tf::from("sts:AssumeRole")),
-                (
-                    "Principal",
-                    Tf::object([("Service", "lambda.amazonaws.com")]),
-                ),
-            ])]),
-        ),
-    ]))
-}
-
 impl Component for Function {
     type Handle = FunctionRef;
 
@@ -278,7 +260,10 @@ impl Component for Function {
             Block::new()
                 .set("name", physical.clone())
                 .set("description", format!("Execution role of {physical}"))
-                .set("assume_role_policy", assume_role_policy()),
+                .set(
+                    "assume_role_policy",
+                    assume_role_policy("lambda.amazonaws.com"),
+                ),
         );
         let zip = Tf::template([
             Expr::path_module().into(),

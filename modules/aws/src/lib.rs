@@ -117,6 +117,23 @@ impl Stack {
         ])
     }
 
+    /// Allows `service` to do `actions` on `resources`, on behalf of this account only (the
+    /// confused-deputy guard of resource policies).
+    pub(crate) fn service_statement(
+        &self,
+        service: &str,
+        actions: &[&'static str],
+        resources: Vec<Tf>,
+    ) -> Statement {
+        Statement::allow(actions, resources)
+            .principal(iam::Principal::Service(service.to_owned()))
+            .condition(iam::Condition::new(
+                "StringEquals",
+                "aws:SourceAccount",
+                [self.account_id.clone().into()],
+            ))
+    }
+
     /// Adds a statement to a role's inline policy (see [`lambda::FunctionRef`] grants).
     pub(crate) fn grant_role(&mut self, role: &Resource, statement: Statement) {
         self.role_policies

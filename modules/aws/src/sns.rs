@@ -3,7 +3,7 @@
 
 use tf::{Block, Expr, Resource};
 
-use crate::iam::{Condition, Grantee, Principal, Statement};
+use crate::iam::{Grantee, Principal, Statement};
 use crate::kms::KeyRef;
 use crate::sqs::{deny_insecure_transport, QueueRef};
 use crate::{Component, Stack};
@@ -50,13 +50,7 @@ impl TopicRef {
 
     /// Lets an AWS service in this account publish (e.g. CloudWatch alarm actions).
     pub fn allow_service_publish(&self, stack: &mut Stack, service: &str) {
-        let statement = Statement::allow(&["sns:Publish"], [self.arn().into()])
-            .principal(Principal::Service(service.to_owned()))
-            .condition(Condition::new(
-                "StringEquals",
-                "aws:SourceAccount",
-                [stack.account_id().into()],
-            ));
+        let statement = stack.service_statement(service, &["sns:Publish"], vec![self.arn().into()]);
         self.add_to_policy(stack, statement);
         self.key
             .allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);

@@ -3,8 +3,7 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::apigateway::{access_log_format, Throttling};
-use crate::cloudwatch::LogGroup;
+use crate::apigateway::{access_log_format, access_log_group, Throttling};
 use crate::iam::{Grantee, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
@@ -108,12 +107,13 @@ impl Component for WebSocketApi {
         let source = Tf::template([api.attr("execution_arn").into(), Tf::from("/*")]);
         self.handler
             .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
-        let access_logs = stack.add(LogGroup {
-            name: format!("{}_access", self.name),
-            path: format!("/aws/apigateway/{physical_name}"),
-            retention_days: self.log_retention_days,
-            key: self.key,
-        });
+        let access_logs = access_log_group(
+            stack,
+            &self.name,
+            &physical_name,
+            self.log_retention_days,
+            self.key,
+        );
         let stage = stack.doc().resource(
             "aws_apigatewayv2_stage",
             &self.name,
