@@ -227,7 +227,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     for (function, _, required) in &checked {
         let required = required.map_or("none".to_string(), |v| v.to_string());
-        progress(format_args!("{function}: needs glibc {required} (ceiling {})", args.glibc));
+        progress(format_args!(
+            "{function}: needs glibc {required} (ceiling {})",
+            args.glibc
+        ));
     }
 
     // 4. Zips, then the manifest (removed first, so an interrupted run never leaves a manifest
@@ -261,7 +264,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     write_atomically(&manifest_path, manifest.to_json().as_bytes())?;
 
     print_summary(&manifest, &out_dir, &cwd, build_time);
-    progress(format_args!("done in {}", format_duration(started.elapsed())));
+    progress(format_args!(
+        "done in {}",
+        format_duration(started.elapsed())
+    ));
     Ok(())
 }
 
@@ -277,7 +283,14 @@ fn plan<'a>(
     target_dir: PathBuf,
     functions: &'a [&'a str],
 ) -> BuildPlan<'a> {
-    BuildPlan { workspace, tools, architecture: args.arch, glibc: args.glibc, target_dir, functions }
+    BuildPlan {
+        workspace,
+        tools,
+        architecture: args.arch,
+        glibc: args.glibc,
+        target_dir,
+        functions,
+    }
 }
 
 /// Everything the build reads, named independently of the checkout's location.
@@ -290,15 +303,32 @@ fn build_fingerprint(plan: &BuildPlan<'_>, out_dir: &Path) -> anyhow::Result<Str
     f.item("cargo-zigbuild", plan.tools.zigbuild_version.as_bytes());
     f.item("zig", plan.tools.zig_version.as_bytes());
     f.item("flags", plan.flags_fingerprint().as_bytes());
-    for name in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", ".cargo/config", "rust-toolchain.toml", "rust-toolchain"] {
+    for name in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        ".cargo/config",
+        "rust-toolchain.toml",
+        "rust-toolchain",
+    ] {
         let path = root.join(name);
         if path.is_file() {
             f.file(name, &path)?;
         }
     }
-    let exclude = [out_dir.to_path_buf(), plan.target_dir.clone(), plan.workspace.target_directory.clone()];
+    let exclude = [
+        out_dir.to_path_buf(),
+        plan.target_dir.clone(),
+        plan.workspace.target_directory.clone(),
+    ];
     for dir in &plan.workspace.source_dirs {
-        f.item("package", dir.strip_prefix(root).unwrap_or(dir).to_string_lossy().as_bytes());
+        f.item(
+            "package",
+            dir.strip_prefix(root)
+                .unwrap_or(dir)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         f.tree(root, dir, &exclude)?;
     }
     Ok(f.finish())
@@ -309,13 +339,22 @@ fn prebuilt_fingerprint(dir: &Path, functions: &[&str], args: &Args) -> anyhow::
     common_fingerprint(&mut f, args.arch, args.glibc, functions);
     for function in functions {
         let path = dir.join(function);
-        ensure!(path.is_file(), "no `{function}` binary in {} (--binaries expects DIR/<function>)", dir.display());
+        ensure!(
+            path.is_file(),
+            "no `{function}` binary in {} (--binaries expects DIR/<function>)",
+            dir.display()
+        );
         f.file(function, &path)?;
     }
     Ok(f.finish())
 }
 
-fn common_fingerprint(f: &mut Fingerprint, arch: Architecture, glibc: GlibcVersion, functions: &[&str]) {
+fn common_fingerprint(
+    f: &mut Fingerprint,
+    arch: Architecture,
+    glibc: GlibcVersion,
+    functions: &[&str],
+) {
     f.item("manifest format", &manifest::FORMAT.to_le_bytes());
     f.item("shipstack", env!("CARGO_PKG_VERSION").as_bytes());
     f.item("architecture", arch.lambda_name().as_bytes());
@@ -325,18 +364,39 @@ fn common_fingerprint(f: &mut Fingerprint, arch: Architecture, glibc: GlibcVersi
 
 /// Every function has its zip, with the recorded size and hash.
 fn verify_zips(manifest: &Manifest, out_dir: &Path, functions: &[&str]) -> anyhow::Result<()> {
-    let recorded: Vec<&str> = manifest.functions.iter().map(|f| f.function.as_str()).collect();
-    ensure!(recorded == functions, "manifest lists {recorded:?}, expected {functions:?}");
+    let recorded: Vec<&str> = manifest
+        .functions
+        .iter()
+        .map(|f| f.function.as_str())
+        .collect();
+    ensure!(
+        recorded == functions,
+        "manifest lists {recorded:?}, expected {functions:?}"
+    );
     for entry in &manifest.functions {
         let bytes = std::fs::read(out_dir.join(&entry.zip))?;
-        ensure!(bytes.len() as u64 == entry.size, "{} changed size", entry.zip);
-        ensure!(archive::base64_sha256(&bytes) == entry.sha256, "{} changed content", entry.zip);
+        ensure!(
+            bytes.len() as u64 == entry.size,
+            "{} changed size",
+            entry.zip
+        );
+        ensure!(
+            archive::base64_sha256(&bytes) == entry.sha256,
+            "{} changed content",
+            entry.zip
+        );
     }
     Ok(())
 }
 
 fn print_summary(manifest: &Manifest, out_dir: &Path, cwd: &Path, build_time: Option<Duration>) {
-    let width = manifest.functions.iter().map(|f| f.function.len()).max().unwrap_or(8).max(8);
+    let width = manifest
+        .functions
+        .iter()
+        .map(|f| f.function.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     println!(
         "{:<width$}  {:>10}  {:>10}  {:<5}  sha256 (filebase64sha256)",
         "function", "binary", "zip", "glibc"
@@ -347,11 +407,14 @@ fn print_summary(manifest: &Manifest, out_dir: &Path, cwd: &Path, build_time: Op
             f.function,
             format_size(f.binary_size),
             format_size(f.size),
-            f.glibc_required.map_or("none".to_string(), |v| v.to_string()),
+            f.glibc_required
+                .map_or("none".to_string(), |v| v.to_string()),
             f.sha256
         );
     }
-    let built = build_time.map_or(String::new(), |t| format!(", built in {}", format_duration(t)));
+    let built = build_time.map_or(String::new(), |t| {
+        format!(", built in {}", format_duration(t))
+    });
     println!(
         "{} zips for {} (glibc <= {}) in {}{built}",
         manifest.functions.len(),
@@ -400,11 +463,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("output path has no directory")?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut temp, bytes).with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut temp, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
     temp.as_file().sync_all().ok();
     // Readable by everyone like a normal output file (tempfile creates 0600).
-    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    temp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(
+        temp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
+    temp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -425,7 +493,13 @@ mod tests {
     fn architecture_names_match_lambda_and_rust() {
         assert_eq!(Architecture::X86_64.lambda_name(), "x86_64");
         assert_eq!(Architecture::Arm64.lambda_name(), "arm64");
-        assert_eq!(Architecture::Arm64.rust_target(), "aarch64-unknown-linux-gnu");
-        assert_eq!(serde_json::to_string(&Architecture::X86_64).unwrap(), "\"x86_64\"");
+        assert_eq!(
+            Architecture::Arm64.rust_target(),
+            "aarch64-unknown-linux-gnu"
+        );
+        assert_eq!(
+            serde_json::to_string(&Architecture::X86_64).unwrap(),
+            "\"x86_64\""
+        );
     }
 }

@@ -83,7 +83,10 @@ fn binaries_dir(dir: &Path, ok: &Path, special: &[(&str, &Path)]) -> PathBuf {
     let bins = dir.join("bins");
     std::fs::create_dir_all(&bins).unwrap();
     for function in FUNCTIONS {
-        let source = special.iter().find(|(f, _)| *f == function).map_or(ok, |(_, p)| *p);
+        let source = special
+            .iter()
+            .find(|(f, _)| *f == function)
+            .map_or(ok, |(_, p)| *p);
         std::fs::copy(source, bins.join(function)).unwrap();
     }
     bins
@@ -138,13 +141,31 @@ fn each_zip_holds_exactly_one_executable_bootstrap() {
     for function in FUNCTIONS {
         let zip_bytes = std::fs::read(out.join(format!("{function}.zip"))).unwrap();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
-        assert_eq!(archive.len(), 1, "{function}.zip has {} entries", archive.len());
+        assert_eq!(
+            archive.len(),
+            1,
+            "{function}.zip has {} entries",
+            archive.len()
+        );
         let mut entry = archive.by_index(0).unwrap();
         assert_eq!(entry.name().unwrap(), "bootstrap");
         assert!(entry.is_file());
-        assert_eq!(entry.unix_mode(), Some(0o100_755), "{function}: regular file, rwxr-xr-x");
+        assert_eq!(
+            entry.unix_mode(),
+            Some(0o100_755),
+            "{function}: regular file, rwxr-xr-x"
+        );
         let time = entry.last_modified().expect("timestamp");
-        assert_eq!((time.year(), time.month(), time.day(), time.hour(), time.minute()), (1980, 1, 1, 0, 0));
+        assert_eq!(
+            (
+                time.year(),
+                time.month(),
+                time.day(),
+                time.hour(),
+                time.minute()
+            ),
+            (1980, 1, 1, 0, 0)
+        );
         let mut content = Vec::new();
         entry.read_to_end(&mut content).unwrap();
         assert!(content == binary, "{function}: bootstrap is not the binary");
@@ -154,19 +175,33 @@ fn each_zip_holds_exactly_one_executable_bootstrap() {
     assert_eq!(manifest["architecture"], "x86_64");
     assert_eq!(manifest["target"], "x86_64-unknown-linux-gnu");
     assert_eq!(manifest["glibc_ceiling"], "2.34");
-    let listed: Vec<&str> = manifest["functions"].as_array().unwrap().iter().map(|f| f["function"].as_str().unwrap()).collect();
-    assert_eq!(listed, FUNCTIONS, "one entry per function, in contract order");
+    let listed: Vec<&str> = manifest["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed, FUNCTIONS,
+        "one entry per function, in contract order"
+    );
     for (function, entry) in entries(&manifest) {
         let zip_bytes = std::fs::read(out.join(entry["zip"].as_str().unwrap())).unwrap();
         assert_eq!(entry["zip"], format!("{function}.zip"));
         assert_eq!(entry["size"], zip_bytes.len() as u64);
         assert_eq!(entry["sha256"], filebase64sha256(&zip_bytes));
         assert_eq!(entry["architecture"], "x86_64");
-        assert_eq!(entry["glibc_required"], "2.34", "{function}: __libc_start_main@GLIBC_2.34");
+        assert_eq!(
+            entry["glibc_required"], "2.34",
+            "{function}: __libc_start_main@GLIBC_2.34"
+        );
         assert_eq!(entry["binary_size"], binary.len() as u64);
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("sha256 (filebase64sha256)") && stdout.contains("6 zips for x86_64"), "summary table:\n{stdout}");
+    assert!(
+        stdout.contains("sha256 (filebase64sha256)") && stdout.contains("6 zips for x86_64"),
+        "summary table:\n{stdout}"
+    );
 }
 
 #[test]
@@ -175,21 +210,30 @@ fn same_binaries_give_byte_identical_zips_anywhere() {
     let ok = compile_c(tmp.path(), "ok", WITHIN_CEILING);
     let first_bins = binaries_dir(&tmp.path().join("first"), &ok, &[]);
     let first_out = tmp.path().join("first/dist");
-    assert!(package_binaries(&first_bins, &first_out, &[]).status.success());
+    assert!(package_binaries(&first_bins, &first_out, &[])
+        .status
+        .success());
 
     // Different paths, later mtimes, different permissions on the input.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second_bins = binaries_dir(&tmp.path().join("elsewhere/second"), &ok, &[]);
     for function in FUNCTIONS {
-        std::fs::set_permissions(second_bins.join(function), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(
+            second_bins.join(function),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
     }
     let second_out = tmp.path().join("elsewhere/out");
-    assert!(package_binaries(&second_bins, &second_out, &[]).status.success());
+    assert!(package_binaries(&second_bins, &second_out, &[])
+        .status
+        .success());
 
     for function in FUNCTIONS {
         let zip = format!("{function}.zip");
         assert!(
-            std::fs::read(first_out.join(&zip)).unwrap() == std::fs::read(second_out.join(&zip)).unwrap(),
+            std::fs::read(first_out.join(&zip)).unwrap()
+                == std::fs::read(second_out.join(&zip)).unwrap(),
             "{zip} differs between two packagings of the same binary"
         );
     }
@@ -211,14 +255,29 @@ fn manifest_hash_is_what_terraform_filebase64sha256_returns() {
     std::fs::create_dir_all(&console_dir).unwrap();
     let hashes: Vec<String> = FUNCTIONS
         .iter()
-        .map(|f| terraform_eval(&console_dir, &format!("filebase64sha256(\"{}\")", out.join(format!("{f}.zip")).display())))
+        .map(|f| {
+            terraform_eval(
+                &console_dir,
+                &format!(
+                    "filebase64sha256(\"{}\")",
+                    out.join(format!("{f}.zip")).display()
+                ),
+            )
+        })
         .collect();
 
     let entries = entries(&manifest);
     for (function, terraform_hash) in FUNCTIONS.iter().zip(&hashes) {
-        assert_eq!(&entries[*function]["sha256"], terraform_hash.as_str(), "{function}");
+        assert_eq!(
+            &entries[*function]["sha256"],
+            terraform_hash.as_str(),
+            "{function}"
+        );
     }
-    assert_ne!(entries["daily-summary"]["sha256"], entries["ingest-api"]["sha256"]);
+    assert_ne!(
+        entries["daily-summary"]["sha256"],
+        entries["ingest-api"]["sha256"]
+    );
 }
 
 /// One expression through `terraform console` (it reads a single expression from a pipe).
@@ -233,12 +292,24 @@ fn terraform_eval(dir: &Path, expression: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("terraform is on PATH");
-    console.stdin.take().unwrap().write_all(format!("{expression}\n").as_bytes()).unwrap();
+    console
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{expression}\n").as_bytes())
+        .unwrap();
     let output = console.wait_with_output().unwrap();
-    assert!(output.status.success(), "terraform console {expression}: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "terraform console {expression}: {}",
+        stderr(&output)
+    );
     let value = String::from_utf8(output.stdout).unwrap();
     let value = value.trim();
-    assert!(value.starts_with('"') && value.ends_with('"'), "not a string: {value}");
+    assert!(
+        value.starts_with('"') && value.ends_with('"'),
+        "not a string: {value}"
+    );
     value.trim_matches('"').to_string()
 }
 
@@ -251,13 +322,29 @@ fn binary_needing_newer_glibc_fails_and_writes_nothing() {
     let out = tmp.path().join("dist");
 
     let output = package_binaries(&bins, &out, &[]);
-    assert!(!output.status.success(), "a GLIBC_2.36 binary was packaged for a 2.34 runtime");
+    assert!(
+        !output.status.success(),
+        "a GLIBC_2.36 binary was packaged for a 2.34 runtime"
+    );
     let message = stderr(&output);
-    for expected in ["websocket-handler", "GLIBC_2.36", "arc4random", "libc.so.6", "2.34", "no zip was written"] {
-        assert!(message.contains(expected), "error should mention {expected:?}:\n{message}");
+    for expected in [
+        "websocket-handler",
+        "GLIBC_2.36",
+        "arc4random",
+        "libc.so.6",
+        "2.34",
+        "no zip was written",
+    ] {
+        assert!(
+            message.contains(expected),
+            "error should mention {expected:?}:\n{message}"
+        );
     }
     for function in ["ingest-api", "daily-summary", "queue-processor"] {
-        assert!(!message.contains(&format!("{function} (")), "only the offender is reported:\n{message}");
+        assert!(
+            !message.contains(&format!("{function} (")),
+            "only the offender is reported:\n{message}"
+        );
     }
     assert!(!out.join("manifest.json").exists());
     assert!(!out.join("websocket-handler.zip").exists() && !out.join("ingest-api.zip").exists());
@@ -267,7 +354,10 @@ fn binary_needing_newer_glibc_fails_and_writes_nothing() {
     assert!(output.status.success(), "{}", stderr(&output));
     let manifest = manifest(&out);
     assert_eq!(manifest["glibc_ceiling"], "2.36");
-    assert_eq!(entries(&manifest)["websocket-handler"]["glibc_required"], "2.36");
+    assert_eq!(
+        entries(&manifest)["websocket-handler"]["glibc_required"],
+        "2.36"
+    );
     assert_eq!(entries(&manifest)["ingest-api"]["glibc_required"], "2.34");
 }
 
@@ -282,12 +372,20 @@ fn non_elf_or_missing_binaries_are_reported_by_function() {
 
     let output = package_binaries(&bins, &out, &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("stream-fanout") && stderr(&output).contains("not a 64-bit ELF"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stream-fanout") && stderr(&output).contains("not a 64-bit ELF"),
+        "{}",
+        stderr(&output)
+    );
 
     std::fs::remove_file(bins.join("queue-processor")).unwrap();
     let output = package_binaries(&bins, &out, &[]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("no `queue-processor` binary"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no `queue-processor` binary"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!out.join("manifest.json").exists());
 }
 
@@ -308,8 +406,15 @@ fn unchanged_inputs_skip_the_work_and_force_or_changes_redo_it() {
     let again = package_binaries(&bins, &out, &[]);
     assert!(again.status.success());
     assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
-    assert!(String::from_utf8_lossy(&again.stdout).contains("6 zips"), "summary is shown when skipping too");
-    assert_eq!(modified(&zip), written, "an up-to-date zip is not rewritten");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("6 zips"),
+        "summary is shown when skipping too"
+    );
+    assert_eq!(
+        modified(&zip),
+        written,
+        "an up-to-date zip is not rewritten"
+    );
 
     let forced = package_binaries(&bins, &out, &["--force"]);
     assert!(forced.status.success() && !stderr(&forced).contains("up to date"));
@@ -329,8 +434,14 @@ fn unchanged_inputs_skip_the_work_and_force_or_changes_redo_it() {
     assert!(rebuilt.status.success() && !stderr(&rebuilt).contains("up to date"));
     let second = manifest(&out);
     assert_ne!(second["inputs"], first["inputs"]);
-    assert_ne!(entries(&second)["queue-processor"]["sha256"], entries(&first)["queue-processor"]["sha256"]);
-    assert_eq!(entries(&second)["ingest-api"], entries(&first)["ingest-api"]);
+    assert_ne!(
+        entries(&second)["queue-processor"]["sha256"],
+        entries(&first)["queue-processor"]["sha256"]
+    );
+    assert_eq!(
+        entries(&second)["ingest-api"],
+        entries(&first)["ingest-api"]
+    );
 }
 
 #[test]
@@ -347,7 +458,10 @@ fn missing_build_tools_name_the_setup_command() {
         .env("SHIPSTACK_TOOLS_DIR", tmp.path().join("no-tools")));
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("`cargo-zigbuild` is not installed"), "{message}");
+    assert!(
+        message.contains("`cargo-zigbuild` is not installed"),
+        "{message}"
+    );
     assert!(message.contains("scripts/setup-build-tools"), "{message}");
     assert!(!tmp.path().join("dist").exists());
 }
@@ -360,7 +474,11 @@ fn dist() -> PathBuf {
 
 fn packaged_manifest() -> Value {
     let path = dist().join("manifest.json");
-    assert!(path.is_file(), "{} is missing: run `cargo run -- package` first", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo run -- package` first",
+        path.display()
+    );
     manifest(&dist())
 }
 
@@ -384,8 +502,16 @@ fn packaged_zips_are_single_bootstraps_under_the_glibc_ceiling() {
         let mut binary = Vec::new();
         bootstrap.read_to_end(&mut binary).unwrap();
         assert_eq!(&binary[..4], b"\x7fELF");
-        let required: Vec<u32> = entry["glibc_required"].as_str().unwrap().split('.').map(|p| p.parse().unwrap()).collect();
-        assert!(required <= vec![2, 34], "{function} needs glibc {required:?}");
+        let required: Vec<u32> = entry["glibc_required"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert!(
+            required <= vec![2, 34],
+            "{function} needs glibc {required:?}"
+        );
         std::fs::write(bins.join(&function), binary).unwrap();
     }
     let out = tmp.path().join("dist");
@@ -393,7 +519,10 @@ fn packaged_zips_are_single_bootstraps_under_the_glibc_ceiling() {
     assert!(output.status.success(), "{}", stderr(&output));
     let repackaged = entries(&manifest(&out));
     for (function, entry) in entries(&packaged) {
-        assert_eq!(repackaged[&function]["sha256"], entry["sha256"], "{function}: re-zipping its bootstrap differs");
+        assert_eq!(
+            repackaged[&function]["sha256"], entry["sha256"],
+            "{function}: re-zipping its bootstrap differs"
+        );
     }
 }
 
@@ -407,7 +536,9 @@ fn clean_build_in_another_directory_gives_identical_zips() {
     let copy = tmp.path().join("another").join("checkout");
     copy_checkout(&workspace_root(), &copy);
 
-    let tools = std::env::var_os("SHIPSTACK_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".tools"));
+    let tools = std::env::var_os("SHIPSTACK_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".tools"));
     let started = std::time::Instant::now();
     let output = run(Command::new(env!("CARGO_BIN_EXE_shipstack"))
         .current_dir(&copy)
@@ -423,18 +554,34 @@ fn clean_build_in_another_directory_gives_identical_zips() {
     let second = manifest(&second_dist);
     let (a, b) = (entries(&first), entries(&second));
     for function in FUNCTIONS {
-        assert_eq!(a[function], b[function], "{function} differs between two clean builds");
+        assert_eq!(
+            a[function], b[function],
+            "{function} differs between two clean builds"
+        );
         let zip = format!("{function}.zip");
-        assert!(std::fs::read(dist().join(&zip)).unwrap() == std::fs::read(second_dist.join(&zip)).unwrap(), "{zip} bytes differ");
+        assert!(
+            std::fs::read(dist().join(&zip)).unwrap()
+                == std::fs::read(second_dist.join(&zip)).unwrap(),
+            "{zip} bytes differ"
+        );
     }
-    assert_eq!(first, second, "the manifests (inputs fingerprint included) differ");
+    assert_eq!(
+        first, second,
+        "the manifests (inputs fingerprint included) differ"
+    );
 }
 
 /// Copies the files git would see (tracked, plus untracked ones not ignored).
 fn copy_checkout(from: &Path, to: &Path) {
     let listing = Command::new("git")
         .current_dir(from)
-        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .output()
         .expect("git runs");
     assert!(listing.status.success());

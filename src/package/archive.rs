@@ -39,7 +39,10 @@ pub fn base64_sha256(bytes: &[u8]) -> String {
 
 /// Lowercase hex SHA-256.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -49,7 +52,9 @@ mod tests {
 
     #[test]
     fn same_binary_same_bytes() {
-        let binary: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let binary: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let a = bootstrap_zip(&binary).unwrap();
         let b = bootstrap_zip(&binary).unwrap();
         assert_eq!(a, b);
@@ -76,7 +81,10 @@ mod tests {
     #[test]
     fn hash_is_base64_of_raw_sha256() {
         // sha256("") = e3b0c442...b855; its raw bytes in standard base64:
-        assert_eq!(base64_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(
+            base64_sha256(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
         assert_eq!(
             hex_sha256(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

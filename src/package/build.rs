@@ -71,7 +71,11 @@ impl Workspace {
             .stderr(Stdio::inherit())
             .output()
             .context("running `cargo metadata` (is cargo installed?)")?;
-        ensure!(output.status.success(), "`cargo metadata` failed ({})", output.status);
+        ensure!(
+            output.status.success(),
+            "`cargo metadata` failed ({})",
+            output.status
+        );
         let metadata: Metadata =
             serde_json::from_slice(&output.stdout).context("parsing `cargo metadata` output")?;
 
@@ -81,7 +85,10 @@ impl Workspace {
             .iter()
             .find(|p| p.name == PROCESSORS_PACKAGE)
             .with_context(|| {
-                format!("package `{PROCESSORS_PACKAGE}` is not in the workspace at {}", metadata.workspace_root.display())
+                format!(
+                    "package `{PROCESSORS_PACKAGE}` is not in the workspace at {}",
+                    metadata.workspace_root.display()
+                )
             })?;
         let processor_bins = processors
             .targets
@@ -96,7 +103,11 @@ impl Workspace {
             if source_dirs.contains(&dir) {
                 continue;
             }
-            if let Some(package) = metadata.packages.iter().find(|p| dir_of(p).as_ref() == Some(&dir)) {
+            if let Some(package) = metadata
+                .packages
+                .iter()
+                .find(|p| dir_of(p).as_ref() == Some(&dir))
+            {
                 for dep in &package.dependencies {
                     if dep.kind.as_deref() == Some("dev") {
                         continue;
@@ -142,7 +153,11 @@ impl Tools {
                 return Ok(local);
             }
             let on_path = std::env::var_os("PATH")
-                .map(|path| std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p)))
+                .map(|path| {
+                    std::env::split_paths(&path)
+                        .map(|d| d.join(name))
+                        .find(|p| is_executable(p))
+                })
                 .unwrap_or_default();
             on_path.with_context(|| {
                 format!(
@@ -155,18 +170,29 @@ impl Tools {
         let zig = locate("zig")?;
         let zigbuild_version = tool_output(&zigbuild, &["--version"])?;
         let zig_version = tool_output(&zig, &["version"])?;
-        Ok(Tools { zigbuild, zig, zigbuild_version, zig_version })
+        Ok(Tools {
+            zigbuild,
+            zig,
+            zigbuild_version,
+            zig_version,
+        })
     }
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn tool_output(program: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new(program).args(args).output().with_context(|| {
-        format!("running `{} {}`; reinstall with `{SETUP_COMMAND}`", program.display(), args.join(" "))
+        format!(
+            "running `{} {}`; reinstall with `{SETUP_COMMAND}`",
+            program.display(),
+            args.join(" ")
+        )
     })?;
     ensure!(
         output.status.success(),
@@ -188,7 +214,10 @@ pub fn rustc_version() -> anyhow::Result<String> {
 /// Fails unless the Rust standard library for `target` is installed.
 pub fn ensure_target_installed(target: &str) -> anyhow::Result<()> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let libdir = tool_output(Path::new(&rustc), &["--print", "target-libdir", "--target", target])?;
+    let libdir = tool_output(
+        Path::new(&rustc),
+        &["--print", "target-libdir", "--target", target],
+    )?;
     ensure!(
         Path::new(&libdir).is_dir(),
         "the Rust standard library for {target} is not installed (`rustup target add {target}`)"
@@ -263,14 +292,22 @@ impl BuildPlan<'_> {
         let mut command = Command::new(&self.tools.zigbuild);
         command
             .arg("zigbuild")
-            .args(["--release", "--locked", "--message-format=json-render-diagnostics"])
+            .args([
+                "--release",
+                "--locked",
+                "--message-format=json-render-diagnostics",
+            ])
             .arg("--manifest-path")
             .arg(self.workspace.root.join("Cargo.toml"))
             .args(["--package", PROCESSORS_PACKAGE]);
         for function in self.functions {
             command.args(["--bin", function]);
         }
-        command.arg("--target").arg(self.zig_target()).arg("--target-dir").arg(&self.target_dir);
+        command
+            .arg("--target")
+            .arg(self.zig_target())
+            .arg("--target-dir")
+            .arg(&self.target_dir);
 
         for var in [
             "RUSTFLAGS",
@@ -297,9 +334,12 @@ impl BuildPlan<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
 
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {}; reinstall with `{SETUP_COMMAND}`", self.tools.zigbuild.display()))?;
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "starting {}; reinstall with `{SETUP_COMMAND}`",
+                self.tools.zigbuild.display()
+            )
+        })?;
         let stdout = child.stdout.take().expect("piped stdout");
         let mut binaries = BTreeMap::new();
         for line in BufReader::new(stdout).lines() {
@@ -312,7 +352,9 @@ impl BuildPlan<'_> {
             if message["reason"] != "compiler-artifact" {
                 continue;
             }
-            let is_bin = message["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin"));
+            let is_bin = message["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"));
             let name = message["target"]["name"].as_str().unwrap_or_default();
             if let (true, Some(executable)) = (is_bin, message["executable"].as_str()) {
                 if self.functions.contains(&name) {
@@ -325,7 +367,10 @@ impl BuildPlan<'_> {
             bail!("the release build of {PROCESSORS_PACKAGE} failed ({status}); see cargo's output above");
         }
         for function in self.functions {
-            ensure!(binaries.contains_key(*function), "cargo reported no executable for `{function}`");
+            ensure!(
+                binaries.contains_key(*function),
+                "cargo reported no executable for `{function}`"
+            );
         }
         Ok(binaries)
     }

@@ -23,7 +23,11 @@ pub struct GlibcVersion {
 
 impl GlibcVersion {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        GlibcVersion { major, minor, patch }
+        GlibcVersion {
+            major,
+            minor,
+            patch,
+        }
     }
 }
 
@@ -37,7 +41,8 @@ impl FromStr for GlibcVersion {
                 if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                     bail!("`{s}` is not a glibc version like 2.34");
                 }
-                part.parse::<u32>().with_context(|| format!("`{s}` is not a glibc version"))
+                part.parse::<u32>()
+                    .with_context(|| format!("`{s}` is not a glibc version"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         match parts[..] {
@@ -120,7 +125,11 @@ impl BinaryInfo {
                 while let Some(aux) = auxes.next()? {
                     let name = String::from_utf8_lossy(aux.name(endian, strings)?).into_owned();
                     if name.starts_with("GLIBC_") {
-                        glibc.entry(name).or_default().libraries.insert(library.clone());
+                        glibc
+                            .entry(name)
+                            .or_default()
+                            .libraries
+                            .insert(library.clone());
                     }
                 }
             }
@@ -140,7 +149,9 @@ impl BinaryInfo {
                 let version_name = String::from_utf8_lossy(version.name());
                 if let Some(requirement) = glibc.get_mut(version_name.as_ref()) {
                     let name = symbol.name(endian, strings)?;
-                    requirement.symbols.insert(String::from_utf8_lossy(name).into_owned());
+                    requirement
+                        .symbols
+                        .insert(String::from_utf8_lossy(name).into_owned());
                 }
             }
         }
@@ -162,13 +173,27 @@ impl BinaryInfo {
     pub fn violations(&self, ceiling: GlibcVersion) -> Vec<String> {
         let mut problems = Vec::new();
         for (name, requirement) in &self.glibc {
-            let libraries = requirement.libraries.iter().cloned().collect::<Vec<_>>().join(", ");
+            let libraries = requirement
+                .libraries
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
             let used_by = if requirement.symbols.is_empty() {
                 String::new()
             } else {
-                let shown = requirement.symbols.iter().take(8).cloned().collect::<Vec<_>>();
+                let shown = requirement
+                    .symbols
+                    .iter()
+                    .take(8)
+                    .cloned()
+                    .collect::<Vec<_>>();
                 let more = requirement.symbols.len() - shown.len();
-                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
                 format!(", used by {}{more}", shown.join(", "))
             };
             match release_of(name) {
@@ -210,17 +235,25 @@ mod tests {
     fn abi_markers_and_private_symbols_have_known_or_no_release() {
         assert_eq!(release_of("GLIBC_2.34"), Some(GlibcVersion::new(2, 34, 0)));
         assert_eq!(release_of("GLIBC_2.2.5"), Some(GlibcVersion::new(2, 2, 5)));
-        assert_eq!(release_of("GLIBC_ABI_DT_RELR"), Some(GlibcVersion::new(2, 36, 0)));
+        assert_eq!(
+            release_of("GLIBC_ABI_DT_RELR"),
+            Some(GlibcVersion::new(2, 36, 0))
+        );
         assert_eq!(release_of("GLIBC_PRIVATE"), None);
         assert_eq!(release_of("GLIBC_ABI_SOMETHING_NEW"), None);
     }
 
     #[test]
     fn private_glibc_abi_is_a_violation_at_any_ceiling() {
-        let mut info = BinaryInfo { machine: elf::EM_X86_64, glibc: BTreeMap::new() };
-        info.glibc.insert("GLIBC_2.2.5".into(), Requirement::default());
+        let mut info = BinaryInfo {
+            machine: elf::EM_X86_64,
+            glibc: BTreeMap::new(),
+        };
+        info.glibc
+            .insert("GLIBC_2.2.5".into(), Requirement::default());
         assert!(info.violations(GlibcVersion::new(2, 34, 0)).is_empty());
-        info.glibc.insert("GLIBC_PRIVATE".into(), Requirement::default());
+        info.glibc
+            .insert("GLIBC_PRIVATE".into(), Requirement::default());
         let problems = info.violations(GlibcVersion::new(9, 99, 0));
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("GLIBC_PRIVATE"), "{problems:?}");
@@ -234,7 +267,10 @@ mod tests {
         assert_eq!(info.machine, elf::EM_X86_64);
         let required = info.required_glibc().expect("links glibc");
         assert!(required >= GlibcVersion::new(2, 2, 5), "{required}");
-        assert!(info.glibc.values().any(|r| r.libraries.contains("libc.so.6")));
+        assert!(info
+            .glibc
+            .values()
+            .any(|r| r.libraries.contains("libc.so.6")));
         assert!(info.glibc.values().any(|r| !r.symbols.is_empty()));
     }
 

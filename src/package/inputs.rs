@@ -48,7 +48,11 @@ impl Fingerprint {
                 continue;
             }
             let file_type = entry.file_type()?;
-            let relative = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(base)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
             if file_type.is_dir() {
                 if file_name == "target" || path.join("Cargo.toml").is_file() {
                     continue;
@@ -56,7 +60,10 @@ impl Fingerprint {
                 self.tree(base, &path, exclude)?;
             } else if file_type.is_symlink() {
                 let target = std::fs::read_link(&path)?;
-                self.item(&format!("symlink {relative}"), target.to_string_lossy().as_bytes());
+                self.item(
+                    &format!("symlink {relative}"),
+                    target.to_string_lossy().as_bytes(),
+                );
                 if path.is_file() {
                     self.file(&relative, &path)?;
                 }
@@ -68,7 +75,11 @@ impl Fingerprint {
     }
 
     pub fn finish(self) -> String {
-        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -109,7 +120,11 @@ mod tests {
         std::fs::write(two.path().join("src/bin/a.rs"), "fn main() { }").unwrap();
         assert_ne!(tree_hash(one.path()), tree_hash(two.path()));
         std::fs::write(two.path().join("src/bin/a.rs"), "fn main() {}").unwrap();
-        std::fs::rename(two.path().join("src/bin/a.rs"), two.path().join("src/bin/b.rs")).unwrap();
+        std::fs::rename(
+            two.path().join("src/bin/a.rs"),
+            two.path().join("src/bin/b.rs"),
+        )
+        .unwrap();
         assert_ne!(tree_hash(one.path()), tree_hash(two.path()));
     }
 }
