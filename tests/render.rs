@@ -453,7 +453,7 @@ fn env_readme_diagram_follows_the_wiring() {
         ),
         "{staging}"
     );
-    assert!(staging.contains("| | **total** | **109** |"), "{staging}");
+    assert!(staging.contains("| | **total** | **110** |"), "{staging}");
 }
 
 /// Actions AWS accepts only on `"*"` (no resource-level permissions).
@@ -525,4 +525,13 @@ fn only_the_local_env_talks_to_an_emulator() {
             assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }
     }
+}
+
+#[test]
+fn websocket_default_route_relays_the_handlers_replies() {
+    let routes = of_type("prod", "aws_apigatewayv2_route");
+    assert_eq!(routes["live_default"]["route_response_selection_expression"], "$default");
+    assert_eq!(routes["live_connect"]["authorization_type"], "AWS_IAM");
+    let responses = of_type("prod", "aws_apigatewayv2_route_response");
+    assert_eq!(responses["live_default"]["route_id"], "${aws_apigatewayv2_route.live_default.id}");
 }

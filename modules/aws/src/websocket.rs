@@ -94,15 +94,30 @@ impl Component for WebSocketApi {
             ("$default", "default"),
         ] {
             let authorization = (route == "$connect").then_some(self.authorization);
-            stack.doc().resource(
+            // `$default` answers the client (subscribe acknowledgements, error replies): API
+            // Gateway only relays a function's reply to a route that has a route response.
+            let replies = route == "$default";
+            let name = format!("{}_{suffix}", self.name);
+            let route_resource = stack.doc().resource(
                 "aws_apigatewayv2_route",
-                &format!("{}_{suffix}", self.name),
+                &name,
                 Block::new()
                     .set("api_id", api.attr("id"))
                     .set("route_key", route)
                     .set("target", target.clone())
-                    .set_opt("authorization_type", authorization),
+                    .set_opt("authorization_type", authorization)
+                    .set_opt("route_response_selection_expression", replies.then_some("$default")),
             );
+            if replies {
+                stack.doc().resource(
+                    "aws_apigatewayv2_route_response",
+                    &name,
+                    Block::new()
+                        .set("api_id", api.attr("id"))
+                        .set("route_id", route_resource.attr("id"))
+                        .set("route_response_key", "$default"),
+                );
+            }
         }
         let source = Tf::template([api.attr("execution_arn").into(), Tf::from("/*")]);
         self.handler
