@@ -1,0 +1,301 @@
+//! A fault-injecting proxy between the functions and the emulator.
+//!
+//! The functions' `AWS_ENDPOINT_URL` points here; every request is forwarded to moto,
+//! except that a seeded share of the DynamoDB and SNS ones (the service is read from the
+//! SigV4 credential scope) is answered with an error the real services return under load:
+//!
+//! | kind | DynamoDB | SNS |
+//! |------|----------|-----|
+//! | throttle (400) | `ProvisionedThroughputExceededException` or `ThrottlingException` | `Throttling` |
+//! | 500 | `InternalServerError` | `InternalError` |
+//! | 503 | `ServiceUnavailable` | `ServiceUnavailable` |
+//! | 500 after applying | the request **is** applied by moto, then a 500 is returned | same |
+//!
+//! The last kind is the nasty one: the write happened but the caller saw a failure and
+//! retries, so only idempotent processing keeps the event exactly once.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// An unsigned request to the emulator with a SigV4-shaped `Authorization` header naming
+/// `service` (moto routes on the credential scope and does not verify signatures).
+pub async fn raw_request(method: &str, url: &str, service: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>)> {
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", fake_authorization(service))
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .header("content-length", body.len())
+        .body(Full::new(Bytes::from(body)))?;
+    let response = http_client().request(request).await.with_context(|| format!("{method} {url}"))?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, body))
+}
+
+/// A SigV4-shaped header for the emulator's test credentials (never a real signature).
+pub fn fake_authorization(service: &str) -> String {
+    let day = chrono::Utc::now().format("%Y%m%d");
+    format!(
+        "AWS4-HMAC-SHA256 Credential={}/{day}/{}/{service}/aws4_request, SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000",
+        crate::aws::ACCESS_KEY,
+        crate::aws::REGION
+    )
+}
+
+/// The service named in a SigV4 `Authorization` header's credential scope.
+pub fn service_of(authorization: &str) -> Option<&str> {
+    let scope = authorization.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    scope.split('/').nth(3)
+}
+
+/// What was injected, by `service kind`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Injected(pub BTreeMap<String, u64>);
+
+impl Injected {
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+}
+
+/// A deterministic generator (SplitMix64): the same seed injects the same sequence.
+#[derive(Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct ProxyState {
+    upstream: String,
+    client: HttpClient,
+    /// Share of DynamoDB and SNS requests that fail, in parts per million.
+    share_ppm: AtomicU64,
+    rng: Mutex<SplitMix>,
+    injected: Mutex<BTreeMap<String, u64>>,
+    forwarded: AtomicU64,
+}
+
+/// The running proxy.
+pub struct FaultProxy {
+    pub endpoint: String,
+    state: Arc<ProxyState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Starts a pass-through proxy to `upstream` on a free loopback port (share 0).
+    pub async fn start(upstream: &str, seed: u64) -> Result<FaultProxy> {
+        let state = Arc::new(ProxyState {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            client: http_client(),
+            share_ppm: AtomicU64::new(0),
+            rng: Mutex::new(SplitMix(seed)),
+            injected: Mutex::new(BTreeMap::new()),
+            forwarded: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let app = Router::new().fallback(proxy).with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FaultProxy { endpoint, state, server })
+    }
+
+    /// From now on, fail this share (0.0 to 1.0) of DynamoDB and SNS requests.
+    pub fn set_share(&self, share: f64) {
+        self.state
+            .share_ppm
+            .store((share.clamp(0.0, 1.0) * 1e6) as u64, Ordering::SeqCst);
+    }
+
+    pub fn injected(&self) -> Injected {
+        Injected(self.state.injected.lock().unwrap().clone())
+    }
+
+    pub fn forwarded(&self) -> u64 {
+        self.state.forwarded.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Throttle,
+    Internal,
+    Unavailable,
+    InternalAfterApplying,
+}
+
+async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, 64 * 1024 * 1024).await else {
+        return (StatusCode::BAD_REQUEST, "unreadable body").into_response();
+    };
+    let service = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(service_of)
+        .unwrap_or("")
+        .to_owned();
+    let fault = if service == "dynamodb" || service == "sns" {
+        let share = state.share_ppm.load(Ordering::SeqCst) as f64 / 1e6;
+        let mut rng = state.rng.lock().unwrap();
+        if share > 0.0 && rng.unit() < share {
+            Some(match rng.next() % 4 {
+                0 => Fault::Throttle,
+                1 => Fault::Internal,
+                2 => Fault::Unavailable,
+                _ => Fault::InternalAfterApplying,
+            })
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    if let Some(fault) = fault {
+        *state
+            .injected
+            .lock()
+            .unwrap()
+            .entry(format!("{service} {fault:?}"))
+            .or_default() += 1;
+        if !matches!(fault, Fault::InternalAfterApplying) {
+            return error_response(&service, fault);
+        }
+    }
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut forward = hyper::Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("{}{}", state.upstream, path));
+    for (name, value) in &parts.headers {
+        if name != "host" {
+            forward = forward.header(name, value);
+        }
+    }
+    let Ok(forward) = forward.body(Full::new(body)) else {
+        return (StatusCode::BAD_GATEWAY, "bad request").into_response();
+    };
+    state.forwarded.fetch_add(1, Ordering::Relaxed);
+    let upstream = match state.client.request(forward).await {
+        Ok(response) => response,
+        Err(error) => return (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+    };
+    if let Some(fault) = fault {
+        // Applied upstream; the caller is told it failed.
+        return error_response(&service, fault);
+    }
+    let (parts, body) = upstream.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = parts.status;
+    for (name, value) in &parts.headers {
+        if name != "transfer-encoding" && name != "content-length" {
+            response.headers_mut().append(name, value.clone());
+        }
+    }
+    response
+}
+
+fn error_response(service: &str, fault: Fault) -> Response {
+    let (status, code, message) = match (service, fault) {
+        ("dynamodb", Fault::Throttle) => (
+            400,
+            "ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput for the table was exceeded.",
+        ),
+        ("sns", Fault::Throttle) => (400, "Throttling", "Rate exceeded"),
+        ("dynamodb", Fault::Internal | Fault::InternalAfterApplying) => {
+            (500, "InternalServerError", "Internal server error")
+        }
+        (_, Fault::Internal | Fault::InternalAfterApplying) => (500, "InternalError", "Internal failure"),
+        (_, Fault::Unavailable) => (503, "ServiceUnavailable", "Service unavailable"),
+        (_, Fault::Throttle) => (400, "ThrottlingException", "Rate exceeded"),
+    };
+    let request_id = format!("fault-{:x}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let (content_type, body) = if service == "dynamodb" {
+        (
+            "application/x-amz-json-1.0",
+            serde_json::json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": message}).to_string(),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>{}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+                if status < 500 { "Sender" } else { "Receiver" }
+            ),
+        )
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static(content_type));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_comes_from_the_credential_scope() {
+        assert_eq!(
+            service_of("AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x"),
+            Some("dynamodb")
+        );
+        assert_eq!(service_of(&fake_authorization("sns")), Some("sns"));
+        assert_eq!(service_of("Basic abc"), None);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_sequence() {
+        let (mut a, mut b) = (SplitMix(7), SplitMix(7));
+        let xs: Vec<u64> = (0..5).map(|_| a.next()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next()).collect();
+        assert_eq!(xs, ys);
+        let mut c = SplitMix(7);
+        let share = (0..10_000).filter(|_| c.unit() < 0.2).count();
+        assert!((1_800..2_200).contains(&share), "{share}");
+    }
+}

@@ -1,0 +1,343 @@
+//! Everything together: the deployed functions behind the Runtime API, the event source
+//! mappings' pollers, the API Gateway front doors and (optionally) the fault proxy, all
+//! configured from what the emulator holds. Dropping the harness stops all of it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use shipment::contract::env_vars;
+use tokio::task::JoinHandle;
+
+use crate::aws::{Clients, ACCESS_KEY, REGION, SECRET_KEY};
+use crate::deployed::Deployed;
+use crate::faults::FaultProxy;
+use crate::gateway::{self, Functions, WsHub};
+use crate::lambda::{Function, FunctionSpec, Invocation, LogSink};
+use crate::paths;
+use crate::sqs_source::SqsSource;
+use crate::stream_source::StreamSource;
+
+/// How to run the harness.
+#[derive(Debug, Clone)]
+pub struct HarnessOptions {
+    /// Print the functions' log lines (`[name] ...`).
+    pub echo_logs: bool,
+    /// Put the fault proxy between the functions and the emulator (seeded; it passes
+    /// everything through until [`FaultProxy::set_share`]).
+    pub fault_seed: Option<u64>,
+    /// REST port (0: a free one).
+    pub rest_port: u16,
+    /// WebSocket and `@connections` port (0: a free one).
+    pub ws_port: u16,
+    /// Where the packaged zips are.
+    pub dist: PathBuf,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        HarnessOptions {
+            echo_logs: false,
+            fault_seed: None,
+            rest_port: 0,
+            ws_port: 0,
+            dist: paths::dist(),
+        }
+    }
+}
+
+/// The running harness.
+pub struct Harness {
+    pub moto_endpoint: String,
+    pub clients: Clients,
+    pub deployed: Deployed,
+    /// By contract name.
+    functions: BTreeMap<String, Arc<Function>>,
+    pub sqs_sources: Vec<Arc<SqsSource>>,
+    pub stream_sources: Vec<Arc<StreamSource>>,
+    pub ws: Option<Arc<WsHub>>,
+    /// `http://127.0.0.1:<port>`.
+    pub rest_endpoint: String,
+    /// `ws://127.0.0.1:<port>/<stage>`.
+    pub ws_url: String,
+    pub faults: Option<FaultProxy>,
+    pub logs: LogSink,
+    tasks: Vec<JoinHandle<()>>,
+    _packages: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn start(moto_endpoint: &str, options: HarnessOptions) -> Result<Harness> {
+        paths::check_dist(&options.dist)?;
+        let clients = Clients::new(moto_endpoint).await;
+        let deployed = Deployed::discover(&clients).await?;
+        if let Some(enabled) = deployed.mappings.iter().find(|m| m.enabled) {
+            bail!(
+                "event source mapping {} ({} -> {}) is enabled in the emulator: moto would consume the source itself (it cannot run the function), so the local env renders mappings disabled and the harness plays them",
+                enabled.uuid, enabled.source_arn, enabled.function_name
+            );
+        }
+        let faults = match options.fault_seed {
+            Some(seed) => Some(FaultProxy::start(moto_endpoint, seed).await?),
+            None => None,
+        };
+        let function_endpoint = faults
+            .as_ref()
+            .map(|f| f.endpoint.clone())
+            .unwrap_or_else(|| moto_endpoint.to_owned());
+
+        let rest_listener = tokio::net::TcpListener::bind(("127.0.0.1", options.rest_port))
+            .await
+            .with_context(|| format!("bind the REST port {}", options.rest_port))?;
+        let ws_listener = tokio::net::TcpListener::bind(("127.0.0.1", options.ws_port))
+            .await
+            .with_context(|| format!("bind the WebSocket port {}", options.ws_port))?;
+        let rest_endpoint = format!("http://{}", rest_listener.local_addr()?);
+        let ws_address = ws_listener.local_addr()?;
+        let ws_stage = deployed.websocket.as_ref().map(|w| w.stage.clone());
+        let management_endpoint = ws_stage.as_ref().map(|stage| format!("http://{ws_address}/{stage}"));
+
+        let packages = tempfile::Builder::new().prefix("shipstack-functions-").tempdir()?;
+        let logs = LogSink::new(options.echo_logs);
+        let mut functions = BTreeMap::new();
+        for (contract_name, deployed_fn) in &deployed.functions {
+            let task_root = packages.path().join(contract_name);
+            unzip(&options.dist.join(format!("{contract_name}.zip")), &task_root)?;
+            let mut env = deployed_fn.variables.clone();
+            if let (Some(endpoint), true) = (&management_endpoint, env.contains_key(env_vars::WEBSOCKET_ENDPOINT)) {
+                // The deployed value names execute-api on AWS; locally the harness serves
+                // the @connections API.
+                env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
+            }
+            let name = &deployed_fn.name;
+            for (key, value) in [
+                ("AWS_ENDPOINT_URL", function_endpoint.clone()),
+                ("AWS_REGION", REGION.into()),
+                ("AWS_DEFAULT_REGION", REGION.into()),
+                ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+                ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", deployed_fn.memory_mb.to_string()),
+                ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+                ("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/[$LATEST]{contract_name}")),
+                ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+                ("_HANDLER", "bootstrap".into()),
+                ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+                ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
+                ("TZ", ":UTC".into()),
+                ("LANG", "en_US.UTF-8".into()),
+                ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+            ] {
+                env.insert(key.to_owned(), value);
+            }
+            let spec = FunctionSpec {
+                name: name.clone(),
+                arn: deployed_fn.arn.clone(),
+                timeout: deployed_fn.timeout,
+                memory_mb: deployed_fn.memory_mb,
+                concurrency: deployed_fn.reserved_concurrency.filter(|n| *n > 0).unwrap_or(10) as usize,
+                env,
+                task_root,
+            };
+            functions.insert(contract_name.clone(), Arc::new(Function::new(spec, logs.clone())));
+        }
+        let by_deployed_name: Functions = functions
+            .values()
+            .map(|f| (f.spec.name.clone(), f.clone()))
+            .collect();
+
+        let mut tasks = Vec::new();
+        let rest = gateway::rest_app(deployed.rest.clone(), by_deployed_name.clone())?;
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(rest_listener, rest.into_make_service_with_connect_info::<SocketAddr>()).await;
+        }));
+        let ws = deployed
+            .websocket
+            .clone()
+            .map(|api| WsHub::new(api, by_deployed_name.clone()));
+        if let Some(hub) = &ws {
+            let app = hub.app();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(ws_listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+            }));
+        }
+
+        let mut sqs_sources = Vec::new();
+        let mut stream_sources = Vec::new();
+        for mapping in &deployed.mappings {
+            let Some(function) = by_deployed_name.get(&mapping.function_name).cloned() else {
+                bail!("mapping {} targets {}, which is not deployed", mapping.uuid, mapping.function_name);
+            };
+            if mapping.is_sqs() {
+                let source = Arc::new(SqsSource::new(mapping.clone(), clients.sqs.clone(), function).await?);
+                for _ in 0..source.pollers() {
+                    tasks.push(tokio::spawn(source.clone().run()));
+                }
+                sqs_sources.push(source);
+            } else if mapping.is_dynamodb_stream() {
+                let source = Arc::new(StreamSource::new(mapping.clone(), clients.clone(), function, moto_endpoint));
+                for (shard_id, iterator) in source.open().await? {
+                    tasks.push(tokio::spawn(source.clone().run_shard(shard_id, iterator)));
+                }
+                stream_sources.push(source);
+            } else {
+                bail!("mapping {} reads {}, a source the harness does not play", mapping.uuid, mapping.source_arn);
+            }
+        }
+
+        Ok(Harness {
+            moto_endpoint: moto_endpoint.to_owned(),
+            clients,
+            deployed,
+            functions,
+            sqs_sources,
+            stream_sources,
+            ws_url: format!("ws://{ws_address}/{}", ws_stage.unwrap_or_default()),
+            ws,
+            rest_endpoint,
+            faults,
+            logs,
+            tasks,
+            _packages: packages,
+        })
+    }
+
+    /// A function by contract name (`ingest-api`).
+    pub fn function(&self, contract_name: &str) -> &Arc<Function> {
+        self.functions
+            .get(contract_name)
+            .unwrap_or_else(|| panic!("no function {contract_name}"))
+    }
+
+    /// The URL of a REST route, e.g. `POST /shipments` -> `http://127.0.0.1:p/local/shipments`.
+    pub fn rest_url(&self, path: &str) -> Option<String> {
+        self.deployed
+            .rest
+            .iter()
+            .find(|r| r.path == path)
+            .map(|r| format!("{}/{}{}", self.rest_endpoint, r.stage, r.path))
+    }
+
+    /// An asynchronous invocation (`Event`), as EventBridge's schedule makes: on a function
+    /// error Lambda retries it as its event invoke configuration says (two retries by
+    /// default). Lambda waits about a minute, then two, between attempts; locally the waits
+    /// are one and two seconds. Returns every attempt.
+    pub async fn invoke_async(&self, contract_name: &str, event: Value) -> Result<Vec<Invocation>> {
+        let function = self.function(contract_name);
+        let retries = self
+            .clients
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(&function.spec.name)
+            .send()
+            .await
+            .ok()
+            .and_then(|c| c.maximum_retry_attempts())
+            .unwrap_or(2)
+            .max(0) as u64;
+        let mut attempts = Vec::new();
+        for attempt in 0..=retries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+            let invocation = function.invoke(event.clone()).await;
+            let ok = invocation.outcome.is_ok();
+            attempts.push(invocation);
+            if ok {
+                break;
+            }
+        }
+        Ok(attempts)
+    }
+
+    /// Waits until nothing is in progress: no SQS batch being gathered or processed, every
+    /// stream caught up, no invocation running, the mapped queues without visible
+    /// messages. Messages in flight (waiting for their visibility timeout) do not count:
+    /// see [`Harness::queue_depth`].
+    pub async fn settle(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut quiet_rounds = 0;
+        loop {
+            let since = Instant::now();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let mut quiet = self.sqs_sources.iter().all(|s| s.stats.busy.load(Ordering::SeqCst) == 0)
+                && self.stream_sources.iter().all(|s| s.idle_since(since))
+                && self.functions.values().all(|f| f.in_flight() == 0);
+            if quiet {
+                for source in &self.sqs_sources {
+                    let (visible, _) = self.queue_depth(&source.queue_url).await?;
+                    quiet &= visible == 0;
+                }
+            }
+            quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+            if quiet_rounds >= 2 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the harness did not settle within {timeout:?}");
+            }
+        }
+    }
+
+    /// (visible, in flight) messages of a queue.
+    pub async fn queue_depth(&self, queue_url: &str) -> Result<(u64, u64)> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let output = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await?;
+        let get = |name: A| {
+            output
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
+    }
+
+    /// Stops pollers, servers and function instances.
+    pub fn stop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        for function in self.functions.values() {
+            function.stop();
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Unzips a package; `bootstrap` must be in it and executable.
+pub fn unzip(zip: &Path, into: &Path) -> Result<()> {
+    let file = std::fs::File::open(zip).with_context(|| format!("open {}", zip.display()))?;
+    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("read {}", zip.display()))?;
+    std::fs::create_dir_all(into)?;
+    archive.extract(into).with_context(|| format!("unzip {}", zip.display()))?;
+    let bootstrap = into.join("bootstrap");
+    if !bootstrap.is_file() {
+        bail!("{} has no bootstrap", zip.display());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&bootstrap)?.permissions().mode();
+    if mode & 0o111 == 0 {
+        bail!("{}: bootstrap is not executable (mode {mode:o})", zip.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,440 @@
+//! Lambda for the packaged `bootstrap` binaries: the Runtime API, one invocation at a time
+//! per instance, instances started on demand up to the function's concurrency, killed on a
+//! timeout, discarded when they crash, like Lambda's execution environments.
+//!
+//! Each instance is the real binary, started with a clean environment: the function's
+//! configured variables (read from the emulator), Lambda's reserved variables
+//! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `_HANDLER`, `LAMBDA_TASK_ROOT`...),
+//! the region, the emulator's test credentials and `AWS_ENDPOINT_URL`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{oneshot, Notify, Semaphore};
+
+/// How a function was configured (read back from the emulator) and how to run it.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Deployed name (`shipstack-local-ingest-api`).
+    pub name: String,
+    pub arn: String,
+    pub timeout: Duration,
+    pub memory_mb: i32,
+    /// Instances that may run at once (reserved concurrency, else 10).
+    pub concurrency: usize,
+    /// The full environment of an instance (configured + Lambda's + emulator access).
+    pub env: BTreeMap<String, String>,
+    /// The unzipped package: `bootstrap` lives here.
+    pub task_root: PathBuf,
+}
+
+/// What an invocation ended with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `POST .../response`.
+    Response(Value),
+    /// A function error: `POST .../error`, an init error, or the runtime exiting.
+    Error(Value),
+    /// No answer within the function's timeout: the instance was killed.
+    Timeout,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Response(_))
+    }
+}
+
+/// One finished invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub event: Value,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// Counters of one function.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub invocations: AtomicU64,
+    pub errors: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub cold_starts: AtomicU64,
+}
+
+/// Where instances' log lines go.
+#[derive(Clone)]
+pub struct LogSink {
+    echo: bool,
+    recent: Arc<Mutex<VecDeque<String>>>,
+}
+
+const RECENT_LINES: usize = 400;
+const HISTORY: usize = 5000;
+
+impl LogSink {
+    pub fn new(echo: bool) -> LogSink {
+        LogSink {
+            echo,
+            recent: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+
+    fn line(&self, function: &str, line: String) {
+        if self.echo {
+            println!("[{function}] {line}");
+        }
+        let mut recent = self.recent.lock().unwrap();
+        if recent.len() == RECENT_LINES {
+            recent.pop_front();
+        }
+        recent.push_back(format!("[{function}] {line}"));
+    }
+
+    /// The last lines, oldest first.
+    pub fn recent(&self) -> Vec<String> {
+        self.recent.lock().unwrap().iter().cloned().collect()
+    }
+}
+
+/// A deployed function, run locally.
+pub struct Function {
+    pub spec: FunctionSpec,
+    permits: Semaphore,
+    idle: Mutex<Vec<Instance>>,
+    history: Mutex<VecDeque<Invocation>>,
+    pub stats: Stats,
+    logs: LogSink,
+    counter: AtomicU64,
+}
+
+impl Function {
+    pub fn new(spec: FunctionSpec, logs: LogSink) -> Function {
+        Function {
+            permits: Semaphore::new(spec.concurrency.max(1)),
+            spec,
+            idle: Mutex::new(Vec::new()),
+            history: Mutex::new(VecDeque::new()),
+            stats: Stats::default(),
+            logs,
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// A synchronous invocation (`RequestResponse`): waits for a free instance (throttling
+    /// is queueing here: the pollers and gateways wait as Lambda's would retry), runs the
+    /// event, returns the outcome.
+    pub async fn invoke(&self, event: Value) -> Invocation {
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let request_id = self.request_id();
+        let started = Instant::now();
+        self.stats.invocations.fetch_add(1, Ordering::Relaxed);
+        let reused = self.idle.lock().unwrap().pop();
+        let instance = match reused {
+            Some(instance) if instance.alive() => Ok(instance),
+            _ => {
+                self.stats.cold_starts.fetch_add(1, Ordering::Relaxed);
+                Instance::start(&self.spec, &self.logs).await
+            }
+        };
+        let outcome = match instance {
+            Err(error) => Outcome::Error(json!({"errorType": "Runtime.StartError", "errorMessage": error})),
+            Ok(instance) => {
+                let (tx, rx) = oneshot::channel();
+                let deadline = SystemTime::now() + self.spec.timeout;
+                instance.submit(Pending {
+                    request_id: request_id.clone(),
+                    event: serde_json::to_vec(&event).unwrap_or_default(),
+                    deadline,
+                    reply: tx,
+                });
+                match tokio::time::timeout(self.spec.timeout, rx).await {
+                    Ok(Ok(outcome)) => {
+                        if instance.alive() {
+                            self.idle.lock().unwrap().push(instance);
+                        }
+                        outcome
+                    }
+                    Ok(Err(_)) => Outcome::Error(json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited without answering"})),
+                    Err(_) => {
+                        drop(instance);
+                        self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                        Outcome::Timeout
+                    }
+                }
+            }
+        };
+        if !outcome.is_ok() {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            self.logs.line(&self.spec.name, format!("invocation {request_id} failed: {outcome:?}"));
+        }
+        let invocation = Invocation {
+            request_id,
+            event,
+            outcome,
+            duration: started.elapsed(),
+        };
+        let mut history = self.history.lock().unwrap();
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(invocation.clone());
+        invocation
+    }
+
+    /// The last invocations (at most 5,000), oldest first.
+    pub fn history(&self) -> Vec<Invocation> {
+        self.history.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// Invocations in progress.
+    pub fn in_flight(&self) -> usize {
+        self.spec.concurrency.max(1) - self.permits.available_permits()
+    }
+
+    /// Stops every idle instance (running ones stop when their invocation ends).
+    pub fn stop(&self) {
+        self.idle.lock().unwrap().clear();
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (nanos >> 32) as u32,
+            (nanos >> 16) as u16,
+            (n >> 12) & 0xfff,
+            n & 0xfff,
+            (nanos as u64) & 0xffff_ffff_ffff
+        )
+    }
+}
+
+struct Pending {
+    request_id: String,
+    event: Vec<u8>,
+    deadline: SystemTime,
+    reply: oneshot::Sender<Outcome>,
+}
+
+#[derive(Default)]
+struct InstanceState {
+    next: Mutex<Option<Pending>>,
+    ready: Notify,
+    current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
+    dead: std::sync::atomic::AtomicBool,
+    arn: String,
+}
+
+impl InstanceState {
+    /// Fails the running invocation and the one waiting to start, if any.
+    fn fail_current(&self, error: Value) {
+        if let Some((_, reply)) = self.current.lock().unwrap().take() {
+            let _ = reply.send(Outcome::Error(error.clone()));
+        }
+        if let Some(pending) = self.next.lock().unwrap().take() {
+            let _ = pending.reply.send(Outcome::Error(error));
+        }
+    }
+}
+
+/// One execution environment: the process and its Runtime API endpoint.
+struct Instance {
+    state: Arc<InstanceState>,
+    server: tokio::task::JoinHandle<()>,
+    _kill: oneshot::Sender<()>,
+}
+
+impl Instance {
+    async fn start(spec: &FunctionSpec, logs: &LogSink) -> Result<Instance, String> {
+        let state = Arc::new(InstanceState {
+            arn: spec.arn.clone(),
+            ..Default::default()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind the Runtime API: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let binary = spec.task_root.join("bootstrap");
+        let mut command = Command::new(&binary);
+        command
+            .env_clear()
+            .envs(&spec.env)
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .current_dir(&spec.task_root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = logs.clone();
+            let name = spec.name.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.line(&name, line);
+                }
+            });
+        }
+        let (kill, killed) = oneshot::channel::<()>();
+        let watched = state.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                status = child.wait() => {
+                    watched.dead.store(true, Ordering::SeqCst);
+                    watched.fail_current(json!({
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": format!("RequestId: the runtime exited: {status:?}"),
+                    }));
+                }
+                _ = killed => {
+                    watched.dead.store(true, Ordering::SeqCst);
+                    let _ = child.kill().await;
+                }
+            }
+        });
+        Ok(Instance {
+            state,
+            server,
+            _kill: kill,
+        })
+    }
+
+    fn alive(&self) -> bool {
+        !self.state.dead.load(Ordering::SeqCst)
+    }
+
+    fn submit(&self, pending: Pending) {
+        *self.state.next.lock().unwrap() = Some(pending);
+        self.state.ready.notify_one();
+        // Died before it could take it: the exit watcher has already run.
+        if !self.alive() {
+            self.state.fail_current(json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn next(State(state): State<Arc<InstanceState>>) -> Response {
+    let pending = loop {
+        let notified = state.ready.notified();
+        if let Some(pending) = state.next.lock().unwrap().take() {
+            break pending;
+        }
+        notified.await;
+    };
+    let deadline_ms = pending
+        .deadline
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .to_string();
+    *state.current.lock().unwrap() = Some((pending.request_id.clone(), pending.reply));
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    };
+    set("content-type", "application/json");
+    set("lambda-runtime-aws-request-id", &pending.request_id);
+    set("lambda-runtime-deadline-ms", &deadline_ms);
+    set("lambda-runtime-invoked-function-arn", &state.arn);
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0",
+    );
+    (StatusCode::OK, headers, pending.event).into_response()
+}
+
+fn finish(state: &InstanceState, id: &str, outcome: Outcome) -> Response {
+    let mut current = state.current.lock().unwrap();
+    match current.take() {
+        Some((current_id, reply)) if current_id == id => {
+            let _ = reply.send(outcome);
+            (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+        }
+        other => {
+            *current = other;
+            (
+                StatusCode::BAD_REQUEST,
+                r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn response(
+    State(state): State<Arc<InstanceState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    finish(&state, &id, Outcome::Response(value))
+}
+
+async fn error(
+    State(state): State<Arc<InstanceState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut value: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
+    if let (Some(kind), Some(map)) = (
+        headers
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok()),
+        value.as_object_mut(),
+    ) {
+        map.entry("errorType").or_insert_with(|| Value::String(kind.to_owned()));
+    }
+    finish(&state, &id, Outcome::Error(value))
+}
+
+async fn init_error(State(state): State<Arc<InstanceState>>, body: Bytes) -> Response {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.fail_current(json!({"errorType": "Runtime.InitError", "cause": value}));
+    state.dead.store(true, Ordering::SeqCst);
+    (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}

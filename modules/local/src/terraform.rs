@@ -1,0 +1,277 @@
+//! Terraform against the emulator, in a copy of `generated/local` so no state file ever
+//! lands in the repository.
+//!
+//! The copy is `<work>/local/*.tf.json` with `<work>/dist` -> `generated/dist` next to it
+//! (the functions read `${path.module}/../dist/<function>.zip`). `terraform init` goes
+//! through `scripts/terraform-init`, which uses the local provider mirror when there is one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::paths;
+
+/// One deployment of the local environment against one emulator endpoint.
+pub struct Deployment {
+    work: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    endpoint: String,
+}
+
+/// One resource the plan would change, with the top-level attributes that differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChange {
+    pub address: String,
+    pub actions: Vec<String>,
+    pub attributes: BTreeSet<String>,
+    pub before: Value,
+    pub after: Value,
+}
+
+impl Deployment {
+    /// A deployment in a fresh temporary directory (removed on drop).
+    pub fn temporary(endpoint: &str) -> Result<Deployment> {
+        let temp = tempfile::Builder::new().prefix("shipstack-local-").tempdir()?;
+        let mut deployment = Deployment::in_dir(temp.path(), endpoint)?;
+        deployment._temp = Some(temp);
+        Ok(deployment)
+    }
+
+    /// A deployment in `work` (kept: `shipstack-local up` keeps its state there).
+    pub fn in_dir(work: &Path, endpoint: &str) -> Result<Deployment> {
+        let dist = paths::dist();
+        paths::check_dist(&dist)?;
+        let env_dir = work.join("local");
+        std::fs::create_dir_all(&env_dir)?;
+        for entry in std::fs::read_dir(paths::rendered_local())? {
+            let path = entry?.path();
+            if path.to_string_lossy().ends_with(".tf.json") {
+                std::fs::copy(&path, env_dir.join(path.file_name().unwrap_or_default()))
+                    .with_context(|| format!("copy {}", path.display()))?;
+            }
+        }
+        let link = work.join("dist");
+        if !link.exists() {
+            std::os::unix::fs::symlink(&dist, &link)?;
+        }
+        Ok(Deployment {
+            work: work.to_owned(),
+            _temp: None,
+            endpoint: endpoint.to_owned(),
+        })
+    }
+
+    /// The Terraform working directory (the copy of `generated/local`).
+    pub fn dir(&self) -> PathBuf {
+        self.work.join("local")
+    }
+
+    pub fn work(&self) -> &Path {
+        &self.work
+    }
+
+    fn terraform(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("terraform");
+        command
+            .arg(format!("-chdir={}", self.dir().display()))
+            .args(args)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0");
+        if std::env::var_os("TF_CLI_CONFIG_FILE").is_some_and(|f| !Path::new(&f).exists()) {
+            command.env_remove("TF_CLI_CONFIG_FILE");
+        }
+        command
+    }
+
+    fn var(&self) -> String {
+        format!("emulator_endpoint={}", self.endpoint)
+    }
+
+    /// `scripts/terraform-init <copy> -backend=true`.
+    pub fn init(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let output = Command::new(paths::repo_root().join("scripts/terraform-init"))
+            .arg(self.dir())
+            .arg("-backend=true")
+            .output()
+            .context("run scripts/terraform-init (is terraform on PATH?)")?;
+        check("terraform init", &output)?;
+        Ok(started.elapsed())
+    }
+
+    /// `terraform apply -auto-approve`.
+    pub fn apply(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let output = self
+            .terraform(&["apply", "-auto-approve", "-no-color", "-var", &self.var()])
+            .output()?;
+        check("terraform apply", &output)?;
+        Ok(started.elapsed())
+    }
+
+    /// `terraform plan -detailed-exitcode`, then the plan's resource changes as JSON.
+    pub fn plan(&self) -> Result<(Duration, Vec<PlannedChange>)> {
+        let started = Instant::now();
+        let output = self
+            .terraform(&[
+                "plan",
+                "-detailed-exitcode",
+                "-no-color",
+                "-out=e2e.tfplan",
+                "-var",
+                &self.var(),
+            ])
+            .output()?;
+        let elapsed = started.elapsed();
+        match output.status.code() {
+            Some(0) => return Ok((elapsed, Vec::new())),
+            Some(2) => {}
+            _ => check("terraform plan", &output)?,
+        }
+        let shown = self
+            .terraform(&["show", "-json", "e2e.tfplan"])
+            .output()?;
+        check("terraform show", &shown)?;
+        let plan: Value = serde_json::from_slice(&shown.stdout)?;
+        Ok((elapsed, planned_changes(&plan)))
+    }
+
+    /// `terraform destroy -auto-approve`.
+    pub fn destroy(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let output = self
+            .terraform(&["destroy", "-auto-approve", "-no-color", "-var", &self.var()])
+            .output()?;
+        check("terraform destroy", &output)?;
+        Ok(started.elapsed())
+    }
+
+    /// `terraform state list`.
+    pub fn state_list(&self) -> Result<Vec<String>> {
+        let output = self.terraform(&["state", "list"]).output()?;
+        // No state at all is an empty list, not an error.
+        if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("No state file") {
+            return Ok(Vec::new());
+        }
+        check("terraform state list", &output)?;
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `terraform output -json` as `{name: value}`.
+    pub fn outputs(&self) -> Result<Outputs> {
+        let output = self.terraform(&["output", "-json"]).output()?;
+        check("terraform output", &output)?;
+        let raw: Value = serde_json::from_slice(&output.stdout)?;
+        let mut outputs = serde_json::Map::new();
+        if let Some(map) = raw.as_object() {
+            for (name, entry) in map {
+                outputs.insert(name.clone(), entry.get("value").cloned().unwrap_or(Value::Null));
+            }
+        }
+        Ok(Outputs(outputs))
+    }
+}
+
+/// `terraform output` values.
+#[derive(Debug, Clone)]
+pub struct Outputs(pub serde_json::Map<String, Value>);
+
+impl Outputs {
+    pub fn get(&self, name: &str) -> Result<String> {
+        self.0
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| format!("terraform output {name:?} is missing"))
+    }
+}
+
+fn check(what: &str, output: &Output) -> Result<()> {
+    if output.status.success() {
+        return Ok(());
+    }
+    let tail = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    };
+    bail!(
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        tail(&output.stdout),
+        tail(&output.stderr)
+    )
+}
+
+/// The resource changes of a `terraform show -json` plan (no-ops and reads left out).
+pub fn planned_changes(plan: &Value) -> Vec<PlannedChange> {
+    let mut changes = Vec::new();
+    for change in plan["resource_changes"].as_array().into_iter().flatten() {
+        let actions: Vec<String> = change["change"]["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        if actions.iter().all(|a| a == "no-op" || a == "read") {
+            continue;
+        }
+        let before = change["change"]["before"].clone();
+        let after = change["change"]["after"].clone();
+        let unknown = &change["change"]["after_unknown"];
+        let mut attributes = BTreeSet::new();
+        let keys: BTreeSet<&String> = before
+            .as_object()
+            .into_iter()
+            .flatten()
+            .chain(after.as_object().into_iter().flatten())
+            .map(|(k, _)| k)
+            .collect();
+        for key in keys {
+            let unknown_now = unknown.get(key).is_some_and(|u| u == &Value::Bool(true));
+            if before.get(key) != after.get(key) || unknown_now {
+                attributes.insert(key.clone());
+            }
+        }
+        changes.push(PlannedChange {
+            address: change["address"].as_str().unwrap_or_default().to_owned(),
+            actions,
+            attributes,
+            before,
+            after,
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn planned_changes_name_the_attributes_that_differ() {
+        let plan = json!({"resource_changes": [
+            {"address": "a.x", "change": {"actions": ["no-op"], "before": {}, "after": {}}},
+            {"address": "b.y", "change": {"actions": ["update"],
+                "before": {"k": 1, "same": 2, "gone": [1]},
+                "after": {"k": 3, "same": 2, "gone": []},
+                "after_unknown": {}}},
+        ]});
+        let changes = planned_changes(&plan);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].address, "b.y");
+        assert_eq!(
+            changes[0].attributes,
+            ["gone", "k"].iter().map(|s| s.to_string()).collect()
+        );
+    }
+}
