@@ -149,10 +149,18 @@ async fn discover_functions(clients: &Clients) -> Result<BTreeMap<String, Deploy
         }
     }
     let mut found = BTreeMap::new();
+    if !names
+        .iter()
+        .any(|n| functions::ALL.iter().any(|c| n.ends_with(&format!("-{c}"))))
+    {
+        bail!("none of the platform's functions is deployed in the emulator (deployed: {names:?})");
+    }
     for contract_name in functions::ALL {
         let suffix = format!("-{contract_name}");
+        // Not every environment deploys every function (`queued` delivery has no
+        // event-processor).
         let Some(name) = names.iter().find(|n| n.ends_with(&suffix)) else {
-            bail!("function *{suffix} is not deployed in the emulator (deployed: {names:?})");
+            continue;
         };
         let config = clients
             .lambda
@@ -241,7 +249,11 @@ async fn discover_mappings(clients: &Clients) -> Result<Vec<Mapping>> {
 async fn discover_rest(clients: &Clients) -> Result<Vec<RestRoute>> {
     let api = &clients.apigateway;
     let mut routes = Vec::new();
-    let apis = api.get_rest_apis().send().await.context("apigateway:GetRestApis")?;
+    let apis = api
+        .get_rest_apis()
+        .send()
+        .await
+        .context("apigateway:GetRestApis")?;
     for rest_api in apis.items() {
         let api_id = rest_api.id().unwrap_or_default().to_owned();
         let stages = api
@@ -250,7 +262,11 @@ async fn discover_rest(clients: &Clients) -> Result<Vec<RestRoute>> {
             .send()
             .await
             .context("apigateway:GetStages")?;
-        let Some(stage) = stages.item().first().and_then(|s| s.stage_name()).map(str::to_owned)
+        let Some(stage) = stages
+            .item()
+            .first()
+            .and_then(|s| s.stage_name())
+            .map(str::to_owned)
         else {
             continue;
         };
@@ -286,8 +302,7 @@ async fn discover_rest(clients: &Clients) -> Result<Vec<RestRoute>> {
                 else {
                     continue;
                 };
-                let Some(function) = integration.uri().and_then(function_of_integration_uri)
-                else {
+                let Some(function) = integration.uri().and_then(function_of_integration_uri) else {
                     continue;
                 };
                 let mut body_schema = None;
@@ -337,7 +352,11 @@ async fn discover_rest(clients: &Clients) -> Result<Vec<RestRoute>> {
 
 async fn discover_websocket(clients: &Clients) -> Result<Option<WebSocketApi>> {
     let api = &clients.apigatewayv2;
-    let apis = api.get_apis().send().await.context("apigatewayv2:GetApis")?;
+    let apis = api
+        .get_apis()
+        .send()
+        .await
+        .context("apigatewayv2:GetApis")?;
     let Some(ws) = apis
         .items()
         .iter()
@@ -377,7 +396,9 @@ async fn discover_websocket(clients: &Clients) -> Result<Option<WebSocketApi>> {
             .send()
             .await
             .context("apigatewayv2:GetIntegration")?;
-        let Some(function) = integration.integration_uri().and_then(function_of_integration_uri)
+        let Some(function) = integration
+            .integration_uri()
+            .and_then(function_of_integration_uri)
         else {
             continue;
         };
@@ -407,7 +428,10 @@ async fn discover_websocket(clients: &Clients) -> Result<Option<WebSocketApi>> {
     Ok(Some(WebSocketApi {
         api_id,
         stage,
-        route_selection_expression: ws.route_selection_expression().unwrap_or_default().to_owned(),
+        route_selection_expression: ws
+            .route_selection_expression()
+            .unwrap_or_default()
+            .to_owned(),
         routes,
     }))
 }

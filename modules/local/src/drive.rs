@@ -33,7 +33,12 @@ impl HttpAnswer {
 }
 
 /// `POST url` with a JSON body, SigV4-shaped auth (when `signed`) and extra headers.
-pub async fn post(url: &str, body: &str, headers: &[(&str, &str)], signed: bool) -> Result<HttpAnswer> {
+pub async fn post(
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+    signed: bool,
+) -> Result<HttpAnswer> {
     let mut request = hyper::Request::builder()
         .method("POST")
         .uri(url)
@@ -47,7 +52,10 @@ pub async fn post(url: &str, body: &str, headers: &[(&str, &str)], signed: bool)
     }
     let request = request.body(Full::new(Bytes::from(body.to_owned())))?;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.with_context(|| format!("POST {url}"))?;
+    let response = client
+        .request(request)
+        .await
+        .with_context(|| format!("POST {url}"))?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes();
     Ok(HttpAnswer {
@@ -89,7 +97,9 @@ pub async fn put_events(clients: &Clients, bus: &str, events: &[BusEvent]) -> Re
                     .source(&e.source)
                     .detail_type(&e.detail_type)
                     .detail(e.detail.to_string())
-                    .set_time(e.time.map(|t| aws_sdk_eventbridge::primitives::DateTime::from_millis(t.timestamp_millis())))
+                    .set_time(e.time.map(|t| {
+                        aws_sdk_eventbridge::primitives::DateTime::from_millis(t.timestamp_millis())
+                    }))
                     .build()
             })
             .collect();
@@ -115,7 +125,10 @@ pub async fn put_events(clients: &Clients, bus: &str, events: &[BusEvent]) -> Re
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
         if !pending.is_empty() {
-            bail!("{} entries refused by PutEvents after retries", pending.len());
+            bail!(
+                "{} entries refused by PutEvents after retries",
+                pending.len()
+            );
         }
     }
     Ok(())
@@ -174,9 +187,18 @@ pub async fn items_with_prefix(clients: &Clients, table: &str, prefix: &str) -> 
     }
 }
 
+/// The table's item count (`DescribeTable`; live on moto, about six-hourly on AWS).
+pub async fn item_count(clients: &Clients, table: &str) -> Result<usize> {
+    let output = clients.dynamodb.describe_table().table_name(table).send().await.context("dynamodb:DescribeTable")?;
+    Ok(output.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as usize)
+}
+
 /// A string attribute.
 pub fn s<'a>(row: &'a Row, name: &str) -> &'a str {
-    row.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default()
+    row.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or_default()
 }
 
 /// Polls `check` until it returns `Some`, or fails with `what` after `timeout`.
@@ -193,7 +215,7 @@ where
         if Instant::now() > deadline {
             bail!("timed out after {timeout:?} waiting for {what}");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -234,8 +256,22 @@ impl std::fmt::Display for LoadReport {
 /// Sends `count` distinct events through the bus (in both producer dialects, ten events
 /// per shipment, on `day`), waits until they are all stored or `timeout` passes, and
 /// measures. Shipment ids start with `prefix`.
-pub async fn load(clients: &Clients, bus: &str, table: &str, prefix: &str, day: &str, count: usize, timeout: Duration) -> Result<LoadReport> {
-    const STATUSES: [&str; 5] = ["CREATED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"];
+pub async fn load(
+    clients: &Clients,
+    bus: &str,
+    table: &str,
+    prefix: &str,
+    day: &str,
+    count: usize,
+    timeout: Duration,
+) -> Result<LoadReport> {
+    const STATUSES: [&str; 5] = [
+        "CREATED",
+        "PICKED_UP",
+        "IN_TRANSIT",
+        "OUT_FOR_DELIVERY",
+        "DELIVERED",
+    ];
     let events: Vec<(String, String, BusEvent)> = (0..count)
         .map(|i| {
             let shipment = format!("{prefix}{:06}", i / 10);
@@ -249,10 +285,12 @@ pub async fn load(clients: &Clients, bus: &str, table: &str, prefix: &str, day: 
             (shipment, time, event)
         })
         .collect();
+    let baseline = item_count(clients, table).await?;
     let started = Instant::now();
     let start_wall = chrono::Utc::now();
     let sent_at: Arc<std::sync::Mutex<BTreeMap<(String, String), i64>>> = Arc::default();
-    let chunks: Vec<Vec<(String, String, BusEvent)>> = events.chunks(10).map(|c| c.to_vec()).collect();
+    let chunks: Vec<Vec<(String, String, BusEvent)>> =
+        events.chunks(10).map(|c| c.to_vec()).collect();
     let mut senders = tokio::task::JoinSet::new();
     let per_sender = chunks.len().div_ceil(4);
     for group in chunks.chunks(per_sender.max(1)).map(|g| g.to_vec()) {
@@ -275,27 +313,34 @@ pub async fn load(clients: &Clients, bus: &str, table: &str, prefix: &str, day: 
     while let Some(result) = senders.join_next().await {
         result??;
     }
+    // Progress is watched with the table's item count (cheap); the items are read once at
+    // the end (a Scan on moto costs seconds at this size and would slow what it measures).
     let deadline = Instant::now() + timeout;
-    let rows = loop {
-        let rows = items_with_prefix(clients, table, prefix).await?;
-        if rows.len() >= count || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    while item_count(clients, table).await? < baseline + count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let rows = items_with_prefix(clients, table, prefix).await?;
     let elapsed = started.elapsed();
     let sent = sent_at.lock().unwrap().clone();
     let mut seen = HashSet::new();
     let mut duplicated = 0;
     let mut latencies = Vec::new();
     for row in &rows {
-        let key = (s(row, shipments_table::PARTITION_KEY).to_owned(), normalise_time(s(row, shipments_table::STATUS_INDEX_SORT_KEY)));
+        let key = (
+            s(row, shipments_table::PARTITION_KEY).to_owned(),
+            normalise_time(s(row, shipments_table::STATUS_INDEX_SORT_KEY)),
+        );
         if !seen.insert(key.clone()) {
             duplicated += 1;
             continue;
         }
-        if let (Some(sent_ms), Ok(ingested)) = (sent.get(&key), chrono::DateTime::parse_from_rfc3339(s(row, "ingestedAt"))) {
-            latencies.push(Duration::from_millis((ingested.timestamp_millis() - sent_ms).max(0) as u64));
+        if let (Some(sent_ms), Ok(ingested)) = (
+            sent.get(&key),
+            chrono::DateTime::parse_from_rfc3339(s(row, "ingestedAt")),
+        ) {
+            latencies.push(Duration::from_millis(
+                (ingested.timestamp_millis() - sent_ms).max(0) as u64,
+            ));
         }
     }
     let lost = sent.keys().filter(|k| !seen.contains(*k)).count();
@@ -307,7 +352,12 @@ pub async fn load(clients: &Clients, bus: &str, table: &str, prefix: &str, day: 
         .map(Duration::from_millis)
         .unwrap_or(elapsed);
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default()
+    };
     Ok(LoadReport {
         sent: count,
         stored: rows.len(),
@@ -324,6 +374,9 @@ pub async fn load(clients: &Clients, bus: &str, table: &str, prefix: &str, day: 
 /// RFC 3339 with milliseconds, UTC: how the table stores event times.
 pub fn normalise_time(time: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(time)
-        .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
         .unwrap_or_else(|_| time.to_owned())
 }

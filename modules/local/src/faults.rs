@@ -37,7 +37,12 @@ fn http_client() -> HttpClient {
 
 /// An unsigned request to the emulator with a SigV4-shaped `Authorization` header naming
 /// `service` (moto routes on the credential scope and does not verify signatures).
-pub async fn raw_request(method: &str, url: &str, service: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>)> {
+pub async fn raw_request(
+    method: &str,
+    url: &str,
+    service: &str,
+    body: Vec<u8>,
+) -> Result<(u16, Vec<u8>)> {
     let request = hyper::Request::builder()
         .method(method)
         .uri(url)
@@ -45,7 +50,10 @@ pub async fn raw_request(method: &str, url: &str, service: &str, body: Vec<u8>) 
         .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
         .header("content-length", body.len())
         .body(Full::new(Bytes::from(body)))?;
-    let response = http_client().request(request).await.with_context(|| format!("{method} {url}"))?;
+    let response = http_client()
+        .request(request)
+        .await
+        .with_context(|| format!("{method} {url}"))?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes().to_vec();
     Ok((status, body))
@@ -129,7 +137,11 @@ impl FaultProxy {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(FaultProxy { endpoint, state, server })
+        Ok(FaultProxy {
+            endpoint,
+            state,
+            server,
+        })
     }
 
     /// From now on, fail this share (0.0 to 1.0) of DynamoDB and SNS requests.
@@ -201,7 +213,11 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
             return error_response(&service, fault);
         }
     }
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut forward = hyper::Request::builder()
         .method(parts.method.clone())
         .uri(format!("{}{}", state.upstream, path));
@@ -223,7 +239,11 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
         return error_response(&service, fault);
     }
     let (parts, body) = upstream.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = parts.status;
     for (name, value) in &parts.headers {
@@ -245,11 +265,16 @@ fn error_response(service: &str, fault: Fault) -> Response {
         ("dynamodb", Fault::Internal | Fault::InternalAfterApplying) => {
             (500, "InternalServerError", "Internal server error")
         }
-        (_, Fault::Internal | Fault::InternalAfterApplying) => (500, "InternalError", "Internal failure"),
+        (_, Fault::Internal | Fault::InternalAfterApplying) => {
+            (500, "InternalError", "Internal failure")
+        }
         (_, Fault::Unavailable) => (503, "ServiceUnavailable", "Service unavailable"),
         (_, Fault::Throttle) => (400, "ThrottlingException", "Rate exceeded"),
     };
-    let request_id = format!("fault-{:x}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let request_id = format!(
+        "fault-{:x}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
     let (content_type, body) = if service == "dynamodb" {
         (
             "application/x-amz-json-1.0",
@@ -265,7 +290,8 @@ fn error_response(service: &str, fault: Fault) -> Response {
         )
     };
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static(content_type));
     if let Ok(id) = HeaderValue::from_str(&request_id) {

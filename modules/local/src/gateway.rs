@@ -66,7 +66,10 @@ fn new_id(counter: &AtomicU64) -> String {
     let mut bytes = [0u8; 11];
     bytes[..4].copy_from_slice(&n.to_be_bytes());
     bytes[4..].copy_from_slice(&t.to_be_bytes()[1..]);
-    base64::engine::general_purpose::STANDARD.encode(bytes).replace('/', "_").replace('+', "-")
+    base64::engine::general_purpose::STANDARD
+        .encode(bytes)
+        .replace('/', "_")
+        .replace('+', "-")
 }
 
 /// A SigV4 `Authorization` header (or presigned query): present, not verified.
@@ -136,13 +139,13 @@ struct RestState {
 pub fn rest_app(routes: Vec<RestRoute>, functions: Functions) -> Result<Router> {
     let mut compiled = Vec::new();
     for route in routes {
-        let validator = match &route.body_schema {
-            Some(schema) => Some(
-                jsonschema::validator_for(schema)
-                    .map_err(|e| anyhow::anyhow!("model of {} {}: {e}", route.method, route.path))?,
-            ),
-            None => None,
-        };
+        let validator =
+            match &route.body_schema {
+                Some(schema) => Some(jsonschema::validator_for(schema).map_err(|e| {
+                    anyhow::anyhow!("model of {} {}: {e}", route.method, route.path)
+                })?),
+                None => None,
+            };
         compiled.push((route, validator));
     }
     let state = Arc::new(RestState {
@@ -160,7 +163,11 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|_| "127.0.0.1".into());
     let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
-        return api_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException");
+        return api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Too Long",
+            "RequestTooLongException",
+        );
     };
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
@@ -169,11 +176,19 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
             && path.trim_end_matches('/') == format!("/{}{}", route.stage, route.path)
     });
     let Some((route, validator)) = found else {
-        return api_error(StatusCode::FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException");
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "Missing Authentication Token",
+            "MissingAuthenticationTokenException",
+        );
     };
     let access_key = sigv4_access_key(&parts.headers, &query);
     if route.authorization == "AWS_IAM" && access_key.is_none() {
-        return api_error(StatusCode::FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException");
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "Missing Authentication Token",
+            "MissingAuthenticationTokenException",
+        );
     }
     if let Some(validator) = validator {
         let json_body = parts
@@ -186,12 +201,20 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
                 .map(|value| validator.is_valid(&value))
                 .unwrap_or(false);
             if !valid {
-                return api_error(StatusCode::BAD_REQUEST, "Invalid request body", "BadRequestException");
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid request body",
+                    "BadRequestException",
+                );
             }
         }
     }
     let Some(function) = state.functions.get(&route.function) else {
-        return api_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException");
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            "InternalServerErrorException",
+        );
     };
     let epoch = now_epoch_ms();
     let request_id = uuid_like(&state.counter);
@@ -199,9 +222,15 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
     let (qs, multi_qs) = query_maps(&query);
     let (text, base64_encoded) = match std::str::from_utf8(&body) {
         Ok(text) => (text.to_owned(), false),
-        Err(_) => (base64::engine::general_purpose::STANDARD.encode(&body), true),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(&body),
+            true,
+        ),
     };
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok());
+    let user_agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok());
     let event = json!({
         "resource": route.path,
         "path": route.path,
@@ -247,7 +276,11 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
         Ok(event) => event,
         Err(error) => {
             eprintln!("[rest] could not build the proxy event: {error}");
-            return api_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException");
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                "InternalServerErrorException",
+            );
         }
     };
     let invocation = function.invoke(event).await;
@@ -261,20 +294,35 @@ async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response
 fn uuid_like(counter: &AtomicU64) -> String {
     let n = counter.fetch_add(1, Ordering::Relaxed);
     let t = now_epoch_ms() as u64;
-    format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", (t >> 16) as u32, t as u16, (n >> 12) & 0xfff, n & 0xfff, n)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        (t >> 16) as u32,
+        t as u16,
+        (n >> 12) & 0xfff,
+        n & 0xfff,
+        n
+    )
 }
 
 /// A Lambda proxy integration's answer as the HTTP response API Gateway gives.
 fn proxy_response(outcome: &Outcome) -> Response {
     let Outcome::Response(answer) = outcome else {
-        return api_error(StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException");
+        return api_error(
+            StatusCode::BAD_GATEWAY,
+            "Internal server error",
+            "InternalServerErrorException",
+        );
     };
     let Some(status) = answer
         .get("statusCode")
         .and_then(Value::as_u64)
         .and_then(|s| StatusCode::from_u16(s as u16).ok())
     else {
-        return api_error(StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException");
+        return api_error(
+            StatusCode::BAD_GATEWAY,
+            "Internal server error",
+            "InternalServerErrorException",
+        );
     };
     let body = match answer.get("body") {
         Some(Value::String(text)) if answer.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
@@ -288,7 +336,12 @@ fn proxy_response(outcome: &Outcome) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    for (name, value) in answer.get("headers").and_then(Value::as_object).into_iter().flatten() {
+    for (name, value) in answer
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         if let (Ok(name), Some(Ok(value))) = (
             name.parse::<axum::http::HeaderName>(),
             value.as_str().map(|v| v.parse::<axum::http::HeaderValue>()),
@@ -296,8 +349,18 @@ fn proxy_response(outcome: &Outcome) -> Response {
             headers.insert(name, value);
         }
     }
-    for (name, values) in answer.get("multiValueHeaders").and_then(Value::as_object).into_iter().flatten() {
-        for value in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for (name, values) in answer
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        for value in values
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if let (Ok(name), Ok(value)) = (
                 name.parse::<axum::http::HeaderName>(),
                 value.parse::<axum::http::HeaderValue>(),
@@ -377,7 +440,12 @@ impl WsHub {
         let stage = self.api.stage.clone();
         Router::new()
             .route(&format!("/{stage}"), any(upgrade))
-            .route(&format!("/{stage}/@connections/{{id}}"), post(post_to_connection).get(get_connection).delete(delete_connection))
+            .route(
+                &format!("/{stage}/@connections/{{id}}"),
+                post(post_to_connection)
+                    .get(get_connection)
+                    .delete(delete_connection),
+            )
             .with_state(self.clone())
     }
 
@@ -400,7 +468,15 @@ impl WsHub {
         }
     }
 
-    fn event(&self, route_key: &str, event_type: &str, connection_id: &str, connected_at: i64, body: Option<&str>, extra: Value) -> Value {
+    fn event(
+        &self,
+        route_key: &str,
+        event_type: &str,
+        connection_id: &str,
+        connected_at: i64,
+        body: Option<&str>,
+        extra: Value,
+    ) -> Value {
         let epoch = now_epoch_ms();
         let mut context = json!({
             "routeKey": route_key,
@@ -437,7 +513,8 @@ impl WsHub {
         }
         if event_type == "CONNECT" {
             event["queryStringParameters"] = extra["queryStringParameters"].clone();
-            event["multiValueQueryStringParameters"] = extra["multiValueQueryStringParameters"].clone();
+            event["multiValueQueryStringParameters"] =
+                extra["multiValueQueryStringParameters"].clone();
         }
         // Checked against the typed shape the function deserializes.
         serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event.clone())
@@ -454,14 +531,20 @@ impl WsHub {
 
 fn status_of(outcome: &Outcome) -> u16 {
     match outcome {
-        Outcome::Response(answer) => answer.get("statusCode").and_then(Value::as_u64).unwrap_or(200) as u16,
+        Outcome::Response(answer) => answer
+            .get("statusCode")
+            .and_then(Value::as_u64)
+            .unwrap_or(200) as u16,
         _ => 502,
     }
 }
 
 fn body_of(outcome: &Outcome) -> Option<String> {
     match outcome {
-        Outcome::Response(answer) => answer.get("body").and_then(Value::as_str).map(str::to_owned),
+        Outcome::Response(answer) => answer
+            .get("body")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => Some(json!({"message": "Internal server error"}).to_string()),
     }
 }
@@ -478,7 +561,11 @@ async fn upgrade(
         return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
     };
     let query = uri.query().unwrap_or_default().to_owned();
-    if hub.api.routes.get("$connect").is_some_and(|r| r.authorization == "AWS_IAM")
+    if hub
+        .api
+        .routes
+        .get("$connect")
+        .is_some_and(|r| r.authorization == "AWS_IAM")
         && sigv4_access_key(&headers, &query).is_none()
     {
         return api_error(StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException");
@@ -487,24 +574,44 @@ async fn upgrade(
     let connected_at = now_epoch_ms();
     let (h, mh) = header_maps(&headers);
     let (qs, mqs) = query_maps(&query);
-    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let extra = json!({
         "sourceIp": peer.ip().to_string(), "userAgent": user_agent,
         "headers": h, "multiValueHeaders": mh,
         "queryStringParameters": qs, "multiValueQueryStringParameters": mqs,
     });
     if hub.api.routes.contains_key("$connect") {
-        let event = hub.event("$connect", "CONNECT", &connection_id, connected_at, None, extra.clone());
+        let event = hub.event(
+            "$connect",
+            "CONNECT",
+            &connection_id,
+            connected_at,
+            None,
+            extra.clone(),
+        );
         let outcome = hub.invoke_route("$connect", event).await;
         let status = outcome.as_ref().map(status_of).unwrap_or(502);
         if !(200..300).contains(&status) {
-            return (StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN), "connection refused by $connect").into_response();
+            return (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+                "connection refused by $connect",
+            )
+                .into_response();
         }
     }
     let (sender, receiver) = mpsc::unbounded_channel();
     hub.connections.lock().unwrap().insert(
         connection_id.clone(),
-        Connection { sender, connected_at, source_ip: peer.ip().to_string(), user_agent, stale: false },
+        Connection {
+            sender,
+            connected_at,
+            source_ip: peer.ip().to_string(),
+            user_agent,
+            stale: false,
+        },
     );
     hub.order.lock().unwrap().push(connection_id.clone());
     ws.on_upgrade(move |socket| session(hub, socket, connection_id, connected_at, receiver, extra))
@@ -543,12 +650,30 @@ async fn session(
             _ => continue,
         };
         let route_key = hub.route_for(&body);
-        let event = hub.event(&route_key, "MESSAGE", &connection_id, connected_at, Some(&body), extra.clone());
-        let Some(outcome) = hub.invoke_route(&route_key, event).await else { continue };
-        let has_response = hub.api.routes.get(&route_key).is_some_and(|r| r.has_route_response);
+        let event = hub.event(
+            &route_key,
+            "MESSAGE",
+            &connection_id,
+            connected_at,
+            Some(&body),
+            extra.clone(),
+        );
+        let Some(outcome) = hub.invoke_route(&route_key, event).await else {
+            continue;
+        };
+        let has_response = hub
+            .api
+            .routes
+            .get(&route_key)
+            .is_some_and(|r| r.has_route_response);
         if has_response {
             if let Some(reply) = body_of(&outcome) {
-                let sender = hub.connections.lock().unwrap().get(&connection_id).map(|c| c.sender.clone());
+                let sender = hub
+                    .connections
+                    .lock()
+                    .unwrap()
+                    .get(&connection_id)
+                    .map(|c| c.sender.clone());
                 if let Some(sender) = sender {
                     let _ = sender.send(Message::Text(reply.into()));
                 }
@@ -561,26 +686,46 @@ async fn session(
         let mut extra = extra;
         extra["disconnectStatusCode"] = json!(close_code);
         extra["disconnectReason"] = json!(close_reason);
-        let event = hub.event("$disconnect", "DISCONNECT", &connection_id, connected_at, None, extra);
+        let event = hub.event(
+            "$disconnect",
+            "DISCONNECT",
+            &connection_id,
+            connected_at,
+            None,
+            extra,
+        );
         let _ = hub.invoke_route("$disconnect", event).await;
     }
 }
 
 fn gone() -> Response {
     let mut response = (StatusCode::GONE, axum::Json(json!({"message": null}))).into_response();
-    response.headers_mut().insert("x-amzn-errortype", "GoneException".parse().expect("static"));
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", "GoneException".parse().expect("static"));
     response
 }
 
-async fn post_to_connection(State(hub): State<Arc<WsHub>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn post_to_connection(
+    State(hub): State<Arc<WsHub>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let data = String::from_utf8_lossy(&body).into_owned();
     let sender = {
         let connections = hub.connections.lock().unwrap();
-        connections.get(&id).filter(|c| !c.stale).map(|c| c.sender.clone())
+        connections
+            .get(&id)
+            .filter(|c| !c.stale)
+            .map(|c| c.sender.clone())
     };
     let delivered = sender.is_some_and(|s| s.send(Message::Text(data.clone().into())).is_ok());
     let status = if delivered { 200 } else { 410 };
-    hub.posts.lock().unwrap().push(Post { connection_id: id, data, status });
+    hub.posts.lock().unwrap().push(Post {
+        connection_id: id,
+        data,
+        status,
+    });
     if delivered {
         StatusCode::OK.into_response()
     } else {
@@ -602,7 +747,12 @@ async fn get_connection(State(hub): State<Arc<WsHub>>, Path(id): Path<String>) -
 }
 
 async fn delete_connection(State(hub): State<Arc<WsHub>>, Path(id): Path<String>) -> Response {
-    let sender = hub.connections.lock().unwrap().get(&id).map(|c| c.sender.clone());
+    let sender = hub
+        .connections
+        .lock()
+        .unwrap()
+        .get(&id)
+        .map(|c| c.sender.clone());
     match sender {
         Some(sender) => {
             let _ = sender.send(Message::Close(None));
@@ -618,16 +768,24 @@ mod tests {
     use crate::deployed::WsRoute;
 
     fn hub() -> Arc<WsHub> {
-        let route = |f: &str| WsRoute { function: f.into(), authorization: "NONE".into(), has_route_response: false };
+        let route = |f: &str| WsRoute {
+            function: f.into(),
+            authorization: "NONE".into(),
+            has_route_response: false,
+        };
         WsHub::new(
             WebSocketApi {
                 api_id: "abc".into(),
                 stage: "local".into(),
                 route_selection_expression: "$request.body.action".into(),
-                routes: [("$connect", route("f")), ("$default", route("f")), ("subscribe", route("f"))]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect(),
+                routes: [
+                    ("$connect", route("f")),
+                    ("$default", route("f")),
+                    ("subscribe", route("f")),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
             },
             Functions::new(),
         )
@@ -647,7 +805,10 @@ mod tests {
         let extra = json!({"sourceIp": "127.0.0.1", "userAgent": "t", "headers": {}, "multiValueHeaders": {}, "queryStringParameters": null, "multiValueQueryStringParameters": null});
         let event = hub.event("$default", "MESSAGE", "conn-1", 1, Some("{}"), extra);
         let typed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).unwrap();
-        assert_eq!(typed.request_context.connection_id.as_deref(), Some("conn-1"));
+        assert_eq!(
+            typed.request_context.connection_id.as_deref(),
+            Some("conn-1")
+        );
         assert_eq!(typed.request_context.route_key.as_deref(), Some("$default"));
     }
 
@@ -655,7 +816,12 @@ mod tests {
     fn iam_routes_need_a_sigv4_header() {
         let mut headers = HeaderMap::new();
         assert_eq!(sigv4_access_key(&headers, ""), None);
-        headers.insert("authorization", crate::faults::fake_authorization("execute-api").parse().unwrap());
+        headers.insert(
+            "authorization",
+            crate::faults::fake_authorization("execute-api")
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(sigv4_access_key(&headers, "").as_deref(), Some("test"));
     }
 }

@@ -100,16 +100,26 @@ impl Harness {
         let rest_endpoint = format!("http://{}", rest_listener.local_addr()?);
         let ws_address = ws_listener.local_addr()?;
         let ws_stage = deployed.websocket.as_ref().map(|w| w.stage.clone());
-        let management_endpoint = ws_stage.as_ref().map(|stage| format!("http://{ws_address}/{stage}"));
+        let management_endpoint = ws_stage
+            .as_ref()
+            .map(|stage| format!("http://{ws_address}/{stage}"));
 
-        let packages = tempfile::Builder::new().prefix("shipstack-functions-").tempdir()?;
+        let packages = tempfile::Builder::new()
+            .prefix("shipstack-functions-")
+            .tempdir()?;
         let logs = LogSink::new(options.echo_logs);
         let mut functions = BTreeMap::new();
         for (contract_name, deployed_fn) in &deployed.functions {
             let task_root = packages.path().join(contract_name);
-            unzip(&options.dist.join(format!("{contract_name}.zip")), &task_root)?;
+            unzip(
+                &options.dist.join(format!("{contract_name}.zip")),
+                &task_root,
+            )?;
             let mut env = deployed_fn.variables.clone();
-            if let (Some(endpoint), true) = (&management_endpoint, env.contains_key(env_vars::WEBSOCKET_ENDPOINT)) {
+            if let (Some(endpoint), true) = (
+                &management_endpoint,
+                env.contains_key(env_vars::WEBSOCKET_ENDPOINT),
+            ) {
                 // The deployed value names execute-api on AWS; locally the harness serves
                 // the @connections API.
                 env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
@@ -123,9 +133,15 @@ impl Harness {
                 ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
                 ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
                 ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", deployed_fn.memory_mb.to_string()),
+                (
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    deployed_fn.memory_mb.to_string(),
+                ),
                 ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-                ("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/[$LATEST]{contract_name}")),
+                (
+                    "AWS_LAMBDA_LOG_STREAM_NAME",
+                    format!("local/[$LATEST]{contract_name}"),
+                ),
                 ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
                 ("_HANDLER", "bootstrap".into()),
                 ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
@@ -141,11 +157,17 @@ impl Harness {
                 arn: deployed_fn.arn.clone(),
                 timeout: deployed_fn.timeout,
                 memory_mb: deployed_fn.memory_mb,
-                concurrency: deployed_fn.reserved_concurrency.filter(|n| *n > 0).unwrap_or(10) as usize,
+                concurrency: deployed_fn
+                    .reserved_concurrency
+                    .filter(|n| *n > 0)
+                    .unwrap_or(10) as usize,
                 env,
                 task_root,
             };
-            functions.insert(contract_name.clone(), Arc::new(Function::new(spec, logs.clone())));
+            functions.insert(
+                contract_name.clone(),
+                Arc::new(Function::new(spec, logs.clone())),
+            );
         }
         let by_deployed_name: Functions = functions
             .values()
@@ -155,7 +177,11 @@ impl Harness {
         let mut tasks = Vec::new();
         let rest = gateway::rest_app(deployed.rest.clone(), by_deployed_name.clone())?;
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(rest_listener, rest.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = axum::serve(
+                rest_listener,
+                rest.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         }));
         let ws = deployed
             .websocket
@@ -164,7 +190,11 @@ impl Harness {
         if let Some(hub) = &ws {
             let app = hub.app();
             tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(ws_listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+                let _ = axum::serve(
+                    ws_listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await;
             }));
         }
 
@@ -172,22 +202,36 @@ impl Harness {
         let mut stream_sources = Vec::new();
         for mapping in &deployed.mappings {
             let Some(function) = by_deployed_name.get(&mapping.function_name).cloned() else {
-                bail!("mapping {} targets {}, which is not deployed", mapping.uuid, mapping.function_name);
+                bail!(
+                    "mapping {} targets {}, which is not deployed",
+                    mapping.uuid,
+                    mapping.function_name
+                );
             };
             if mapping.is_sqs() {
-                let source = Arc::new(SqsSource::new(mapping.clone(), clients.sqs.clone(), function).await?);
+                let source =
+                    Arc::new(SqsSource::new(mapping.clone(), clients.sqs.clone(), function).await?);
                 for _ in 0..source.pollers() {
                     tasks.push(tokio::spawn(source.clone().run()));
                 }
                 sqs_sources.push(source);
             } else if mapping.is_dynamodb_stream() {
-                let source = Arc::new(StreamSource::new(mapping.clone(), clients.clone(), function, moto_endpoint));
+                let source = Arc::new(StreamSource::new(
+                    mapping.clone(),
+                    clients.clone(),
+                    function,
+                    moto_endpoint,
+                ));
                 for (shard_id, iterator) in source.open().await? {
                     tasks.push(tokio::spawn(source.clone().run_shard(shard_id, iterator)));
                 }
                 stream_sources.push(source);
             } else {
-                bail!("mapping {} reads {}, a source the harness does not play", mapping.uuid, mapping.source_arn);
+                bail!(
+                    "mapping {} reads {}, a source the harness does not play",
+                    mapping.uuid,
+                    mapping.source_arn
+                );
             }
         }
 
@@ -266,7 +310,10 @@ impl Harness {
         loop {
             let since = Instant::now();
             tokio::time::sleep(Duration::from_millis(600)).await;
-            let mut quiet = self.sqs_sources.iter().all(|s| s.stats.busy.load(Ordering::SeqCst) == 0)
+            let mut quiet = self
+                .sqs_sources
+                .iter()
+                .all(|s| s.stats.busy.load(Ordering::SeqCst) == 0)
                 && self.stream_sources.iter().all(|s| s.idle_since(since))
                 && self.functions.values().all(|f| f.in_flight() == 0);
             if quiet {
@@ -304,7 +351,10 @@ impl Harness {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
+        Ok((
+            get(A::ApproximateNumberOfMessages),
+            get(A::ApproximateNumberOfMessagesNotVisible),
+        ))
     }
 
     /// Stops pollers, servers and function instances.
@@ -327,9 +377,12 @@ impl Drop for Harness {
 /// Unzips a package; `bootstrap` must be in it and executable.
 pub fn unzip(zip: &Path, into: &Path) -> Result<()> {
     let file = std::fs::File::open(zip).with_context(|| format!("open {}", zip.display()))?;
-    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("read {}", zip.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).with_context(|| format!("read {}", zip.display()))?;
     std::fs::create_dir_all(into)?;
-    archive.extract(into).with_context(|| format!("unzip {}", zip.display()))?;
+    archive
+        .extract(into)
+        .with_context(|| format!("unzip {}", zip.display()))?;
     let bootstrap = into.join("bootstrap");
     if !bootstrap.is_file() {
         bail!("{} has no bootstrap", zip.display());
@@ -337,7 +390,10 @@ pub fn unzip(zip: &Path, into: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&bootstrap)?.permissions().mode();
     if mode & 0o111 == 0 {
-        bail!("{}: bootstrap is not executable (mode {mode:o})", zip.display());
+        bail!(
+            "{}: bootstrap is not executable (mode {mode:o})",
+            zip.display()
+        );
     }
     Ok(())
 }

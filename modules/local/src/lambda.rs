@@ -139,7 +139,11 @@ impl Function {
     /// is queueing here: the pollers and gateways wait as Lambda's would retry), runs the
     /// event, returns the outcome.
     pub async fn invoke(&self, event: Value) -> Invocation {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let request_id = self.request_id();
         let started = Instant::now();
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
@@ -152,7 +156,9 @@ impl Function {
             }
         };
         let outcome = match instance {
-            Err(error) => Outcome::Error(json!({"errorType": "Runtime.StartError", "errorMessage": error})),
+            Err(error) => {
+                Outcome::Error(json!({"errorType": "Runtime.StartError", "errorMessage": error}))
+            }
             Ok(instance) => {
                 let (tx, rx) = oneshot::channel();
                 let deadline = SystemTime::now() + self.spec.timeout;
@@ -169,7 +175,9 @@ impl Function {
                         }
                         outcome
                     }
-                    Ok(Err(_)) => Outcome::Error(json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited without answering"})),
+                    Ok(Err(_)) => Outcome::Error(
+                        json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited without answering"}),
+                    ),
                     Err(_) => {
                         drop(instance);
                         self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -180,7 +188,10 @@ impl Function {
         };
         if !outcome.is_ok() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
-            self.logs.line(&self.spec.name, format!("invocation {request_id} failed: {outcome:?}"));
+            self.logs.line(
+                &self.spec.name,
+                format!("invocation {request_id} failed: {outcome:?}"),
+            );
         }
         let invocation = Invocation {
             request_id,
@@ -213,7 +224,10 @@ impl Function {
 
     fn request_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         format!(
             "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
             (nanos >> 32) as u32,
@@ -272,7 +286,10 @@ impl Instance {
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state.clone());
@@ -295,8 +312,14 @@ impl Instance {
             .spawn()
             .map_err(|e| format!("start {}: {e}", binary.display()))?;
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -343,7 +366,9 @@ impl Instance {
         self.state.ready.notify_one();
         // Died before it could take it: the exit watcher has already run.
         if !self.alive() {
-            self.state.fail_current(json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}));
+            self.state.fail_current(
+                json!({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}),
+            );
         }
     }
 }
@@ -427,7 +452,8 @@ async fn error(
             .and_then(|v| v.to_str().ok()),
         value.as_object_mut(),
     ) {
-        map.entry("errorType").or_insert_with(|| Value::String(kind.to_owned()));
+        map.entry("errorType")
+            .or_insert_with(|| Value::String(kind.to_owned()));
     }
     finish(&state, &id, Outcome::Error(value))
 }

@@ -44,7 +44,16 @@ impl Moto {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             bail!("127.0.0.1:{port} is already in use (another emulator or `shipstack-local up`?)");
         }
-        let child = Command::new(server)
+        let mut command = Command::new(server);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGTERM moto if
+        // the thread that started it dies, so a killed test never leaves it running.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -8,7 +8,9 @@ use shipment::contract::functions;
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.join("../..").canonicalize().unwrap_or(here.join("../.."))
+    here.join("../..")
+        .canonicalize()
+        .unwrap_or(here.join("../.."))
 }
 
 /// `generated/local`: the rendered local environment.

@@ -73,7 +73,10 @@ impl SqsSource {
 
     /// Pollers to run: the mapping's maximum concurrency (Lambda starts with five).
     pub fn pollers(&self) -> usize {
-        self.mapping.max_concurrency.map(|n| n.max(1) as usize).unwrap_or(5)
+        self.mapping
+            .max_concurrency
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(5)
     }
 
     /// One poller: runs until its task is aborted.
@@ -145,18 +148,26 @@ impl SqsSource {
 
     async fn deliver(&self, batch: Vec<Message>) {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.stats.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.stats
+            .records
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let event = json!({
             "Records": batch.iter().map(|m| sqs_record(m, &self.mapping.source_arn)).collect::<Vec<_>>()
         });
         let invocation = self.function.invoke(event).await;
-        let failed = failed_ids(&invocation.outcome, &batch, self.mapping.report_batch_item_failures);
+        let failed = failed_ids(
+            &invocation.outcome,
+            &batch,
+            self.mapping.report_batch_item_failures,
+        );
         let done: Vec<&Message> = batch
             .iter()
             .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
             .collect();
         if !failed.is_empty() {
-            self.stats.failed_items.fetch_add(failed.len() as u64, Ordering::Relaxed);
+            self.stats
+                .failed_items
+                .fetch_add(failed.len() as u64, Ordering::Relaxed);
             if done.is_empty() {
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             }
@@ -243,7 +254,11 @@ pub fn failed_ids(outcome: &Outcome, batch: &[Message], report_item_failures: bo
 pub fn sqs_record(message: &Message, source_arn: &str) -> Value {
     let attributes: BTreeMap<String, String> = message
         .attributes()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let message_attributes: Map<String, Value> = message
         .message_attributes()
@@ -317,10 +332,15 @@ mod tests {
         assert_eq!(record.message_id.as_deref(), Some("m-1"));
         assert_eq!(record.attributes["ApproximateReceiveCount"], "2");
         assert_eq!(
-            record.message_attributes["rejectionReason"].string_value.as_deref(),
+            record.message_attributes["rejectionReason"]
+                .string_value
+                .as_deref(),
             Some("why")
         );
-        assert_eq!(record.event_source_arn.as_deref(), Some("arn:aws:sqs:us-east-1:123456789012:q"));
+        assert_eq!(
+            record.event_source_arn.as_deref(),
+            Some("arn:aws:sqs:us-east-1:123456789012:q")
+        );
     }
 
     #[test]
@@ -328,7 +348,12 @@ mod tests {
         let batch = vec![message("a"), message("b"), message("c")];
         let ok = Outcome::Response(json!({"batchItemFailures": [{"itemIdentifier": "b"}]}));
         assert_eq!(failed_ids(&ok, &batch, true), vec!["b".to_owned()]);
-        assert!(failed_ids(&Outcome::Response(json!({"batchItemFailures": []})), &batch, true).is_empty());
+        assert!(failed_ids(
+            &Outcome::Response(json!({"batchItemFailures": []})),
+            &batch,
+            true
+        )
+        .is_empty());
         // Without ReportBatchItemFailures the answer is not read: the batch succeeded.
         assert!(failed_ids(&ok, &batch, false).is_empty());
     }

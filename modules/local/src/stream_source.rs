@@ -61,7 +61,12 @@ enum Verdict {
 }
 
 impl StreamSource {
-    pub fn new(mapping: Mapping, clients: Clients, function: Arc<Function>, moto_endpoint: &str) -> StreamSource {
+    pub fn new(
+        mapping: Mapping,
+        clients: Clients,
+        function: Arc<Function>,
+        moto_endpoint: &str,
+    ) -> StreamSource {
         StreamSource {
             mapping,
             stats: StreamStats::default(),
@@ -98,8 +103,14 @@ impl StreamSource {
         };
         *self.started_position.lock().unwrap() = Some(kind.as_str().to_owned());
         let mut iterators = Vec::new();
-        for shard in description.stream_description().map(|d| d.shards()).unwrap_or_default() {
-            let Some(shard_id) = shard.shard_id() else { continue };
+        for shard in description
+            .stream_description()
+            .map(|d| d.shards())
+            .unwrap_or_default()
+        {
+            let Some(shard_id) = shard.shard_id() else {
+                continue;
+            };
             let iterator = self
                 .clients
                 .streams
@@ -146,7 +157,11 @@ impl StreamSource {
             if !records.is_empty() {
                 self.busy.store(true, Ordering::SeqCst);
                 first_at.get_or_insert_with(Instant::now);
-                pending.extend(records.iter().map(|r| stream_record(r, &self.mapping.source_arn)));
+                pending.extend(
+                    records
+                        .iter()
+                        .map(|r| stream_record(r, &self.mapping.source_arn)),
+                );
             }
             if let Some(next) = output.next_shard_iterator() {
                 iterator = next.to_owned();
@@ -160,7 +175,9 @@ impl StreamSource {
             }
             let full = pending.len() >= batch_size;
             let window_over = first_at.is_some_and(|t| t.elapsed() >= window);
-            if !pending.is_empty() && (full || window_over || records.is_empty() && window.is_zero()) {
+            if !pending.is_empty()
+                && (full || window_over || records.is_empty() && window.is_zero())
+            {
                 first_at = None;
                 self.deliver(&shard_id, std::mem::take(&mut pending)).await;
                 continue;
@@ -185,13 +202,16 @@ impl StreamSource {
             }
             let (batch, expired) = self.split_expired(batch);
             if !expired.is_empty() {
-                self.discard(shard_id, &expired, "MaximumRecordAgeExceeded", retries).await;
+                self.discard(shard_id, &expired, "MaximumRecordAgeExceeded", retries)
+                    .await;
             }
             if batch.is_empty() {
                 continue;
             }
             self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            self.stats.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            self.stats
+                .records
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             let invocation = self.function.invoke(json!({"Records": batch})).await;
             let verdict = self.verdict(&invocation.outcome, &batch);
             let exhausted = max_retries.is_some_and(|max| retries + 1 > max as u32);
@@ -261,7 +281,10 @@ impl StreamSource {
         let Some(max_age) = self.mapping.max_record_age else {
             return (batch, Vec::new());
         };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         batch.into_iter().partition(|r| {
             r["dynamodb"]["ApproximateCreationDateTime"]
                 .as_f64()
@@ -272,13 +295,22 @@ impl StreamSource {
     /// Sends Lambda's invocation record for records given up on to the on-failure
     /// destination, and counts them.
     async fn discard(&self, shard_id: &str, records: &[Value], condition: &str, attempts: u32) {
-        self.stats.discarded.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.stats
+            .discarded
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         let Some(destination) = self.mapping.on_failure.clone() else {
-            eprintln!("[stream {shard_id}] {} records dropped ({condition}), no on-failure destination", records.len());
+            eprintln!(
+                "[stream {shard_id}] {} records dropped ({condition}), no on-failure destination",
+                records.len()
+            );
             return;
         };
         let now = chrono::Utc::now();
-        let seq = |r: Option<&Value>| r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str()).unwrap_or_default().to_owned();
+        let seq = |r: Option<&Value>| {
+            r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
         let arrival = |r: Option<&Value>| {
             r.and_then(|r| r["dynamodb"]["ApproximateCreationDateTime"].as_f64())
                 .and_then(|s| chrono::DateTime::from_timestamp_millis((s * 1000.0) as i64))
@@ -318,12 +350,34 @@ impl StreamSource {
                 );
                 let url = format!("{}/{}/{}", self.moto_endpoint, bucket, key);
                 let (status, answer) = raw_request("PUT", &url, "s3", body.into_bytes()).await?;
-                anyhow::ensure!(status < 300, "s3:PutObject {status}: {}", String::from_utf8_lossy(&answer));
+                anyhow::ensure!(
+                    status < 300,
+                    "s3:PutObject {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
             } else if destination.starts_with("arn:aws:sqs:") {
-                let url = self.clients.sqs.get_queue_url().queue_name(arn_name(&destination)).send().await?;
-                self.clients.sqs.send_message().queue_url(url.queue_url().unwrap_or_default()).message_body(body).send().await?;
+                let url = self
+                    .clients
+                    .sqs
+                    .get_queue_url()
+                    .queue_name(arn_name(&destination))
+                    .send()
+                    .await?;
+                self.clients
+                    .sqs
+                    .send_message()
+                    .queue_url(url.queue_url().unwrap_or_default())
+                    .message_body(body)
+                    .send()
+                    .await?;
             } else if destination.starts_with("arn:aws:sns:") {
-                self.clients.sns.publish().topic_arn(&destination).message(body).send().await?;
+                self.clients
+                    .sns
+                    .publish()
+                    .topic_arn(&destination)
+                    .message(body)
+                    .send()
+                    .await?;
             } else {
                 anyhow::bail!("unsupported on-failure destination {destination}");
             }
@@ -348,9 +402,21 @@ pub fn stream_record(record: &Record, stream_arn: &str) -> Value {
         if let Some(t) = data.approximate_creation_date_time() {
             change.insert("ApproximateCreationDateTime".into(), json!(t.secs() as f64));
         }
-        for (name, image) in [("Keys", data.keys()), ("NewImage", data.new_image()), ("OldImage", data.old_image())] {
+        for (name, image) in [
+            ("Keys", data.keys()),
+            ("NewImage", data.new_image()),
+            ("OldImage", data.old_image()),
+        ] {
             if let Some(image) = image {
-                change.insert(name.into(), Value::Object(image.iter().map(|(k, v)| (k.clone(), attribute(v))).collect()));
+                change.insert(
+                    name.into(),
+                    Value::Object(
+                        image
+                            .iter()
+                            .map(|(k, v)| (k.clone(), attribute(v)))
+                            .collect(),
+                    ),
+                );
             }
         }
         if let Some(sequence) = data.sequence_number() {
@@ -376,7 +442,9 @@ pub fn stream_record(record: &Record, stream_arn: &str) -> Value {
 
 /// A stream attribute value in DynamoDB's JSON (`{"S": "..."}`).
 pub fn attribute(value: &AttributeValue) -> Value {
-    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
+    let b64 = |b: &aws_sdk_dynamodbstreams::primitives::Blob| {
+        base64::engine::general_purpose::STANDARD.encode(b.as_ref())
+    };
     match value {
         AttributeValue::S(s) => json!({"S": s}),
         AttributeValue::N(n) => json!({"N": n}),
@@ -384,7 +452,9 @@ pub fn attribute(value: &AttributeValue) -> Value {
         AttributeValue::Ss(v) => json!({"SS": v}),
         AttributeValue::Ns(v) => json!({"NS": v}),
         AttributeValue::Bs(v) => json!({"BS": v.iter().map(b64).collect::<Vec<_>>()}),
-        AttributeValue::M(m) => json!({"M": m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<Map<_, _>>()}),
+        AttributeValue::M(m) => {
+            json!({"M": m.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<Map<_, _>>()})
+        }
         AttributeValue::L(l) => json!({"L": l.iter().map(attribute).collect::<Vec<_>>()}),
         AttributeValue::Null(_) => json!({"NULL": true}),
         AttributeValue::Bool(b) => json!({"BOOL": b}),
@@ -394,7 +464,12 @@ pub fn attribute(value: &AttributeValue) -> Value {
 
 /// The stream's table name (for messages).
 pub fn table_of(stream_arn: &str) -> &str {
-    stream_arn.split("/stream/").next().map(arn_name).unwrap_or(stream_arn).trim_start_matches("table/")
+    stream_arn
+        .split("/stream/")
+        .next()
+        .map(arn_name)
+        .unwrap_or(stream_arn)
+        .trim_start_matches("table/")
 }
 
 #[cfg(test)]
@@ -417,7 +492,9 @@ mod tests {
                     .sequence_number("100")
                     .size_bytes(42)
                     .stream_view_type(StreamViewType::NewAndOldImages)
-                    .approximate_creation_date_time(aws_sdk_dynamodbstreams::primitives::DateTime::from_secs(1_760_000_000))
+                    .approximate_creation_date_time(
+                        aws_sdk_dynamodbstreams::primitives::DateTime::from_secs(1_760_000_000),
+                    )
                     .build(),
             )
             .build();
@@ -427,11 +504,17 @@ mod tests {
         let first = &typed.records[0];
         assert_eq!(first.event_name, "INSERT");
         assert_eq!(first.change.sequence_number.as_deref(), Some("100"));
-        assert_eq!(first.event_source_arn.as_deref(), Some("arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"));
+        assert_eq!(
+            first.event_source_arn.as_deref(),
+            Some("arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x")
+        );
     }
 
     #[test]
     fn table_names_come_out_of_stream_arns() {
-        assert_eq!(table_of("arn:aws:dynamodb:us-east-1:1:table/shipments/stream/2025"), "shipments");
+        assert_eq!(
+            table_of("arn:aws:dynamodb:us-east-1:1:table/shipments/stream/2025"),
+            "shipments"
+        );
     }
 }

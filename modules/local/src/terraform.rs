@@ -35,7 +35,9 @@ pub struct PlannedChange {
 impl Deployment {
     /// A deployment in a fresh temporary directory (removed on drop).
     pub fn temporary(endpoint: &str) -> Result<Deployment> {
-        let temp = tempfile::Builder::new().prefix("shipstack-local-").tempdir()?;
+        let temp = tempfile::Builder::new()
+            .prefix("shipstack-local-")
+            .tempdir()?;
         let mut deployment = Deployment::in_dir(temp.path(), endpoint)?;
         deployment._temp = Some(temp);
         Ok(deployment)
@@ -132,9 +134,7 @@ impl Deployment {
             Some(2) => {}
             _ => check("terraform plan", &output)?,
         }
-        let shown = self
-            .terraform(&["show", "-json", "e2e.tfplan"])
-            .output()?;
+        let shown = self.terraform(&["show", "-json", "e2e.tfplan"]).output()?;
         check("terraform show", &shown)?;
         let plan: Value = serde_json::from_slice(&shown.stdout)?;
         Ok((elapsed, planned_changes(&plan)))
@@ -154,7 +154,9 @@ impl Deployment {
     pub fn state_list(&self) -> Result<Vec<String>> {
         let output = self.terraform(&["state", "list"]).output()?;
         // No state at all is an empty list, not an error.
-        if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("No state file") {
+        if !output.status.success()
+            && String::from_utf8_lossy(&output.stderr).contains("No state file")
+        {
             return Ok(Vec::new());
         }
         check("terraform state list", &output)?;
@@ -173,7 +175,10 @@ impl Deployment {
         let mut outputs = serde_json::Map::new();
         if let Some(map) = raw.as_object() {
             for (name, entry) in map {
-                outputs.insert(name.clone(), entry.get("value").cloned().unwrap_or(Value::Null));
+                outputs.insert(
+                    name.clone(),
+                    entry.get("value").cloned().unwrap_or(Value::Null),
+                );
             }
         }
         Ok(Outputs(outputs))

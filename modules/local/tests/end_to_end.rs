@@ -49,7 +49,11 @@ fn platform_end_to_end() {
         let report = run().await;
         match report {
             Ok(failures) if failures.is_empty() => {}
-            Ok(failures) => panic!("{} scenario(s) failed:\n\n{}", failures.len(), failures.join("\n\n")),
+            Ok(failures) => panic!(
+                "{} scenario(s) failed:\n\n{}",
+                failures.len(),
+                failures.join("\n\n")
+            ),
             Err(error) => panic!("{error:#}"),
         }
     });
@@ -60,47 +64,82 @@ async fn run() -> Result<Vec<String>> {
     let endpoint = moto.endpoint();
     let deployment = Deployment::temporary(&endpoint)?;
     let mut failures = Vec::new();
-    let mut figures = BTreeMap::new();
+    let mut figures: BTreeMap<&str, String> = BTreeMap::new();
 
     // Scenario 1: apply, then a plan shows nothing but the emulator's known quirks.
     let init = deployment.init()?;
     let applied = deployment.apply()?;
-    figures.insert("terraform apply", format!("{:.1} s (init {:.1} s)", applied.as_secs_f64(), init.as_secs_f64()));
+    figures.insert(
+        "terraform apply",
+        format!(
+            "{:.1} s (init {:.1} s)",
+            applied.as_secs_f64(),
+            init.as_secs_f64()
+        ),
+    );
     let (planned, changes) = deployment.plan()?;
     figures.insert("terraform plan", format!("{:.1} s", planned.as_secs_f64()));
     if let Err(error) = only_emulator_quirks(&changes) {
         failures.push(format!("1 second plan: {error:#}"));
     }
 
-    let outputs = deployment.outputs()?;
-    let harness = Harness::start(&endpoint, HarnessOptions { fault_seed: Some(FAULT_SEED), ..Default::default() }).await?;
-    let ctx = Ctx {
-        table: outputs.get("shipments_table_name")?,
-        bus: outputs.get("event_bus_name")?,
-        dlq_url: outputs.get("dead_letter_queue_url")?,
-        shipments_url: harness.rest_url("/shipments").context("no /shipments route")?,
-        harness,
-        outputs,
-    };
+    let scenarios = async {
+        let mut failures = Vec::new();
+        let mut figures: BTreeMap<&str, String> = BTreeMap::new();
+        let outputs = deployment.outputs()?;
+        let harness = Harness::start(
+            &endpoint,
+            HarnessOptions {
+                fault_seed: Some(FAULT_SEED),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let ctx = Ctx {
+            table: outputs.get("shipments_table_name")?,
+            bus: outputs.get("event_bus_name")?,
+            dlq_url: outputs.get("dead_letter_queue_url")?,
+            shipments_url: harness
+                .rest_url("/shipments")
+                .context("no /shipments route")?,
+            harness,
+            outputs,
+        };
 
-    step(&mut failures, "2 REST", rest(&ctx)).await;
-    step(&mut failures, "3 EventBridge", bus(&ctx)).await;
-    step(&mut failures, "4 stream", stream(&ctx)).await;
-    step(&mut failures, "5 daily summary", daily_summary(&ctx)).await;
-    if let Some(load) = step(&mut failures, "6 load", load(&ctx)).await {
-        figures.insert("load", load);
+        step(&mut failures, "2 REST", rest(&ctx)).await;
+        step(&mut failures, "3 EventBridge", bus(&ctx)).await;
+        step(&mut failures, "4 stream", stream(&ctx)).await;
+        step(&mut failures, "5 daily summary", daily_summary(&ctx)).await;
+        if let Some(load) = step(&mut failures, "6 load", load(&ctx)).await {
+            figures.insert("load", load);
+        }
+        if let Some(injected) = step(&mut failures, "7 faults", faults(&ctx)).await {
+            figures.insert("faults", injected);
+        }
+        if !failures.is_empty() {
+            eprintln!(
+                "--- last function log lines ---\n{}",
+                ctx.harness.logs.recent().join("\n")
+            );
+        }
+        drop(ctx);
+        Ok::<_, anyhow::Error>((failures, figures))
     }
-    if let Some(injected) = step(&mut failures, "7 faults", faults(&ctx)).await {
-        figures.insert("faults", injected);
+    .await;
+    match scenarios {
+        Ok((more_failures, more_figures)) => {
+            failures.extend(more_failures);
+            figures.extend(more_figures);
+        }
+        Err(error) => failures.push(format!("harness: {error:#}")),
     }
-    if !failures.is_empty() {
-        eprintln!("--- last function log lines ---\n{}", ctx.harness.logs.recent().join("\n"));
-    }
-    drop(ctx);
 
     // Scenario 1, end: destroy leaves nothing, in the state or in the emulator.
     let destroyed = deployment.destroy()?;
-    figures.insert("terraform destroy", format!("{:.1} s", destroyed.as_secs_f64()));
+    figures.insert(
+        "terraform destroy",
+        format!("{:.1} s", destroyed.as_secs_f64()),
+    );
     if let Err(error) = nothing_left(&deployment, &endpoint).await {
         failures.push(format!("1 destroy: {error:#}"));
     }
@@ -111,7 +150,11 @@ async fn run() -> Result<Vec<String>> {
     Ok(failures)
 }
 
-async fn step<T>(failures: &mut Vec<String>, name: &str, scenario: impl Future<Output = Result<T>>) -> Option<T> {
+async fn step<T>(
+    failures: &mut Vec<String>,
+    name: &str,
+    scenario: impl Future<Output = Result<T>>,
+) -> Option<T> {
     let started = Instant::now();
     let outcome = AssertUnwindSafe(scenario).catch_unwind().await;
     let took = started.elapsed().as_secs_f64();
@@ -121,7 +164,7 @@ async fn step<T>(failures: &mut Vec<String>, name: &str, scenario: impl Future<O
             Some(value)
         }
         Ok(Err(error)) => {
-            println!("scenario {name}: FAILED ({took:.1} s)");
+            println!("scenario {name}: FAILED ({took:.1} s): {error:#}");
             failures.push(format!("{name}: {error:#}"));
             None
         }
@@ -169,17 +212,28 @@ fn only_emulator_quirks(changes: &[PlannedChange]) -> Result<()> {
         }
         for attribute in &change.attributes {
             if !allowed.contains(&attribute.as_str()) {
-                unexpected.push(format!("{}.{attribute}: {} -> {}", change.address, change.before[attribute], change.after[attribute]));
+                unexpected.push(format!(
+                    "{}.{attribute}: {} -> {}",
+                    change.address, change.before[attribute], change.after[attribute]
+                ));
             }
         }
         if change.attributes.contains("redrive_policy") {
-            let parse = |v: &Value| serde_json::from_str::<Value>(v.as_str().unwrap_or("null")).ok();
+            let parse =
+                |v: &Value| serde_json::from_str::<Value>(v.as_str().unwrap_or("null")).ok();
             if parse(&change.before["redrive_policy"]) != parse(&change.after["redrive_policy"]) {
-                unexpected.push(format!("{}.redrive_policy differs in content, not only spacing", change.address));
+                unexpected.push(format!(
+                    "{}.redrive_policy differs in content, not only spacing",
+                    change.address
+                ));
             }
         }
     }
-    ensure!(unexpected.is_empty(), "the second plan has changes that are not known emulator quirks:\n  {}", unexpected.join("\n  "));
+    ensure!(
+        unexpected.is_empty(),
+        "the second plan has changes that are not known emulator quirks:\n  {}",
+        unexpected.join("\n  ")
+    );
     Ok(())
 }
 
@@ -187,16 +241,74 @@ async fn nothing_left(deployment: &Deployment, endpoint: &str) -> Result<()> {
     let state = deployment.state_list()?;
     ensure!(state.is_empty(), "terraform state still lists {state:?}");
     let clients = local::aws::Clients::new(endpoint).await;
-    let tables = clients.dynamodb.list_tables().send().await?.table_names().to_vec();
-    let queues = clients.sqs.list_queues().send().await?.queue_urls().to_vec();
-    let functions: Vec<String> = clients.lambda.list_functions().send().await?.functions().iter().filter_map(|f| f.function_name().map(str::to_owned)).collect();
-    let topics: Vec<String> = clients.sns.list_topics().send().await?.topics().iter().filter_map(|t| t.topic_arn().map(str::to_owned)).collect();
-    let buses: Vec<String> = clients.events.list_event_buses().send().await?.event_buses().iter().filter_map(|b| b.name().map(str::to_owned)).filter(|n| n != "default").collect();
-    let alarms: Vec<String> = clients.cloudwatch.describe_alarms().send().await?.metric_alarms().iter().filter_map(|a| a.alarm_name().map(str::to_owned)).collect();
-    let rest_apis = clients.apigateway.get_rest_apis().send().await?.items().len();
+    let tables = clients
+        .dynamodb
+        .list_tables()
+        .send()
+        .await?
+        .table_names()
+        .to_vec();
+    let queues = clients
+        .sqs
+        .list_queues()
+        .send()
+        .await?
+        .queue_urls()
+        .to_vec();
+    let functions: Vec<String> = clients
+        .lambda
+        .list_functions()
+        .send()
+        .await?
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name().map(str::to_owned))
+        .collect();
+    let topics: Vec<String> = clients
+        .sns
+        .list_topics()
+        .send()
+        .await?
+        .topics()
+        .iter()
+        .filter_map(|t| t.topic_arn().map(str::to_owned))
+        .collect();
+    let buses: Vec<String> = clients
+        .events
+        .list_event_buses()
+        .send()
+        .await?
+        .event_buses()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .filter(|n| n != "default")
+        .collect();
+    let alarms: Vec<String> = clients
+        .cloudwatch
+        .describe_alarms()
+        .send()
+        .await?
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name().map(str::to_owned))
+        .collect();
+    let rest_apis = clients
+        .apigateway
+        .get_rest_apis()
+        .send()
+        .await?
+        .items()
+        .len();
     let ws_apis = clients.apigatewayv2.get_apis().send().await?.items().len();
     let left = json!({"tables": tables, "queues": queues, "functions": functions, "topics": topics, "buses": buses, "alarms": alarms, "rest_apis": rest_apis, "websocket_apis": ws_apis});
-    let empty = tables.is_empty() && queues.is_empty() && functions.is_empty() && topics.is_empty() && buses.is_empty() && alarms.is_empty() && rest_apis == 0 && ws_apis == 0;
+    let empty = tables.is_empty()
+        && queues.is_empty()
+        && functions.is_empty()
+        && topics.is_empty()
+        && buses.is_empty()
+        && alarms.is_empty()
+        && rest_apis == 0
+        && ws_apis == 0;
     ensure!(empty, "the emulator still holds: {left}");
     Ok(())
 }
@@ -209,94 +321,237 @@ async fn rest(ctx: &Ctx) -> Result<()> {
     let key = [("Idempotency-Key", "e2e-rest-1")];
 
     let created = post(url, &event.to_string(), &key, true).await?;
-    ensure!(created.status == 201, "valid event: expected 201, got {} {}", created.status, created.body);
-    ensure!(created.json()["shipmentId"] == "E2E-REST-1", "201 body is the stored record: {}", created.body);
+    ensure!(
+        created.status == 201,
+        "valid event: expected 201, got {} {}",
+        created.status,
+        created.body
+    );
+    ensure!(
+        created.json()["shipmentId"] == "E2E-REST-1",
+        "201 body is the stored record: {}",
+        created.body
+    );
 
     let replay = post(url, &event.to_string(), &key, true).await?;
-    ensure!(replay.status == 200, "same Idempotency-Key: expected 200, got {} {}", replay.status, replay.body);
+    ensure!(
+        replay.status == 200,
+        "same Idempotency-Key: expected 200, got {} {}",
+        replay.status,
+        replay.body
+    );
 
-    let invalid = post(url, r#"{"shipmentId":"E2E-REST-1","status":"TELEPORTED","timestamp":"2025-03-01T11:00:00Z"}"#, &[], true).await?;
-    ensure!(invalid.status == 400, "unknown status: expected 400 from the function, got {} {}", invalid.status, invalid.body);
-    ensure!(invalid.json()["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["field"] == "status")), "the 400 names the field: {}", invalid.body);
+    let invalid = post(
+        url,
+        r#"{"shipmentId":"E2E-REST-1","status":"TELEPORTED","timestamp":"2025-03-01T11:00:00Z"}"#,
+        &[],
+        true,
+    )
+    .await?;
+    ensure!(
+        invalid.status == 400,
+        "unknown status: expected 400 from the function, got {} {}",
+        invalid.status,
+        invalid.body
+    );
+    ensure!(
+        invalid.json()["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["field"] == "status")),
+        "the 400 names the field: {}",
+        invalid.body
+    );
 
     let empty = post(url, "{}", &[], true).await?;
-    ensure!(empty.status == 400 && empty.json()["message"] == "Invalid request body", "empty object: expected API Gateway's model 400, got {} {}", empty.status, empty.body);
+    ensure!(
+        empty.status == 400 && empty.json()["message"] == "Invalid request body",
+        "empty object: expected API Gateway's model 400, got {} {}",
+        empty.status,
+        empty.body
+    );
     let not_json = post(url, "shipment please", &[], true).await?;
-    ensure!(not_json.status == 400, "not JSON: expected 400, got {} {}", not_json.status, not_json.body);
+    ensure!(
+        not_json.status == 400,
+        "not JSON: expected 400, got {} {}",
+        not_json.status,
+        not_json.body
+    );
 
     let unsigned = post(url, &event.to_string(), &key, false).await?;
-    ensure!(unsigned.status == 403, "AWS_IAM method without a signature: expected 403, got {}", unsigned.status);
+    ensure!(
+        unsigned.status == 403,
+        "AWS_IAM method without a signature: expected 403, got {}",
+        unsigned.status
+    );
 
     let second = json!({"shipmentId": "E2E-REST-1", "status": "OUT_FOR_DELIVERY", "timestamp": "2025-03-01T12:00:00Z"});
     let created = post(url, &second.to_string(), &[], true).await?;
-    ensure!(created.status == 201, "second distinct event: expected 201, got {} {}", created.status, created.body);
+    ensure!(
+        created.status == 201,
+        "second distinct event: expected 201, got {} {}",
+        created.status,
+        created.body
+    );
     let resent = post(url, &second.to_string(), &[], true).await?;
-    ensure!(resent.status == 200, "same content again (no key): expected 200, got {} {}", resent.status, resent.body);
+    ensure!(
+        resent.status == 200,
+        "same content again (no key): expected 200, got {} {}",
+        resent.status,
+        resent.body
+    );
 
     let items = items_of(&ctx.harness.clients, &ctx.table, "E2E-REST-1").await?;
     let statuses: Vec<&str> = items.iter().map(|i| s(i, "status")).collect();
-    ensure!(items.len() == 2, "exactly one item per distinct event: {statuses:?}");
+    ensure!(
+        items.len() == 2,
+        "exactly one item per distinct event: {statuses:?}"
+    );
     Ok(())
 }
 
 // ------------------------------------------------------------------ 3 EventBridge
 
 fn time(text: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc)
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
 }
 
 async fn bus(ctx: &Ctx) -> Result<()> {
     let clients = &ctx.harness.clients;
     // Seed 003's sample, verbatim (its docstring), and seed 004's `put-events` example.
-    let seed_003 = BusEvent { time: Some(time("2025-10-17T12:00:00Z")), ..BusEvent::new("logistics.shipments", "Shipment Update", json!({
+    let seed_003 = BusEvent {
+        time: Some(time("2025-10-17T12:00:00Z")),
+        ..BusEvent::new(
+            "logistics.shipments",
+            "Shipment Update",
+            json!({
         "shipmentId": "SHIP-12345", "status": "IN_TRANSIT", "location": "Dallas, TX", "carrier": "FedEx",
-        "trackingNumber": "1234567890", "timestamp": "2025-10-17T12:00:00Z"})) };
-    let seed_004 = BusEvent { time: Some(time("2025-10-17T14:05:09Z")), ..BusEvent::new("logistics.shipments", "Shipment Update", json!({
-        "shipmentId": "SHIP-12345", "status": "IN_TRANSIT", "location": "Memphis, TN", "carrier": "FedEx"})) };
+        "trackingNumber": "1234567890", "timestamp": "2025-10-17T12:00:00Z"}),
+        )
+    };
+    let seed_004 = BusEvent {
+        time: Some(time("2025-10-17T14:05:09Z")),
+        ..BusEvent::new(
+            "logistics.shipments",
+            "Shipment Update",
+            json!({
+        "shipmentId": "SHIP-12345", "status": "IN_TRANSIT", "location": "Memphis, TN", "carrier": "FedEx"}),
+        )
+    };
     // Seed 002's producer: snake_case, the status in event_type, its own source.
-    let seed_002 = BusEvent::new("shipment.service", "shipment.picked_up", json!({
+    let seed_002 = BusEvent::new(
+        "shipment.service",
+        "shipment.picked_up",
+        json!({
         "shipment_id": "E2E-BUS-002", "event_timestamp": "2025-03-02T08:00:00Z", "event_type": "shipment.picked_up",
-        "event_data": {"warehouse": "DFW-1"}}));
+        "event_data": {"warehouse": "DFW-1"}}),
+    );
     // Seeds 000 and 001 wrote through other doors; their bodies on the bus must work too.
-    let seed_000 = BusEvent::new("logistics.shipments", "Shipment Created", json!({
-        "shipmentId": "E2E-BUS-000", "status": "CREATED", "location": "Austin, TX", "timestamp": "2025-03-02T09:00:00Z"}));
-    let seed_001 = BusEvent::new("logistics.shipments", "Shipment Delayed", json!({
-        "tracking_id": "E2E-BUS-001", "status": "DELAYED", "timestamp": "2025-03-02T10:00:00Z", "details": {"reason": "weather"}}));
-    let poison = BusEvent::new("logistics.shipments", "Shipment Update", json!({"shipmentId": "E2E-POISON-1", "status": "TELEPORTED"}));
+    let seed_000 = BusEvent::new(
+        "logistics.shipments",
+        "Shipment Created",
+        json!({
+        "shipmentId": "E2E-BUS-000", "status": "CREATED", "location": "Austin, TX", "timestamp": "2025-03-02T09:00:00Z"}),
+    );
+    let seed_001 = BusEvent::new(
+        "logistics.shipments",
+        "Shipment Delayed",
+        json!({
+        "tracking_id": "E2E-BUS-001", "status": "DELAYED", "timestamp": "2025-03-02T10:00:00Z", "details": {"reason": "weather"}}),
+    );
+    let poison = BusEvent::new(
+        "logistics.shipments",
+        "Shipment Update",
+        json!({"shipmentId": "E2E-POISON-1", "status": "TELEPORTED"}),
+    );
 
-    let events = vec![seed_003.clone(), seed_004, seed_002, seed_000, seed_001, poison];
+    let events = vec![
+        seed_003.clone(),
+        seed_004,
+        seed_002,
+        seed_000,
+        seed_001,
+        poison,
+    ];
     drive::put_events(clients, &ctx.bus, &events).await?;
     // A producer retry: the same event again.
     drive::put_events(clients, &ctx.bus, &[seed_003]).await?;
 
-    let expected = [("SHIP-12345", 2usize), ("E2E-BUS-002", 1), ("E2E-BUS-000", 1), ("E2E-BUS-001", 1)];
+    let expected = [
+        ("SHIP-12345", 2usize),
+        ("E2E-BUS-002", 1),
+        ("E2E-BUS-000", 1),
+        ("E2E-BUS-001", 1),
+    ];
     for (shipment, count) in expected {
-        eventually(&format!("{count} item(s) of {shipment}"), Duration::from_secs(60), || async move {
-            Ok((items_of(clients, &ctx.table, shipment).await?.len() >= count).then_some(()))
-        })
+        eventually(
+            &format!("{count} item(s) of {shipment}"),
+            Duration::from_secs(60),
+            || async move {
+                Ok((items_of(clients, &ctx.table, shipment).await?.len() >= count).then_some(()))
+            },
+        )
         .await?;
     }
     ctx.harness.settle(Duration::from_secs(60)).await?;
     for (shipment, count) in expected {
         let items = items_of(clients, &ctx.table, shipment).await?;
-        ensure!(items.len() == count, "{shipment}: expected exactly {count} item(s), found {}", items.len());
+        ensure!(
+            items.len() == count,
+            "{shipment}: expected exactly {count} item(s), found {}",
+            items.len()
+        );
     }
     let seed_002_item = &items_of(clients, &ctx.table, "E2E-BUS-002").await?[0];
-    ensure!(s(seed_002_item, "status") == "PICKED_UP", "seed 002's event_type is the status: {seed_002_item:?}");
+    ensure!(
+        s(seed_002_item, "status") == "PICKED_UP",
+        "seed 002's event_type is the status: {seed_002_item:?}"
+    );
 
     // The poison event: in the DLQ with its reason, and what the alarm watches sees it.
     let (visible, _) = ctx.harness.queue_depth(&ctx.dlq_url).await?;
     ensure!(visible >= 1, "the DLQ's ApproximateNumberOfMessages (what the alarm's ApproximateNumberOfMessagesVisible metric reports) is {visible}");
-    let letter = eventually("the poison event in the DLQ", Duration::from_secs(30), || async {
-        let received = clients.sqs.receive_message().queue_url(&ctx.dlq_url).max_number_of_messages(10)
-            .message_attribute_names("All").wait_time_seconds(1).send().await?;
-        Ok(received.messages().iter().find(|m| m.body().unwrap_or_default().contains("E2E-POISON-1")).cloned())
-    })
+    let letter = eventually(
+        "the poison event in the DLQ",
+        Duration::from_secs(30),
+        || async {
+            let received = clients
+                .sqs
+                .receive_message()
+                .queue_url(&ctx.dlq_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            Ok(received
+                .messages()
+                .iter()
+                .find(|m| m.body().unwrap_or_default().contains("E2E-POISON-1"))
+                .cloned())
+        },
+    )
     .await?;
-    let reason = letter.message_attributes().and_then(|a| a.get(dead_letter::REASON_ATTRIBUTE)).and_then(|v| v.string_value()).unwrap_or_default().to_owned();
-    ensure!(reason.contains("status"), "rejection reason names the field: {reason:?}");
-    let rejected_by = letter.message_attributes().and_then(|a| a.get(dead_letter::FUNCTION_ATTRIBUTE)).and_then(|v| v.string_value()).unwrap_or_default();
-    ensure!(rejected_by == "queue-processor", "rejected by the queue processor: {rejected_by:?}");
+    let reason = letter
+        .message_attributes()
+        .and_then(|a| a.get(dead_letter::REASON_ATTRIBUTE))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        reason.contains("status"),
+        "rejection reason names the field: {reason:?}"
+    );
+    let rejected_by = letter
+        .message_attributes()
+        .and_then(|a| a.get(dead_letter::FUNCTION_ATTRIBUTE))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default();
+    ensure!(
+        rejected_by == "queue-processor",
+        "rejected by the queue processor: {rejected_by:?}"
+    );
     // moto computes no CloudWatch metrics for SQS: what can be checked honestly is that
     // the alarm exists on this queue's ApproximateNumberOfMessagesVisible, and the queue
     // attribute that metric is published from (above).
@@ -306,10 +561,21 @@ async fn bus(ctx: &Ctx) -> Result<()> {
         a.metric_name() == Some("ApproximateNumberOfMessagesVisible")
             && a.namespace() == Some("AWS/SQS")
             && a.threshold() == Some(1.0)
-            && a.dimensions().iter().any(|d| d.name() == Some("QueueName") && d.value() == Some(dlq_name))
+            && a.dimensions()
+                .iter()
+                .any(|d| d.name() == Some("QueueName") && d.value() == Some(dlq_name))
     });
-    ensure!(watching, "an alarm on AWS/SQS ApproximateNumberOfMessagesVisible >= 1 for {dlq_name}");
-    clients.sqs.delete_message().queue_url(&ctx.dlq_url).receipt_handle(letter.receipt_handle().unwrap_or_default()).send().await?;
+    ensure!(
+        watching,
+        "an alarm on AWS/SQS ApproximateNumberOfMessagesVisible >= 1 for {dlq_name}"
+    );
+    clients
+        .sqs
+        .delete_message()
+        .queue_url(&ctx.dlq_url)
+        .receipt_handle(letter.receipt_handle().unwrap_or_default())
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -317,10 +583,31 @@ async fn bus(ctx: &Ctx) -> Result<()> {
 
 async fn probe_queue(ctx: &Ctx, name: &str, topic_arn: &str) -> Result<(String, String)> {
     let clients = &ctx.harness.clients;
-    let url = clients.sqs.create_queue().queue_name(name).send().await?.queue_url().unwrap_or_default().to_owned();
+    let url = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
     let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
-    let subscription = clients.sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(&arn).send().await?;
-    Ok((url, subscription.subscription_arn().unwrap_or_default().to_owned()))
+    let subscription = clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .send()
+        .await?;
+    Ok((
+        url,
+        subscription
+            .subscription_arn()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
 }
 
 /// Messages in a probe queue (SNS envelopes) mentioning `needle`, read for `window`.
@@ -328,44 +615,97 @@ async fn drain_probe(ctx: &Ctx, url: &str, needle: &str, window: Duration) -> Re
     let deadline = Instant::now() + window;
     let mut found = Vec::new();
     while Instant::now() < deadline {
-        let received = ctx.harness.clients.sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await?;
+        let received = ctx
+            .harness
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
         for message in received.messages() {
-            let body: Value = serde_json::from_str(message.body().unwrap_or("null")).unwrap_or(Value::Null);
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or("null")).unwrap_or(Value::Null);
             if message.body().unwrap_or_default().contains(needle) {
                 found.push(body);
             }
-            ctx.harness.clients.sqs.delete_message().queue_url(url).receipt_handle(message.receipt_handle().unwrap_or_default()).send().await?;
+            ctx.harness
+                .clients
+                .sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await?;
         }
     }
     Ok(found)
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(ctx: &Ctx) -> Result<(Socket, String)> {
     let mut request = ctx.harness.ws_url.as_str().into_client_request()?;
-    request.headers_mut().insert("authorization", local::faults::fake_authorization("execute-api").parse()?);
-    let before = ctx.harness.ws.as_ref().map(|w| w.connection_ids().len()).unwrap_or(0);
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.context("WebSocket connect")?;
-    let ids = ctx.harness.ws.as_ref().context("no WebSocket API")?.connection_ids();
+    request.headers_mut().insert(
+        "authorization",
+        local::faults::fake_authorization("execute-api").parse()?,
+    );
+    let before = ctx
+        .harness
+        .ws
+        .as_ref()
+        .map(|w| w.connection_ids().len())
+        .unwrap_or(0);
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .context("WebSocket connect")?;
+    let ids = ctx
+        .harness
+        .ws
+        .as_ref()
+        .context("no WebSocket API")?
+        .connection_ids();
     ensure!(ids.len() == before + 1, "one new connection");
     Ok((socket, ids.last().cloned().unwrap_or_default()))
 }
 
-async fn subscribe(ctx: &Ctx, socket: &mut Socket, connection_id: &str, shipment: &str) -> Result<()> {
-    socket.send(Message::Text(json!({"action": "subscribe", "shipmentId": shipment}).to_string().into())).await?;
+async fn subscribe(
+    ctx: &Ctx,
+    socket: &mut Socket,
+    connection_id: &str,
+    shipment: &str,
+) -> Result<()> {
+    socket
+        .send(Message::Text(
+            json!({"action": "subscribe", "shipmentId": shipment})
+                .to_string()
+                .into(),
+        ))
+        .await?;
     let connections = ctx.outputs.get("connections_table_name")?;
     let clients = &ctx.harness.clients;
-    eventually(&format!("{connection_id} subscribed to {shipment}"), Duration::from_secs(20), || {
-        let connections = connections.clone();
-        async move {
-            let row = clients.dynamodb.get_item().table_name(&connections)
-                .key("connectionId", AttributeValue::S(connection_id.into()))
-                .key("sk", AttributeValue::S(format!("SUB#{shipment}")))
-                .consistent_read(true).send().await?;
-            Ok(row.item().map(|_| ()))
-        }
-    })
+    eventually(
+        &format!("{connection_id} subscribed to {shipment}"),
+        Duration::from_secs(20),
+        || {
+            let connections = connections.clone();
+            async move {
+                let row = clients
+                    .dynamodb
+                    .get_item()
+                    .table_name(&connections)
+                    .key("connectionId", AttributeValue::S(connection_id.into()))
+                    .key("sk", AttributeValue::S(format!("SUB#{shipment}")))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                Ok(row.item().map(|_| ()))
+            }
+        },
+    )
     .await
 }
 
@@ -373,7 +713,8 @@ async fn stream(ctx: &Ctx) -> Result<()> {
     let alerts_arn = ctx.outputs.get("alerts_topic_arn")?;
     let notifications_arn = ctx.outputs.get("notifications_topic_arn")?;
     let (alerts_probe, alerts_sub) = probe_queue(ctx, "e2e-alerts-probe", &alerts_arn).await?;
-    let (notes_probe, notes_sub) = probe_queue(ctx, "e2e-notifications-probe", &notifications_arn).await?;
+    let (notes_probe, notes_sub) =
+        probe_queue(ctx, "e2e-notifications-probe", &notifications_arn).await?;
     let hub = ctx.harness.ws.as_ref().context("no WebSocket API")?;
 
     let (mut subscribed, subscribed_id) = connect(ctx).await?;
@@ -386,43 +727,103 @@ async fn stream(ctx: &Ctx) -> Result<()> {
 
     let critical = json!({"shipmentId": "E2E-STREAM-1", "status": "DELAYED", "timestamp": "2025-03-03T10:00:00Z", "location": "Reno, NV"});
     let created = post(&ctx.shipments_url, &critical.to_string(), &[], true).await?;
-    ensure!(created.status == 201, "critical event stored: {} {}", created.status, created.body);
+    ensure!(
+        created.status == 201,
+        "critical event stored: {} {}",
+        created.status,
+        created.body
+    );
 
     // The subscribed client receives the update.
-    let pushed = tokio::time::timeout(Duration::from_secs(30), subscribed.next()).await
+    let pushed = tokio::time::timeout(Duration::from_secs(30), subscribed.next())
+        .await
         .map_err(|_| anyhow!("the subscribed client received nothing within 30 s"))?
         .context("socket closed")??;
     let pushed: Value = serde_json::from_str(pushed.to_text()?)?;
-    ensure!(pushed["shipment"]["shipmentId"] == "E2E-STREAM-1" && pushed["shipment"]["status"] == "DELAYED", "pushed update: {pushed}");
+    ensure!(
+        pushed["shipment"]["shipmentId"] == "E2E-STREAM-1"
+            && pushed["shipment"]["status"] == "DELAYED",
+        "pushed update: {pushed}"
+    );
 
     let alerts = drain_probe(ctx, &alerts_probe, "E2E-STREAM-1", Duration::from_secs(6)).await?;
     let notes = drain_probe(ctx, &notes_probe, "E2E-STREAM-1", Duration::from_secs(2)).await?;
     ctx.harness.settle(Duration::from_secs(30)).await?;
-    ensure!(alerts.len() == 1, "one alert on the alerts topic, got {}: {alerts:?}", alerts.len());
-    ensure!(alerts[0]["Message"].as_str().unwrap_or_default().contains("Critical shipment status: DELAYED"), "alert text: {}", alerts[0]);
-    ensure!(notes.len() == 1, "one notification, got {}: {notes:?}", notes.len());
+    ensure!(
+        alerts.len() == 1,
+        "one alert on the alerts topic, got {}: {alerts:?}",
+        alerts.len()
+    );
+    ensure!(
+        alerts[0]["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Critical shipment status: DELAYED"),
+        "alert text: {}",
+        alerts[0]
+    );
+    ensure!(
+        notes.len() == 1,
+        "one notification, got {}: {notes:?}",
+        notes.len()
+    );
 
     // The other client: nothing on its socket, and no post addressed to it.
     let nothing = tokio::time::timeout(Duration::from_secs(2), other.next()).await;
-    ensure!(nothing.is_err(), "the unsubscribed client received {nothing:?}");
+    ensure!(
+        nothing.is_err(),
+        "the unsubscribed client received {nothing:?}"
+    );
     let posts = hub.posts();
-    let to = |id: &str| posts.iter().filter(|p| p.connection_id == id).cloned().collect::<Vec<_>>();
-    ensure!(to(&subscribed_id).len() == 1 && to(&subscribed_id)[0].status == 200, "one delivered post to the subscriber: {posts:?}");
-    ensure!(to(&other_id).is_empty(), "no post to the unsubscribed connection: {posts:?}");
+    let to = |id: &str| {
+        posts
+            .iter()
+            .filter(|p| p.connection_id == id)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    ensure!(
+        to(&subscribed_id).len() == 1 && to(&subscribed_id)[0].status == 200,
+        "one delivered post to the subscriber: {posts:?}"
+    );
+    ensure!(
+        to(&other_id).is_empty(),
+        "no post to the unsubscribed connection: {posts:?}"
+    );
     // The stale one answered 410 and the fanout forgot it.
-    ensure!(to(&stale_id).iter().all(|p| p.status == 410) && !to(&stale_id).is_empty(), "410 for the stale connection: {posts:?}");
+    ensure!(
+        to(&stale_id).iter().all(|p| p.status == 410) && !to(&stale_id).is_empty(),
+        "410 for the stale connection: {posts:?}"
+    );
     let connections = ctx.outputs.get("connections_table_name")?;
-    let left = ctx.harness.clients.dynamodb.query().table_name(&connections)
-        .key_condition_expression("connectionId = :c").expression_attribute_values(":c", AttributeValue::S(stale_id.clone()))
-        .consistent_read(true).send().await?.count();
-    ensure!(left == 0, "the stale connection's rows are deleted ({left} left)");
+    let left = ctx
+        .harness
+        .clients
+        .dynamodb
+        .query()
+        .table_name(&connections)
+        .key_condition_expression("connectionId = :c")
+        .expression_attribute_values(":c", AttributeValue::S(stale_id.clone()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .count();
+    ensure!(
+        left == 0,
+        "the stale connection's rows are deleted ({left} left)"
+    );
 
     for socket in [&mut subscribed, &mut other, &mut stale] {
         let _ = socket.close(None).await;
     }
     let clients = &ctx.harness.clients;
     for sub in [alerts_sub, notes_sub] {
-        clients.sns.unsubscribe().subscription_arn(sub).send().await?;
+        clients
+            .sns
+            .unsubscribe()
+            .subscription_arn(sub)
+            .send()
+            .await?;
     }
     for url in [alerts_probe, notes_probe] {
         clients.sqs.delete_queue().queue_url(url).send().await?;
@@ -433,20 +834,38 @@ async fn stream(ctx: &Ctx) -> Result<()> {
 // ------------------------------------------------------------------ 5 daily summary
 
 async fn daily_summary(ctx: &Ctx) -> Result<()> {
-    let day = [("DELIVERED", 3), ("IN_TRANSIT", 2), ("DELAYED", 1), ("LOST", 1)];
+    let day = [
+        ("DELIVERED", 3),
+        ("IN_TRANSIT", 2),
+        ("DELAYED", 1),
+        ("LOST", 1),
+    ];
     let mut n = 0;
     for (status, count) in day {
         for _ in 0..count {
             n += 1;
             let event = json!({"shipmentId": format!("E2E-DAY-{n}"), "status": status, "timestamp": format!("2025-04-10T{:02}:15:00Z", n + 3)});
             let answer = post(&ctx.shipments_url, &event.to_string(), &[], true).await?;
-            ensure!(answer.status == 201, "{event}: {} {}", answer.status, answer.body);
+            ensure!(
+                answer.status == 201,
+                "{event}: {} {}",
+                answer.status,
+                answer.body
+            );
         }
     }
     // The day before and after do not count.
-    for (i, time) in ["2025-04-09T23:59:59Z", "2025-04-11T00:00:00Z"].iter().enumerate() {
+    for (i, time) in ["2025-04-09T23:59:59Z", "2025-04-11T00:00:00Z"]
+        .iter()
+        .enumerate()
+    {
         let event = json!({"shipmentId": format!("E2E-DAY-EDGE-{i}"), "status": "DELIVERED", "timestamp": time});
-        ensure!(post(&ctx.shipments_url, &event.to_string(), &[], true).await?.status == 201);
+        ensure!(
+            post(&ctx.shipments_url, &event.to_string(), &[], true)
+                .await?
+                .status
+                == 201
+        );
     }
     // The schedule's event (cron(0 1 * * ? *)) the morning after.
     let scheduled = json!({
@@ -455,27 +874,88 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/shipstack-local-daily-summary"], "detail": {}
     });
     let summary_key = |clients: &local::aws::Clients| {
-        clients.dynamodb.get_item().table_name(&ctx.table)
-            .key(shipments_table::PARTITION_KEY, AttributeValue::S("SUMMARY#2025-04-10".into()))
+        clients
+            .dynamodb
+            .get_item()
+            .table_name(&ctx.table)
+            .key(
+                shipments_table::PARTITION_KEY,
+                AttributeValue::S("SUMMARY#2025-04-10".into()),
+            )
             .key(shipments_table::SORT_KEY, AttributeValue::S("DAILY".into()))
             .consistent_read(true)
     };
     for run in 1..=2 {
-        let attempts = ctx.harness.invoke_async("daily-summary", scheduled.clone()).await?;
-        ensure!(attempts.len() == 1 && attempts[0].outcome.is_ok(), "run {run}: {:?}", attempts.last().map(|a| &a.outcome));
-        let item = summary_key(&ctx.harness.clients).send().await?.item().cloned().context("no summary item")?;
-        let counts = item.get("counts").and_then(|c| c.as_m().ok()).context("counts")?;
-        let count = |status: &str| counts.get(status).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()).unwrap_or(u64::MAX);
+        let attempts = ctx
+            .harness
+            .invoke_async("daily-summary", scheduled.clone())
+            .await?;
+        ensure!(
+            attempts.len() == 1 && attempts[0].outcome.is_ok(),
+            "run {run}: {:?}",
+            attempts.last().map(|a| &a.outcome)
+        );
+        let item = summary_key(&ctx.harness.clients)
+            .send()
+            .await?
+            .item()
+            .cloned()
+            .context("no summary item")?;
+        let counts = item
+            .get("counts")
+            .and_then(|c| c.as_m().ok())
+            .context("counts")?;
+        let count = |status: &str| {
+            counts
+                .get(status)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(u64::MAX)
+        };
         for (status, expected) in day {
-            ensure!(count(status) == expected, "run {run}: {status} = {} (expected {expected})", count(status));
+            ensure!(
+                count(status) == expected,
+                "run {run}: {status} = {} (expected {expected})",
+                count(status)
+            );
         }
-        for status in ["CREATED", "PICKED_UP", "OUT_FOR_DELIVERY", "EXCEPTION", "DAMAGED", "RETURNED", "CANCELLED"] {
-            ensure!(count(status) == 0, "run {run}: {status} = {}", count(status));
+        for status in [
+            "CREATED",
+            "PICKED_UP",
+            "OUT_FOR_DELIVERY",
+            "EXCEPTION",
+            "DAMAGED",
+            "RETURNED",
+            "CANCELLED",
+        ] {
+            ensure!(
+                count(status) == 0,
+                "run {run}: {status} = {}",
+                count(status)
+            );
         }
-        ensure!(item.get("total").and_then(|v| v.as_n().ok()).map(String::as_str) == Some("7"), "run {run}: total {:?}", item.get("total"));
-        ensure!(item.get("critical").and_then(|v| v.as_n().ok()).map(String::as_str) == Some("2"), "run {run}: critical {:?}", item.get("critical"));
+        ensure!(
+            item.get("total")
+                .and_then(|v| v.as_n().ok())
+                .map(String::as_str)
+                == Some("7"),
+            "run {run}: total {:?}",
+            item.get("total")
+        );
+        ensure!(
+            item.get("critical")
+                .and_then(|v| v.as_n().ok())
+                .map(String::as_str)
+                == Some("2"),
+            "run {run}: critical {:?}",
+            item.get("critical")
+        );
         let summaries = items_of(&ctx.harness.clients, &ctx.table, "SUMMARY#2025-04-10").await?;
-        ensure!(summaries.len() == 1, "run {run}: {} summary items for the day", summaries.len());
+        ensure!(
+            summaries.len() == 1,
+            "run {run}: {} summary items for the day",
+            summaries.len()
+        );
     }
     Ok(())
 }
@@ -483,19 +963,40 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
 // ------------------------------------------------------------------ 6 load
 
 async fn load(ctx: &Ctx) -> Result<String> {
-    let report = drive::load(&ctx.harness.clients, &ctx.bus, &ctx.table, "E2E-LOAD-", "2025-02-01", LOAD_EVENTS, Duration::from_secs(240)).await?;
+    let report = drive::load(
+        &ctx.harness.clients,
+        &ctx.bus,
+        &ctx.table,
+        "E2E-LOAD-",
+        "2025-02-01",
+        LOAD_EVENTS,
+        Duration::from_secs(240),
+    )
+    .await?;
     println!("load: {report}");
-    ensure!(report.lost == 0 && report.duplicated == 0 && report.stored == LOAD_EVENTS, "{report}");
+    ensure!(
+        report.lost == 0 && report.duplicated == 0 && report.stored == LOAD_EVENTS,
+        "{report}"
+    );
     ctx.harness.settle(Duration::from_secs(180)).await?;
-    let stored = drive::items_with_prefix(&ctx.harness.clients, &ctx.table, "E2E-LOAD-").await?.len();
-    ensure!(stored == LOAD_EVENTS, "after settling: {stored} items for {LOAD_EVENTS} events");
+    let stored = drive::items_with_prefix(&ctx.harness.clients, &ctx.table, "E2E-LOAD-")
+        .await?
+        .len();
+    ensure!(
+        stored == LOAD_EVENTS,
+        "after settling: {stored} items for {LOAD_EVENTS} events"
+    );
     Ok(report.to_string())
 }
 
 // ------------------------------------------------------------------ 7 faults
 
 async fn faults(ctx: &Ctx) -> Result<String> {
-    let proxy = ctx.harness.faults.as_ref().context("the harness runs without the fault proxy")?;
+    let proxy = ctx
+        .harness
+        .faults
+        .as_ref()
+        .context("the harness runs without the fault proxy")?;
     let before = proxy.injected().total();
     proxy.set_share(FAULT_SHARE);
     let result = faults_inner(ctx).await;
@@ -505,7 +1006,10 @@ async fn faults(ctx: &Ctx) -> Result<String> {
     println!("faults injected: {count} ({:?})", injected.0);
     result?;
     ensure!(count > 0, "no fault was injected");
-    Ok(format!("{count} injected failures ({:?}), share {FAULT_SHARE}, seed {FAULT_SEED}", injected.0))
+    Ok(format!(
+        "{count} injected failures ({:?}), share {FAULT_SHARE}, seed {FAULT_SEED}",
+        injected.0
+    ))
 }
 
 async fn faults_inner(ctx: &Ctx) -> Result<()> {
@@ -517,7 +1021,13 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
             "shipmentId": format!("E2E-FAULT-{:04}", i / 4), "status": if i % 10 == 0 { "DELAYED" } else { "IN_TRANSIT" },
             "timestamp": format!("2025-01-15T10:{:02}:{:02}Z", i / 60, i % 60)})))
         .collect();
-    let stream_before: u64 = ctx.harness.stream_sources.iter().map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed)).sum();
+    let baseline = drive::item_count(clients, &ctx.table).await?;
+    let stream_before: u64 = ctx
+        .harness
+        .stream_sources
+        .iter()
+        .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
     drive::put_events(clients, &ctx.bus, &events).await?;
     // REST clients retry a 500 with the same request (the API's contract).
     for i in 0..REST_EVENTS {
@@ -525,42 +1035,94 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
         let key = format!("e2e-fault-{i}");
         let mut status = 0;
         for _ in 0..10 {
-            status = post(&ctx.shipments_url, &event.to_string(), &[("Idempotency-Key", &key)], true).await?.status;
+            status = post(
+                &ctx.shipments_url,
+                &event.to_string(),
+                &[("Idempotency-Key", &key)],
+                true,
+            )
+            .await?
+            .status;
             if status == 201 || status == 200 {
                 break;
             }
             ensure!(status == 500, "REST under faults: {status}");
         }
-        ensure!(status == 201 || status == 200, "REST event {i} never stored");
+        ensure!(
+            status == 201 || status == 200,
+            "REST event {i} never stored"
+        );
     }
     let total = BUS_EVENTS + REST_EVENTS;
     // Messages whose three SDK attempts all failed wait for the queue's visibility timeout
     // (190 s) before their redelivery.
-    eventually(&format!("{total} fault-run events stored"), Duration::from_secs(300), || async {
-        Ok((drive::items_with_prefix(clients, &ctx.table, "E2E-FAULT-").await?.len() >= total).then_some(()))
-    })
+    eventually(
+        &format!("{total} fault-run events stored"),
+        Duration::from_secs(300),
+        || async {
+            Ok((drive::item_count(clients, &ctx.table).await? >= baseline + total).then_some(()))
+        },
+    )
     .await?;
     let queue = &ctx.harness.sqs_sources[0].queue_url;
-    eventually("the events queue empty (nothing visible or in flight)", Duration::from_secs(240), || async {
-        Ok((ctx.harness.queue_depth(queue).await? == (0, 0)).then_some(()))
-    })
+    eventually(
+        "the events queue empty (nothing visible or in flight)",
+        Duration::from_secs(240),
+        || async { Ok((ctx.harness.queue_depth(queue).await? == (0, 0)).then_some(())) },
+    )
     .await?;
     ctx.harness.settle(Duration::from_secs(120)).await?;
     let items = drive::items_with_prefix(clients, &ctx.table, "E2E-FAULT-").await?;
     let mut keys = std::collections::HashSet::new();
     for item in &items {
-        ensure!(keys.insert((s(item, "shipmentId").to_owned(), s(item, "eventTime").to_owned())), "duplicate item {item:?}");
+        ensure!(
+            keys.insert((
+                s(item, "shipmentId").to_owned(),
+                s(item, "eventTime").to_owned()
+            )),
+            "duplicate item {item:?}"
+        );
     }
-    ensure!(items.len() == total, "exactly once: {} items for {total} events", items.len());
+    ensure!(
+        items.len() == total,
+        "exactly once: {} items for {total} events",
+        items.len()
+    );
     let (dlq_visible, dlq_in_flight) = ctx.harness.queue_depth(&ctx.dlq_url).await?;
-    ensure!(dlq_visible + dlq_in_flight == 0, "nothing in the DLQ: {dlq_visible} visible, {dlq_in_flight} in flight");
-    let discarded: u64 = ctx.harness.stream_sources.iter().map(|s| s.stats.discarded.load(std::sync::atomic::Ordering::Relaxed)).sum();
+    ensure!(
+        dlq_visible + dlq_in_flight == 0,
+        "nothing in the DLQ: {dlq_visible} visible, {dlq_in_flight} in flight"
+    );
+    let discarded: u64 = ctx
+        .harness
+        .stream_sources
+        .iter()
+        .map(|s| s.stats.discarded.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
     ensure!(discarded == 0, "{discarded} stream records given up on");
-    let streamed: u64 = ctx.harness.stream_sources.iter().map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed)).sum();
-    ensure!(streamed - stream_before >= total as u64, "the fanout saw every new item ({} records for {total})", streamed - stream_before);
+    let streamed: u64 = ctx
+        .harness
+        .stream_sources
+        .iter()
+        .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    ensure!(
+        streamed - stream_before >= total as u64,
+        "the fanout saw every new item ({} records for {total})",
+        streamed - stream_before
+    );
     let bucket = ctx.outputs.get("failed_records_bucket")?;
-    let (status, listing) = local::faults::raw_request("GET", &format!("{}/{bucket}?list-type=2", ctx.harness.moto_endpoint), "s3", Vec::new()).await?;
+    let (status, listing) = local::faults::raw_request(
+        "GET",
+        &format!("{}/{bucket}?list-type=2", ctx.harness.moto_endpoint),
+        "s3",
+        Vec::new(),
+    )
+    .await?;
     let listing = String::from_utf8_lossy(&listing);
-    ensure!(status == 200 && !listing.contains("<Key>"), "no failed stream records in s3://{bucket}: {listing}");
+    ensure!(
+        status == 200 && !listing.contains("<Key>"),
+        "no failed stream records in s3://{bucket}: {listing}"
+    );
     Ok(())
 }

@@ -13,7 +13,10 @@ use clap::{Parser, Subcommand};
 use local::{Deployment, Harness, HarnessOptions, Moto};
 
 #[derive(Parser)]
-#[command(name = "shipstack-local", about = "The platform end to end on moto, with the real Lambda binaries")]
+#[command(
+    name = "shipstack-local",
+    about = "The platform end to end on moto, with the real Lambda binaries"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,9 +60,21 @@ fn read_pid(path: &std::path::Path) -> Option<u32> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
-        Command::Up { port, rest_port, ws_port, logs } => runtime.block_on(up(port, rest_port.unwrap_or(port + 1), ws_port.unwrap_or(port + 2), logs)),
+        Command::Up {
+            port,
+            rest_port,
+            ws_port,
+            logs,
+        } => runtime.block_on(up(
+            port,
+            rest_port.unwrap_or(port + 1),
+            ws_port.unwrap_or(port + 2),
+            logs,
+        )),
         Command::Down { port } => down(port),
     }
 }
@@ -78,18 +93,28 @@ async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
     std::fs::write(work.join("moto.pid"), moto.pid().to_string())?;
     let endpoint = moto.endpoint();
     let deployment = Deployment::in_dir(&work, &endpoint)?;
-    println!("terraform init + apply of generated/local (about 90 s) in {} ...", deployment.dir().display());
+    println!(
+        "terraform init + apply of generated/local (about 90 s) in {} ...",
+        deployment.dir().display()
+    );
     deployment.init()?;
     let applied = deployment.apply()?;
     println!("applied in {:.0} s", applied.as_secs_f64());
 
     let harness = Harness::start(
         &endpoint,
-        HarnessOptions { echo_logs: logs, rest_port, ws_port, ..Default::default() },
+        HarnessOptions {
+            echo_logs: logs,
+            rest_port,
+            ws_port,
+            ..Default::default()
+        },
     )
     .await?;
     let outputs = deployment.outputs()?;
-    let rest_url = harness.rest_url("/shipments").context("no POST /shipments route deployed")?;
+    let rest_url = harness
+        .rest_url("/shipments")
+        .context("no POST /shipments route deployed")?;
     let bus = outputs.get("event_bus_name")?;
     let table = outputs.get("shipments_table_name")?;
     println!(
@@ -123,7 +148,9 @@ Send a shipment (IAM auth: the harness requires a SigV4 header and does not veri
     drop(harness);
     match deployment.destroy() {
         Ok(took) => println!("destroyed in {:.0} s", took.as_secs_f64()),
-        Err(error) => eprintln!("destroy failed (moto is stopped anyway, which discards everything): {error:#}"),
+        Err(error) => eprintln!(
+            "destroy failed (moto is stopped anyway, which discards everything): {error:#}"
+        ),
     }
     moto.stop();
     drop(deployment);
@@ -177,7 +204,9 @@ fn down(port: u16) -> Result<()> {
             }
         }
         println!("stopping moto (pid {pid}) ...");
-        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     }
     let _ = std::fs::remove_dir_all(&work);
     println!("down.");
