@@ -189,8 +189,18 @@ pub async fn items_with_prefix(clients: &Clients, table: &str, prefix: &str) -> 
 
 /// The table's item count (`DescribeTable`; live on moto, about six-hourly on AWS).
 pub async fn item_count(clients: &Clients, table: &str) -> Result<usize> {
-    let output = clients.dynamodb.describe_table().table_name(table).send().await.context("dynamodb:DescribeTable")?;
-    Ok(output.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as usize)
+    let output = clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .context("dynamodb:DescribeTable")?;
+    Ok(output
+        .table()
+        .and_then(|t| t.item_count())
+        .unwrap_or(0)
+        .max(0) as usize)
 }
 
 /// A string attribute.

@@ -59,6 +59,31 @@ pub async fn raw_request(
     Ok((status, body))
 }
 
+/// An AWS Query-protocol call (`Action=...&Version=...`) to the emulator; the XML answer.
+/// Used for CloudWatch: the current SDK speaks the RPC v2 CBOR protocol to it, which moto
+/// does not (it answers XML, and the SDK fails with `unexpected type 0x3c`).
+pub async fn query_api(endpoint: &str, service: &str, form: &str) -> Result<String> {
+    let request = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", endpoint.trim_end_matches('/')))
+        .header("authorization", fake_authorization(service))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .header("content-length", form.len())
+        .body(Full::new(Bytes::from(form.to_owned())))?;
+    let response = http_client()
+        .request(request)
+        .await
+        .with_context(|| format!("{service} {form}"))?;
+    let status = response.status().as_u16();
+    let body =
+        String::from_utf8_lossy(&response.into_body().collect().await?.to_bytes()).into_owned();
+    anyhow::ensure!(status < 300, "{service} {form}: {status} {body}");
+    Ok(body)
+}
+
 /// A SigV4-shaped header for the emulator's test credentials (never a real signature).
 pub fn fake_authorization(service: &str) -> String {
     let day = chrono::Utc::now().format("%Y%m%d");

@@ -283,15 +283,16 @@ async fn nothing_left(deployment: &Deployment, endpoint: &str) -> Result<()> {
         .filter_map(|b| b.name().map(str::to_owned))
         .filter(|n| n != "default")
         .collect();
-    let alarms: Vec<String> = clients
-        .cloudwatch
-        .describe_alarms()
-        .send()
-        .await?
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| a.alarm_name().map(str::to_owned))
-        .collect();
+    let alarms: Vec<String> = local::faults::query_api(
+        endpoint,
+        "monitoring",
+        "Action=DescribeAlarms&Version=2010-08-01",
+    )
+    .await?
+    .split("<AlarmName>")
+    .skip(1)
+    .filter_map(|a| a.split("</AlarmName>").next().map(str::to_owned))
+    .collect();
     let rest_apis = clients
         .apigateway
         .get_rest_apis()
@@ -556,14 +557,17 @@ async fn bus(ctx: &Ctx) -> Result<()> {
     // the alarm exists on this queue's ApproximateNumberOfMessagesVisible, and the queue
     // attribute that metric is published from (above).
     let dlq_name = ctx.dlq_url.rsplit('/').next().unwrap_or_default();
-    let alarms = clients.cloudwatch.describe_alarms().send().await?;
-    let watching = alarms.metric_alarms().iter().any(|a| {
-        a.metric_name() == Some("ApproximateNumberOfMessagesVisible")
-            && a.namespace() == Some("AWS/SQS")
-            && a.threshold() == Some(1.0)
-            && a.dimensions()
-                .iter()
-                .any(|d| d.name() == Some("QueueName") && d.value() == Some(dlq_name))
+    let alarms = local::faults::query_api(
+        &ctx.harness.moto_endpoint,
+        "monitoring",
+        "Action=DescribeAlarms&Version=2010-08-01",
+    )
+    .await?;
+    let watching = alarms.split("<AlarmName>").any(|alarm| {
+        alarm.contains("<MetricName>ApproximateNumberOfMessagesVisible</MetricName>")
+            && alarm.contains("<Namespace>AWS/SQS</Namespace>")
+            && alarm.contains("<Name>QueueName</Name>")
+            && alarm.contains(&format!("<Value>{dlq_name}</Value>"))
     });
     ensure!(
         watching,
@@ -642,6 +646,50 @@ async fn drain_probe(ctx: &Ctx, url: &str, needle: &str, window: Duration) -> Re
         }
     }
     Ok(found)
+}
+
+fn stream_diagnostics(ctx: &Ctx) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sources: Vec<String> = ctx
+        .harness
+        .stream_sources
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: batches {} records {} retries {} bisections {} discarded {}",
+                s.mapping.source_arn,
+                s.stats.batches.load(Relaxed),
+                s.stats.records.load(Relaxed),
+                s.stats.retries.load(Relaxed),
+                s.stats.bisections.load(Relaxed),
+                s.stats.discarded.load(Relaxed)
+            )
+        })
+        .collect();
+    let fanout = ctx.harness.function("stream-fanout");
+    let outcomes: Vec<String> = fanout
+        .history()
+        .iter()
+        .rev()
+        .take(5)
+        .map(|i| format!("{:?} in {:?}", i.outcome, i.duration))
+        .collect();
+    let posts = ctx
+        .harness
+        .ws
+        .as_ref()
+        .map(|w| w.posts())
+        .unwrap_or_default();
+    let logs: Vec<String> = ctx
+        .harness
+        .logs
+        .recent()
+        .into_iter()
+        .filter(|l| l.contains("stream-fanout"))
+        .rev()
+        .take(15)
+        .collect();
+    format!("stream sources: {sources:?}\nfanout invocations {} (last: {outcomes:?})\nposts: {posts:?}\nfanout log (newest first):\n{}", fanout.stats.invocations.load(Relaxed), logs.join("\n"))
 }
 
 type Socket =
@@ -737,7 +785,12 @@ async fn stream(ctx: &Ctx) -> Result<()> {
     // The subscribed client receives the update.
     let pushed = tokio::time::timeout(Duration::from_secs(30), subscribed.next())
         .await
-        .map_err(|_| anyhow!("the subscribed client received nothing within 30 s"))?
+        .map_err(|_| {
+            anyhow!(
+                "the subscribed client received nothing within 30 s\n{}",
+                stream_diagnostics(ctx)
+            )
+        })?
         .context("socket closed")??;
     let pushed: Value = serde_json::from_str(pushed.to_text()?)?;
     ensure!(
