@@ -28,11 +28,16 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let moto = Moto::start()?;
         let deployment = Deployment::temporary(&moto.endpoint())?;
+        deployment.leave_out_stream_mappings()?;
         deployment.init()?;
         let applied = deployment.apply()?;
         println!("apply: {:.1} s", applied.as_secs_f64());
         let outputs = deployment.outputs()?;
-        let harness = Harness::start(&moto.endpoint(), HarnessOptions::default()).await?;
+        let harness = Harness::start(
+            &moto.endpoint(),
+            HarnessOptions { extra_mappings: Deployment::left_out_mappings(&outputs), ..Default::default() },
+        )
+        .await?;
         let report = drive::load(
             &harness.clients,
             &outputs.get("event_bus_name")?,

@@ -37,6 +37,9 @@ pub struct HarnessOptions {
     pub ws_port: u16,
     /// Where the packaged zips are.
     pub dist: PathBuf,
+    /// Mappings to play that are not in the emulator (see
+    /// [`crate::Deployment::leave_out_stream_mappings`]).
+    pub extra_mappings: Vec<crate::deployed::Mapping>,
 }
 
 impl Default for HarnessOptions {
@@ -47,6 +50,7 @@ impl Default for HarnessOptions {
             rest_port: 0,
             ws_port: 0,
             dist: paths::dist(),
+            extra_mappings: Vec::new(),
         }
     }
 }
@@ -75,13 +79,14 @@ impl Harness {
     pub async fn start(moto_endpoint: &str, options: HarnessOptions) -> Result<Harness> {
         paths::check_dist(&options.dist)?;
         let clients = Clients::new(moto_endpoint).await;
-        let deployed = Deployed::discover(&clients).await?;
+        let mut deployed = Deployed::discover(&clients).await?;
         if let Some(enabled) = deployed.mappings.iter().find(|m| m.enabled) {
             bail!(
                 "event source mapping {} ({} -> {}) is enabled in the emulator: moto would consume the source itself (it cannot run the function), so the local env renders mappings disabled and the harness plays them",
                 enabled.uuid, enabled.source_arn, enabled.function_name
             );
         }
+        deployed.mappings.extend(options.extra_mappings.iter().cloned());
         let faults = match options.fault_seed {
             Some(seed) => Some(FaultProxy::start(moto_endpoint, seed).await?),
             None => None,

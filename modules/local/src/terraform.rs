@@ -22,6 +22,9 @@ pub struct Deployment {
     endpoint: String,
 }
 
+/// Output name prefix of mappings left out of the emulator.
+pub const LEFT_OUT_PREFIX: &str = "harness_mapping_";
+
 /// One resource the plan would change, with the top-level attributes that differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedChange {
@@ -65,6 +68,72 @@ impl Deployment {
             _temp: None,
             endpoint: endpoint.to_owned(),
         })
+    }
+
+    /// moto 5.2.5 ignores `enabled = false` on a DynamoDB stream mapping: on every write it
+    /// "invokes" the function itself (a canned success, without Docker) and then drops the
+    /// shard's records, so nothing is left for the harness to read. Until the renderer
+    /// leaves stream mappings out of the local env, this removes them from the copy before
+    /// apply and turns each into an output with the same settings (Terraform resolves its
+    /// references), which [`Deployment::left_out_mappings`] reads back. SQS mappings stay:
+    /// moto honours `enabled = false` for them. Returns how many were left out.
+    pub fn leave_out_stream_mappings(&self) -> Result<usize> {
+        let file = self.dir().join("lambda.tf.json");
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+        let mut outputs = serde_json::Map::new();
+        if let Some(mappings) = doc
+            .pointer_mut("/resource/aws_lambda_event_source_mapping")
+            .and_then(Value::as_object_mut)
+        {
+            let streams: Vec<String> = mappings
+                .iter()
+                .filter(|(_, m)| m["event_source_arn"].as_str().is_some_and(|a| a.contains(".stream_arn}")))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in streams {
+                if let Some(Value::Object(mut mapping)) = mappings.remove(&name) {
+                    mapping.remove("depends_on");
+                    outputs.insert(
+                        format!("{LEFT_OUT_PREFIX}{name}"),
+                        serde_json::json!({"value": mapping, "description": "event source mapping played by the harness (left out of the emulator)"}),
+                    );
+                }
+            }
+        }
+        let count = outputs.len();
+        std::fs::write(&file, serde_json::to_string_pretty(&doc)?)?;
+        std::fs::write(
+            self.dir().join("local_harness_outputs.tf.json"),
+            serde_json::to_string_pretty(&serde_json::json!({"output": outputs}))?,
+        )?;
+        Ok(count)
+    }
+
+    /// The mappings [`Deployment::leave_out_stream_mappings`] took out, with resolved ARNs.
+    pub fn left_out_mappings(outputs: &Outputs) -> Vec<crate::deployed::Mapping> {
+        use std::time::Duration;
+        outputs
+            .0
+            .iter()
+            .filter_map(|(name, m)| Some((name.strip_prefix(LEFT_OUT_PREFIX)?, m)))
+            .map(|(name, m)| crate::deployed::Mapping {
+                uuid: format!("local-{name}"),
+                source_arn: m["event_source_arn"].as_str().unwrap_or_default().to_owned(),
+                function_name: crate::aws::function_name_of(m["function_name"].as_str().unwrap_or_default()),
+                enabled: false,
+                batch_size: m["batch_size"].as_i64().unwrap_or(100) as i32,
+                batching_window: Duration::from_secs(m["maximum_batching_window_in_seconds"].as_u64().unwrap_or(0)),
+                report_batch_item_failures: m["function_response_types"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures")),
+                starting_position: m["starting_position"].as_str().map(str::to_owned),
+                bisect_on_error: m["bisect_batch_on_function_error"].as_bool().unwrap_or(false),
+                max_retry_attempts: m["maximum_retry_attempts"].as_i64().filter(|n| *n >= 0).map(|n| n as i32),
+                max_record_age: m["maximum_record_age_in_seconds"].as_u64().filter(|n| *n > 0).map(Duration::from_secs),
+                on_failure: m["destination_config"][0]["on_failure"][0]["destination_arn"].as_str().map(str::to_owned),
+                max_concurrency: None,
+            })
+            .collect()
     }
 
     /// The Terraform working directory (the copy of `generated/local`).
