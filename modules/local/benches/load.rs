@@ -35,7 +35,10 @@ fn main() -> anyhow::Result<()> {
         let outputs = deployment.outputs()?;
         let harness = Harness::start(
             &moto.endpoint(),
-            HarnessOptions { extra_mappings: Deployment::left_out_mappings(&outputs), ..Default::default() },
+            HarnessOptions {
+                extra_mappings: Deployment::left_out_mappings(&outputs),
+                ..Default::default()
+            },
         )
         .await?;
         let report = drive::load(

@@ -86,7 +86,9 @@ impl Harness {
                 enabled.uuid, enabled.source_arn, enabled.function_name
             );
         }
-        deployed.mappings.extend(options.extra_mappings.iter().cloned());
+        deployed
+            .mappings
+            .extend(options.extra_mappings.iter().cloned());
         let faults = match options.fault_seed {
             Some(seed) => Some(FaultProxy::start(moto_endpoint, seed).await?),
             None => None,

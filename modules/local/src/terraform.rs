@@ -87,7 +87,11 @@ impl Deployment {
         {
             let streams: Vec<String> = mappings
                 .iter()
-                .filter(|(_, m)| m["event_source_arn"].as_str().is_some_and(|a| a.contains(".stream_arn}")))
+                .filter(|(_, m)| {
+                    m["event_source_arn"]
+                        .as_str()
+                        .is_some_and(|a| a.contains(".stream_arn}"))
+                })
                 .map(|(name, _)| name.clone())
                 .collect();
             for name in streams {
@@ -118,19 +122,38 @@ impl Deployment {
             .filter_map(|(name, m)| Some((name.strip_prefix(LEFT_OUT_PREFIX)?, m)))
             .map(|(name, m)| crate::deployed::Mapping {
                 uuid: format!("local-{name}"),
-                source_arn: m["event_source_arn"].as_str().unwrap_or_default().to_owned(),
-                function_name: crate::aws::function_name_of(m["function_name"].as_str().unwrap_or_default()),
+                source_arn: m["event_source_arn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                function_name: crate::aws::function_name_of(
+                    m["function_name"].as_str().unwrap_or_default(),
+                ),
                 enabled: false,
                 batch_size: m["batch_size"].as_i64().unwrap_or(100) as i32,
-                batching_window: Duration::from_secs(m["maximum_batching_window_in_seconds"].as_u64().unwrap_or(0)),
+                batching_window: Duration::from_secs(
+                    m["maximum_batching_window_in_seconds"]
+                        .as_u64()
+                        .unwrap_or(0),
+                ),
                 report_batch_item_failures: m["function_response_types"]
                     .as_array()
                     .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures")),
                 starting_position: m["starting_position"].as_str().map(str::to_owned),
-                bisect_on_error: m["bisect_batch_on_function_error"].as_bool().unwrap_or(false),
-                max_retry_attempts: m["maximum_retry_attempts"].as_i64().filter(|n| *n >= 0).map(|n| n as i32),
-                max_record_age: m["maximum_record_age_in_seconds"].as_u64().filter(|n| *n > 0).map(Duration::from_secs),
-                on_failure: m["destination_config"][0]["on_failure"][0]["destination_arn"].as_str().map(str::to_owned),
+                bisect_on_error: m["bisect_batch_on_function_error"]
+                    .as_bool()
+                    .unwrap_or(false),
+                max_retry_attempts: m["maximum_retry_attempts"]
+                    .as_i64()
+                    .filter(|n| *n >= 0)
+                    .map(|n| n as i32),
+                max_record_age: m["maximum_record_age_in_seconds"]
+                    .as_u64()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_secs),
+                on_failure: m["destination_config"][0]["on_failure"][0]["destination_arn"]
+                    .as_str()
+                    .map(str::to_owned),
                 max_concurrency: None,
             })
             .collect()
