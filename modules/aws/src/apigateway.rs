@@ -111,25 +111,31 @@ impl RestApiRef {
     }
 }
 
-/// The encrypted log group a stage writes its access logs to.
-pub(crate) fn access_log_group(
-    stack: &mut Stack,
-    api: &str,
-    physical_name: &str,
-    retention_days: u32,
-    key: KeyRef,
-) -> Resource {
-    stack.add(LogGroup {
-        name: format!("{api}_access"),
-        path: format!("/aws/apigateway/{physical_name}"),
-        retention_days,
-        key,
-    })
+/// A stage's `access_log_settings`: an encrypted log group of its own and one JSON line per
+/// request with `fields` (name, `$context` variable).
+pub(crate) struct AccessLogs<'a> {
+    pub api: &'a str,
+    pub physical_name: &'a str,
+    pub retention_days: u32,
+    pub key: KeyRef,
+    pub fields: &'a [(&'a str, &'a str)],
 }
 
-/// The JSON access log line API Gateway writes per request.
-pub(crate) fn access_log_format(fields: &[(&str, &str)]) -> Tf {
-    Tf::json(Tf::object(fields.iter().map(|(k, v)| (*k, Tf::from(*v)))))
+impl AccessLogs<'_> {
+    pub(crate) fn settings(self, stack: &mut Stack) -> Block {
+        let group = stack.add(LogGroup {
+            name: format!("{}_access", self.api),
+            path: format!("/aws/apigateway/{}", self.physical_name),
+            retention_days: self.retention_days,
+            key: self.key,
+        });
+        let format = Tf::json(Tf::object(
+            self.fields.iter().map(|(k, v)| (*k, Tf::from(*v))),
+        ));
+        Block::new()
+            .set("destination_arn", group.attr("arn"))
+            .set("format", format)
+    }
 }
 
 impl Component for RestApi {
@@ -239,13 +245,23 @@ impl Component for RestApi {
                     ..Default::default()
                 }),
         );
-        let access_logs = access_log_group(
-            stack,
-            &self.name,
-            &physical_name,
-            self.log_retention_days,
-            self.key,
-        );
+        let access_logs = AccessLogs {
+            api: &self.name,
+            physical_name: &physical_name,
+            retention_days: self.log_retention_days,
+            key: self.key,
+            fields: &[
+                ("requestId", "$context.requestId"),
+                ("ip", "$context.identity.sourceIp"),
+                ("requestTime", "$context.requestTime"),
+                ("httpMethod", "$context.httpMethod"),
+                ("resourcePath", "$context.resourcePath"),
+                ("status", "$context.status"),
+                ("responseLength", "$context.responseLength"),
+                ("integrationError", "$context.integrationErrorMessage"),
+            ],
+        }
+        .settings(stack);
         let stage = stack.doc().resource(
             "aws_api_gateway_stage",
             &self.name,
@@ -254,24 +270,7 @@ impl Component for RestApi {
                 .set("deployment_id", deployment.attr("id"))
                 .set("stage_name", self.stage.as_str())
                 .set("xray_tracing_enabled", true)
-                .block(
-                    "access_log_settings",
-                    Block::new()
-                        .set("destination_arn", access_logs.attr("arn"))
-                        .set(
-                            "format",
-                            access_log_format(&[
-                                ("requestId", "$context.requestId"),
-                                ("ip", "$context.identity.sourceIp"),
-                                ("requestTime", "$context.requestTime"),
-                                ("httpMethod", "$context.httpMethod"),
-                                ("resourcePath", "$context.resourcePath"),
-                                ("status", "$context.status"),
-                                ("responseLength", "$context.responseLength"),
-                                ("integrationError", "$context.integrationErrorMessage"),
-                            ]),
-                        ),
-                )
+                .block("access_log_settings", access_logs)
                 .depends_on([&self.account_logging]),
         );
         stack.doc().resource(

@@ -3,7 +3,7 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::apigateway::{access_log_format, access_log_group, Throttling};
+use crate::apigateway::{AccessLogs, Throttling};
 use crate::iam::{Grantee, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
@@ -106,7 +106,10 @@ impl Component for WebSocketApi {
                     .set("route_key", route)
                     .set("target", target.clone())
                     .set_opt("authorization_type", authorization)
-                    .set_opt("route_response_selection_expression", replies.then_some("$default")),
+                    .set_opt(
+                        "route_response_selection_expression",
+                        replies.then_some("$default"),
+                    ),
             );
             if replies {
                 stack.doc().resource(
@@ -122,13 +125,22 @@ impl Component for WebSocketApi {
         let source = Tf::template([api.attr("execution_arn").into(), Tf::from("/*")]);
         self.handler
             .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
-        let access_logs = access_log_group(
-            stack,
-            &self.name,
-            &physical_name,
-            self.log_retention_days,
-            self.key,
-        );
+        let access_logs = AccessLogs {
+            api: &self.name,
+            physical_name: &physical_name,
+            retention_days: self.log_retention_days,
+            key: self.key,
+            fields: &[
+                ("requestId", "$context.requestId"),
+                ("connectionId", "$context.connectionId"),
+                ("eventType", "$context.eventType"),
+                ("routeKey", "$context.routeKey"),
+                ("status", "$context.status"),
+                ("requestTime", "$context.requestTime"),
+                ("integrationError", "$context.integrationErrorMessage"),
+            ],
+        }
+        .settings(stack);
         let stage = stack.doc().resource(
             "aws_apigatewayv2_stage",
             &self.name,
@@ -142,23 +154,7 @@ impl Component for WebSocketApi {
                         .set("throttling_rate_limit", self.throttling.rate_per_s)
                         .set("throttling_burst_limit", self.throttling.burst),
                 )
-                .block(
-                    "access_log_settings",
-                    Block::new()
-                        .set("destination_arn", access_logs.attr("arn"))
-                        .set(
-                            "format",
-                            access_log_format(&[
-                                ("requestId", "$context.requestId"),
-                                ("connectionId", "$context.connectionId"),
-                                ("eventType", "$context.eventType"),
-                                ("routeKey", "$context.routeKey"),
-                                ("status", "$context.status"),
-                                ("requestTime", "$context.requestTime"),
-                                ("integrationError", "$context.integrationErrorMessage"),
-                            ]),
-                        ),
-                )
+                .block("access_log_settings", access_logs)
                 .depends_on([&self.account_logging]),
         );
         WebSocketApiRef {
