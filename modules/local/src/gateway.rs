@@ -87,16 +87,29 @@ fn sigv4_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
 }
 
 fn header_maps(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    single_and_multi(headers.iter().map(|(name, value)| {
+        (
+            name.as_str().to_owned(),
+            value.to_str().unwrap_or_default().to_owned(),
+        )
+    }))
+}
+
+/// API Gateway's pair of maps: the last value per name, and every value per name.
+fn single_and_multi(
+    pairs: impl Iterator<Item = (String, String)>,
+) -> (Map<String, Value>, Map<String, Value>) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in headers {
-        let value = value.to_str().unwrap_or_default().to_owned();
-        single.insert(name.as_str().to_owned(), json!(value));
-        multi
-            .entry(name.as_str().to_owned())
+    for (name, value) in pairs {
+        single.insert(name.clone(), json!(value));
+        if let Some(values) = multi
+            .entry(name)
             .or_insert_with(|| json!([]))
             .as_array_mut()
-            .map(|a| a.push(json!(value)));
+        {
+            values.push(json!(value));
+        }
     }
     (single, multi)
 }
@@ -105,17 +118,11 @@ fn query_maps(query: &str) -> (Value, Value) {
     if query.is_empty() {
         return (Value::Null, Value::Null);
     }
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        single.insert(k.to_owned(), json!(v));
-        multi
-            .entry(k.to_owned())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .map(|a| a.push(json!(v)));
-    }
+    let (single, multi) =
+        single_and_multi(query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k.to_owned(), v.to_owned())
+        }));
     (Value::Object(single), Value::Object(multi))
 }
 

@@ -56,11 +56,11 @@ fn any_json() -> impl Strategy<Value = Value> {
 }
 
 fn check(body: &str) -> Result<(), TestCaseError> {
-    let received = Some(Utc.with_ymd_and_hms(2025, 10, 17, 9, 30, 0).unwrap());
-    match parse_body(body, received) {
+    let received = Utc.with_ymd_and_hms(2025, 10, 17, 9, 30, 0).unwrap();
+    match parse_body(body, Some(received)) {
         Ok(event) => {
             let meta = StoreMeta {
-                ingested_at: received.unwrap(),
+                ingested_at: received,
                 ttl_days: 90,
             };
             let _item = event_item(&event, Dedupe::Content, meta);
