@@ -27,6 +27,26 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
 /// environment; standard retry mode), with [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
+/// The deployed dependencies of a bus-event writer, from its environment variables.
+pub fn writer_deps(
+    config: &SdkConfig,
+) -> Result<
+    crate::ingest::WriterDeps<DynamoShipments, SqsDeadLetters>,
+    crate::settings::SettingsError,
+> {
+    Ok(crate::ingest::WriterDeps {
+        store: DynamoShipments::new(
+            config,
+            crate::settings::required(shipment::contract::env_vars::SHIPMENTS_TABLE)?,
+        ),
+        dead_letters: SqsDeadLetters::new(
+            config,
+            crate::settings::required(shipment::contract::env_vars::DEAD_LETTER_QUEUE_URL)?,
+        ),
+        ttl_days: crate::settings::ttl_days()?,
+    })
+}
+
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(

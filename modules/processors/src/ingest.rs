@@ -8,6 +8,14 @@ use shipment::{Dedupe, Item, ShipmentEvent};
 use crate::metrics::Metrics;
 use crate::ports::{EventStore, PutOutcome, Transient};
 
+/// What a bus-event writer (queue-processor, event-processor) needs: where events are stored,
+/// where invalid ones go, and how long they are kept.
+pub struct WriterDeps<S, D> {
+    pub store: S,
+    pub dead_letters: D,
+    pub ttl_days: u32,
+}
+
 /// Writes one validated event with a conditional put, logs it and counts it.
 pub async fn store_event<S: EventStore>(
     store: &S,

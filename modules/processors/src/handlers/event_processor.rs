@@ -15,12 +15,8 @@ use crate::ingest::{short_reason, store_event};
 use crate::metrics::Metrics;
 use crate::ports::{DeadLetter, DeadLetters, EventStore, PutOutcome, Transient};
 
-/// What the event processor needs.
-pub struct Deps<S, D> {
-    pub store: S,
-    pub dead_letters: D,
-    pub ttl_days: u32,
-}
+/// What the event processor needs: the same as every bus-event writer.
+pub use crate::ingest::WriterDeps as Deps;
 
 /// Handles one EventBridge event. `Ok` carries a short outcome for the invocation log.
 pub async fn handle<S: EventStore, D: DeadLetters>(

@@ -21,12 +21,8 @@ use crate::ingest::{short_reason, store_event};
 use crate::metrics::Metrics;
 use crate::ports::{DeadLetter, DeadLetters, EventStore};
 
-/// What the queue processor needs.
-pub struct Deps<S, D> {
-    pub store: S,
-    pub dead_letters: D,
-    pub ttl_days: u32,
-}
+/// What the queue processor needs: the same as every bus-event writer.
+pub use crate::ingest::WriterDeps as Deps;
 
 /// Handles one SQS batch; the response lists exactly the messages to redeliver.
 pub async fn handle<S: EventStore, D: DeadLetters>(
