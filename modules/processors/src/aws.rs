@@ -27,6 +27,18 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
 /// environment; standard retry mode), with [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
 /// The deployed dependencies of a bus-event writer, from its environment variables.
 pub fn writer_deps(
     config: &SdkConfig,
@@ -45,18 +57,6 @@ pub fn writer_deps(
         ),
         ttl_days: crate::settings::ttl_days()?,
     })
-}
-
-pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
-        .load()
-        .await
 }
 
 /// A short description of an SDK failure: `Code: message` for a service error, the error
