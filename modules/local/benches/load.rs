@@ -4,7 +4,7 @@
 //! event is lost or duplicated.
 //!
 //!   cargo bench -p shipstack-local --bench load            # 30,000 events
-//!   LOAD_EVENTS=5000 cargo bench -p shipstack-local --bench load
+//!   LOAD_EVENTS=5000 LOAD_IN_FLIGHT=100 cargo bench -p shipstack-local --bench load
 
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30_000);
+    let in_flight: usize = std::env::var("LOAD_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -28,27 +32,20 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let moto = Moto::start()?;
         let deployment = Deployment::temporary(&moto.endpoint())?;
-        deployment.leave_out_stream_mappings()?;
-        deployment.init()?;
-        let applied = deployment.apply()?;
-        println!("apply: {:.1} s", applied.as_secs_f64());
-        let outputs = deployment.outputs()?;
-        let harness = Harness::start(
-            &moto.endpoint(),
-            HarnessOptions {
-                extra_mappings: Deployment::left_out_mappings(&outputs),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let (harness, outputs, applied) =
+            Harness::deploy(&deployment, HarnessOptions::default()).await?;
+        println!("init + apply: {:.1} s", applied.as_secs_f64());
         let report = drive::load(
             &harness.clients,
             &outputs.get("event_bus_name")?,
             &outputs.get("shipments_table_name")?,
-            "BENCH-",
-            "2025-02-02",
-            events,
-            Duration::from_secs(3600),
+            &drive::LoadRun {
+                prefix: "BENCH-",
+                day: "2025-02-02",
+                events,
+                in_flight,
+                timeout: Duration::from_secs(3600),
+            },
         )
         .await?;
         println!("load: {report}");

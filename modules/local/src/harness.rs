@@ -22,6 +22,7 @@ use crate::lambda::{Function, FunctionSpec, Invocation, LogSink};
 use crate::paths;
 use crate::sqs_source::SqsSource;
 use crate::stream_source::StreamSource;
+use crate::terraform::{Deployment, Outputs};
 
 /// How to run the harness.
 #[derive(Debug, Clone)]
@@ -257,6 +258,30 @@ impl Harness {
             tasks,
             _packages: packages,
         })
+    }
+
+    /// Applies `deployment` (the stream mappings left to the harness, see
+    /// [`Deployment::leave_out_stream_mappings`]) and starts the harness on it. Returns the
+    /// harness, the Terraform outputs and how long init and apply took.
+    pub async fn deploy(
+        deployment: &Deployment,
+        options: HarnessOptions,
+    ) -> Result<(Harness, Outputs, Duration)> {
+        let started = Instant::now();
+        deployment.leave_out_stream_mappings()?;
+        deployment.init()?;
+        deployment.apply()?;
+        let took = started.elapsed();
+        let outputs = deployment.outputs()?;
+        let harness = Harness::start(
+            deployment.endpoint(),
+            HarnessOptions {
+                extra_mappings: Deployment::left_out_mappings(&outputs),
+                ..options
+            },
+        )
+        .await?;
+        Ok((harness, outputs, took))
     }
 
     /// A function by contract name (`ingest-api`).

@@ -64,7 +64,12 @@ pub struct Invocation {
     pub request_id: String,
     pub event: Value,
     pub outcome: Outcome,
+    /// From the invocation's start to its reply; for a cold start that includes starting
+    /// the process (Lambda's init duration plus the first invocation).
     pub duration: Duration,
+    /// A new instance ran it: from starting the process to the runtime's first request
+    /// for work (Lambda's init duration); `Some(ZERO)` if it never got that far.
+    pub init: Option<Duration>,
 }
 
 /// Counters of one function.
@@ -148,13 +153,19 @@ impl Function {
         let started = Instant::now();
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
         let reused = self.idle.lock().unwrap().pop();
+        let cold_start = !reused.as_ref().is_some_and(Instance::alive);
         let instance = match reused {
-            Some(instance) if instance.alive() => Ok(instance),
+            Some(instance) if !cold_start => Ok(instance),
             _ => {
                 self.stats.cold_starts.fetch_add(1, Ordering::Relaxed);
                 Instance::start(&self.spec, &self.logs).await
             }
         };
+        let new_state = instance
+            .as_ref()
+            .ok()
+            .filter(|_| cold_start)
+            .map(|i| i.state.clone());
         let outcome = match instance {
             Err(error) => {
                 Outcome::Error(json!({"errorType": "Runtime.StartError", "errorMessage": error}))
@@ -193,11 +204,17 @@ impl Function {
                 format!("invocation {request_id} failed: {outcome:?}"),
             );
         }
+        let init = cold_start.then(|| {
+            new_state
+                .and_then(|state| *state.init.lock().unwrap())
+                .unwrap_or_default()
+        });
         let invocation = Invocation {
             request_id,
             event,
             outcome,
             duration: started.elapsed(),
+            init,
         };
         let mut history = self.history.lock().unwrap();
         if history.len() == HISTORY {
@@ -215,6 +232,17 @@ impl Function {
     /// Invocations in progress.
     pub fn in_flight(&self) -> usize {
         self.spec.concurrency.max(1) - self.permits.available_permits()
+    }
+
+    /// CPU time (user and system) the idle instances' processes have used so far.
+    pub fn idle_cpu_time(&self) -> Duration {
+        self.idle
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|instance| instance.pid)
+            .filter_map(process_cpu_time)
+            .sum()
     }
 
     /// Stops every idle instance (running ones stop when their invocation ends).
@@ -253,6 +281,9 @@ struct InstanceState {
     current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
     dead: std::sync::atomic::AtomicBool,
     arn: String,
+    /// When the process was started, and how long it took to first ask for work.
+    spawned: Mutex<Option<Instant>>,
+    init: Mutex<Option<Duration>>,
 }
 
 impl InstanceState {
@@ -270,6 +301,7 @@ impl InstanceState {
 /// One execution environment: the process and its Runtime API endpoint.
 struct Instance {
     state: Arc<InstanceState>,
+    pid: Option<u32>,
     server: tokio::task::JoinHandle<()>,
     _kill: oneshot::Sender<()>,
 }
@@ -308,9 +340,11 @@ impl Instance {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        *state.spawned.lock().unwrap() = Some(Instant::now());
         let mut child = command
             .spawn()
             .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        let pid = child.id();
         for stream in [
             child
                 .stdout
@@ -352,6 +386,7 @@ impl Instance {
         });
         Ok(Instance {
             state,
+            pid,
             server,
             _kill: kill,
         })
@@ -373,6 +408,19 @@ impl Instance {
     }
 }
 
+/// A process's CPU time: the scheduler's nanosecond account of each of its threads
+/// (`/proc/<pid>/task/*/schedstat`, first field) rather than the tick-granular `stat`.
+/// Threads that have exited are not counted (the runtime's workers live as long as it).
+fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let nanos = threads
+        .flatten()
+        .filter_map(|thread| std::fs::read_to_string(thread.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(Duration::from_nanos(nanos))
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         self.server.abort();
@@ -380,6 +428,9 @@ impl Drop for Instance {
 }
 
 async fn next(State(state): State<Arc<InstanceState>>) -> Response {
+    if let Some(spawned) = state.spawned.lock().unwrap().take() {
+        *state.init.lock().unwrap() = Some(spawned.elapsed());
+    }
     let pending = loop {
         let notified = state.ready.notified();
         if let Some(pending) = state.next.lock().unwrap().take() {

@@ -8,7 +8,8 @@
 //!   reported sequence number are done; the batch is retried from it;
 //! - function error or timeout: with `BisectBatchOnFunctionError` the batch is split in two
 //!   and each half retried on its own, else it is retried whole;
-//! - every retry counts against `MaximumRetryAttempts`; records older than
+//! - every retry counts against `MaximumRetryAttempts`, per record: progress past a
+//!   reported failure starts the count again at the new first record; records older than
 //!   `MaximumRecordAgeInSeconds` are not retried; what is given up on is described to the
 //!   on-failure destination (S3, SQS or SNS) in Lambda's invocation-record format, and the
 //!   shard moves on.
@@ -39,6 +40,14 @@ pub struct StreamStats {
     pub discarded: AtomicU64,
 }
 
+/// A batch given up on: Lambda's invocation record, and whether the on-failure
+/// destination took it.
+#[derive(Debug, Clone)]
+pub struct GivenUp {
+    pub invocation_record: Value,
+    pub delivered: bool,
+}
+
 /// A running stream mapping.
 pub struct StreamSource {
     pub mapping: Mapping,
@@ -51,6 +60,7 @@ pub struct StreamSource {
     /// When each shard last found nothing new (caught up with the stream).
     caught_up: Mutex<Option<Instant>>,
     started_position: Mutex<Option<String>>,
+    given_up: Mutex<Vec<GivenUp>>,
 }
 
 enum Verdict {
@@ -76,7 +86,13 @@ impl StreamSource {
             busy: AtomicBool::new(false),
             caught_up: Mutex::new(None),
             started_position: Mutex::new(None),
+            given_up: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every batch given up on so far.
+    pub fn given_up(&self) -> Vec<GivenUp> {
+        self.given_up.lock().unwrap().clone()
     }
 
     /// Whether every record written before `since` has been handled: not busy and caught
@@ -218,13 +234,18 @@ impl StreamSource {
             match verdict {
                 Verdict::Done => {}
                 Verdict::RetryFrom(index, why) => {
+                    // The limit is per record: after progress the new first record has
+                    // failed once, so its count starts there rather than carrying the
+                    // batch's (else a 20 % fault rate ends a 100-record batch in S3 after
+                    // a few partial successes).
+                    let retries = if index > 0 { 1 } else { retries + 1 };
                     let rest = batch[index..].to_vec();
-                    if exhausted {
-                        self.discard(shard_id, &rest, why, retries + 1).await;
+                    if max_retries.is_some_and(|max| retries > max as u32) {
+                        self.discard(shard_id, &rest, why, retries).await;
                     } else {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        backoff(retries).await;
-                        work.push_front((rest, retries + 1));
+                        backoff(retries - 1).await;
+                        work.push_front((rest, retries));
                     }
                 }
                 Verdict::FunctionError(why) => {
@@ -338,6 +359,10 @@ impl StreamSource {
             "payload": json!({"Records": records}).to_string(),
         });
         let body = record.to_string();
+        let mut given_up = GivenUp {
+            invocation_record: record,
+            delivered: false,
+        };
         let result: Result<()> = async {
             if let Some(bucket) = destination.strip_prefix("arn:aws:s3:::") {
                 let key = format!(
@@ -350,9 +375,12 @@ impl StreamSource {
                 );
                 let url = format!("{}/{}/{}", self.moto_endpoint, bucket, key);
                 let (status, answer) = raw_request("PUT", &url, "s3", body.into_bytes()).await?;
+                // moto 5.2.5 evaluates bucket policies without their conditions, so the
+                // bucket's TLS-only deny (`aws:SecureTransport = false`) denies every
+                // PutObject here; Lambda writes over TLS. The record stays in `given_up`.
                 anyhow::ensure!(
                     status < 300,
-                    "s3:PutObject {status}: {}",
+                    "s3:PutObject {status} (403: moto applies the TLS-only deny without its condition): {}",
                     String::from_utf8_lossy(&answer)
                 );
             } else if destination.starts_with("arn:aws:sqs:") {
@@ -384,9 +412,13 @@ impl StreamSource {
             Ok(())
         }
         .await;
-        if let Err(error) = result {
-            eprintln!("[stream {shard_id}] writing the on-failure record failed: {error:#}");
+        match result {
+            Ok(()) => given_up.delivered = true,
+            Err(error) => {
+                eprintln!("[stream {shard_id}] writing the on-failure record failed: {error:#}")
+            }
         }
+        self.given_up.lock().unwrap().push(given_up);
     }
 }
 

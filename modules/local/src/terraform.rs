@@ -164,6 +164,11 @@ impl Deployment {
         self.work.join("local")
     }
 
+    /// The emulator this deployment applies to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub fn work(&self) -> &Path {
         &self.work
     }

@@ -97,23 +97,17 @@ async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
         "terraform init + apply of generated/local (about 90 s) in {} ...",
         deployment.dir().display()
     );
-    deployment.leave_out_stream_mappings()?;
-    deployment.init()?;
-    let applied = deployment.apply()?;
-    println!("applied in {:.0} s", applied.as_secs_f64());
-
-    let outputs = deployment.outputs()?;
-    let harness = Harness::start(
-        &endpoint,
+    let (harness, outputs, applied) = Harness::deploy(
+        &deployment,
         HarnessOptions {
             echo_logs: logs,
             rest_port,
             ws_port,
-            extra_mappings: Deployment::left_out_mappings(&outputs),
             ..Default::default()
         },
     )
     .await?;
+    println!("applied in {:.0} s", applied.as_secs_f64());
     let rest_url = harness
         .rest_url("/shipments")
         .context("no POST /shipments route deployed")?;

@@ -1,0 +1,252 @@
+//! Functions benchmark (issue 6): the packaged binaries on the local platform (moto, the
+//! applied `generated/local`, the harness's Runtime API).
+//!
+//! - CPU time per 1,000 SQS events for `queue-processor`: 1,000 distinct EventBridge events
+//!   in SQS records, in batches of the mapping's batch size, invoked on one warm instance;
+//!   the CPU is the process's own (the scheduler's account of its threads), so moto's time
+//!   is not in it, but the wall time is. Then the same 1,000 again: every one a duplicate.
+//! - Cold start of each deployed binary: process start to first reply, with an event of
+//!   the kind the function receives, on a new instance each time.
+//!
+//!   cargo bench -p shipstack-local --bench functions
+//!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use local::lambda::Function;
+use local::sqs_source::sqs_record;
+use local::{Deployment, Harness, HarnessOptions, Moto};
+use serde_json::{json, Value};
+use shipment::contract::functions;
+
+const EVENTS: usize = 1_000;
+
+fn main() -> Result<()> {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run only when
+    // benchmarking.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "functions benchmark: run with `cargo bench -p shipstack-local --bench functions`"
+        );
+        return Ok(());
+    }
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = setting("ROUNDS", 3);
+    let cold_starts = setting("COLD_STARTS", 5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let moto = Moto::start()?;
+        let deployment = Deployment::temporary(&moto.endpoint())?;
+        let (harness, _, applied) = Harness::deploy(&deployment, HarnessOptions::default()).await?;
+        println!("init + apply: {:.1} s\n", applied.as_secs_f64());
+        queue_processor_cpu(&harness, rounds).await?;
+        println!();
+        cold_start_of_each(&harness, cold_starts).await
+    })
+}
+
+async fn queue_processor_cpu(harness: &Harness, rounds: usize) -> Result<()> {
+    let function = harness.function(functions::QUEUE_PROCESSOR);
+    let mapping = harness
+        .deployed
+        .mappings
+        .iter()
+        .find(|m| m.function_name == function.spec.name && m.is_sqs())
+        .context("no SQS mapping for queue-processor")?;
+    let batch_size = mapping.batch_size.max(1) as usize;
+    println!(
+        "queue-processor: {EVENTS} SQS events per round, batches of {batch_size}, one warm instance ({} MB configured)",
+        function.spec.memory_mb
+    );
+    // Warm: the instance exists and has made its first calls.
+    run_batches(
+        function,
+        &events(&mapping.source_arn, "BENCH-WARM-", batch_size),
+        batch_size,
+    )
+    .await?;
+    println!(
+        "  {:<22} {:>12} {:>12} {:>12} {:>12}",
+        "round", "CPU ms/1000", "wall ms", "batch p50", "batch p99"
+    );
+    let mut cpu = Vec::new();
+    for round in 0..rounds {
+        let records = events(&mapping.source_arn, &format!("BENCH-{round}-"), EVENTS);
+        for (label, kind) in [("new", "new events"), ("again", "duplicates")] {
+            let measured = run_batches(function, &records, batch_size).await?;
+            println!(
+                "  {:<22} {:>12.1} {:>12.0} {:>10.1}ms {:>10.1}ms",
+                format!("{} {kind}", round + 1),
+                measured.cpu.as_secs_f64() * 1000.0,
+                measured.wall.as_secs_f64() * 1000.0,
+                measured.p50.as_secs_f64() * 1000.0,
+                measured.p99.as_secs_f64() * 1000.0,
+            );
+            if label == "new" {
+                cpu.push(measured.cpu);
+            }
+        }
+    }
+    cpu.sort();
+    println!(
+        "  median CPU per {EVENTS} new events: {:.1} ms ({:.0} µs per event)",
+        cpu[cpu.len() / 2].as_secs_f64() * 1000.0,
+        cpu[cpu.len() / 2].as_secs_f64() * 1e6 / EVENTS as f64
+    );
+    Ok(())
+}
+
+struct Measured {
+    cpu: Duration,
+    wall: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Invokes `records` in batches, one at a time on the idle instance, and requires every
+/// batch to succeed without a failed item (a failure would measure the retry path).
+async fn run_batches(
+    function: &Function,
+    records: &[Value],
+    batch_size: usize,
+) -> Result<Measured> {
+    let cpu_before = function.idle_cpu_time();
+    let started = Instant::now();
+    let mut batches = Vec::new();
+    for batch in records.chunks(batch_size) {
+        let invocation = function.invoke(json!({ "Records": batch })).await;
+        match &invocation.outcome {
+            local::lambda::Outcome::Response(answer)
+                if answer["batchItemFailures"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty) => {}
+            other => anyhow::bail!("queue-processor batch failed: {other:?}"),
+        }
+        batches.push(invocation.duration);
+    }
+    let wall = started.elapsed();
+    let cpu = function.idle_cpu_time().saturating_sub(cpu_before);
+    batches.sort();
+    let pct = |p: f64| batches[((batches.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    Ok(Measured {
+        cpu,
+        wall,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
+}
+
+/// `count` distinct shipment events as the bus rule delivers them to the queue, alternating
+/// the two producer dialects, as SQS records of the mapping's queue.
+fn events(queue_arn: &str, prefix: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            let time = format!("2025-03-01T{:02}:{:02}:{:02}Z", (i / 3600) % 24, (i / 60) % 60, i % 60);
+            let (source, detail_type, detail) = if i % 2 == 0 {
+                ("logistics.shipments", "Shipment Update".to_owned(), json!({"shipmentId": format!("{prefix}{i:05}"), "status": "IN_TRANSIT", "timestamp": time, "location": "Memphis, TN"}))
+            } else {
+                ("shipment.service", "shipment.picked_up".to_owned(), json!({"shipment_id": format!("{prefix}{i:05}"), "event_type": "PICKED_UP", "event_timestamp": time, "event_data": {"n": i}}))
+            };
+            let body = json!({
+                "version": "0", "id": format!("{prefix}{i}"), "detail-type": detail_type, "source": source,
+                "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": detail,
+            });
+            let message = Message::builder()
+                .message_id(format!("{prefix}{i}"))
+                .receipt_handle(format!("bench-{prefix}{i}"))
+                .body(body.to_string())
+                .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "1")
+                .build();
+            sqs_record(&message, queue_arn)
+        })
+        .collect()
+}
+
+async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
+    println!("cold start ({samples} per function), median [min, max]:");
+    println!(
+        "  {:<18} {:>28} {:>28}",
+        "function", "init (start to ready)", "first reply (start to reply)"
+    );
+    // The functions this environment deploys (`delivery: queued` has no event-processor).
+    for name in functions::ALL
+        .into_iter()
+        .filter(|name| harness.deployed.functions.contains_key(*name))
+    {
+        let function = harness.function(name);
+        let event = typical_event(name);
+        // Nothing else may invoke it meanwhile (the stream poller invokes stream-fanout for
+        // what the earlier runs wrote).
+        harness.settle(Duration::from_secs(60)).await?;
+        let (mut inits, mut replies) = (Vec::new(), Vec::new());
+        for _ in 0..samples {
+            function.stop();
+            let invocation = function.invoke(event.clone()).await;
+            let init = invocation
+                .init
+                .with_context(|| format!("{name}: an idle instance was reused"))?;
+            ensure!(
+                invocation.outcome.is_ok(),
+                "{name}: {:?}",
+                invocation.outcome
+            );
+            inits.push(init);
+            replies.push(invocation.duration);
+        }
+        println!("  {name:<18} {:>28} {:>28}", spread(inits), spread(replies));
+    }
+    println!("  (first reply includes the first invocation's calls to moto)");
+    Ok(())
+}
+
+/// `median [min, max]` in milliseconds.
+fn spread(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+    format!(
+        "{} [{}, {}] ms",
+        ms(samples[samples.len() / 2]),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1])
+    )
+}
+
+/// An event of the kind each function receives, that it answers without an error.
+fn typical_event(function: &str) -> Value {
+    match function {
+        functions::INGEST_API => json!({
+            "resource": "/shipments", "path": "/shipments", "httpMethod": "POST",
+            "headers": {"content-type": "application/json"}, "multiValueHeaders": {},
+            "requestContext": {"resourcePath": "/shipments", "httpMethod": "POST", "requestId": "bench", "stage": "local", "identity": {}},
+            "body": "{\"shipmentId\": \"\"}", "isBase64Encoded": false,
+        }),
+        functions::EVENT_PROCESSOR => json!({
+            "version": "0", "id": "bench-cold", "detail-type": "Shipment Update", "source": "logistics.shipments",
+            "account": "123456789012", "time": "2025-03-02T10:00:00Z", "region": "us-east-1", "resources": [],
+            "detail": {"shipmentId": "BENCH-COLD", "status": "IN_TRANSIT", "timestamp": "2025-03-02T10:00:00Z"},
+        }),
+        functions::WEBSOCKET_HANDLER => json!({
+            "requestContext": {"routeKey": "$disconnect", "eventType": "DISCONNECT", "connectionId": "bench-cold",
+                "requestId": "bench", "stage": "local", "apiId": "bench", "domainName": "localhost",
+                "connectedAt": 1_740_000_000_000_i64, "requestTimeEpoch": 1_740_000_060_000_i64},
+            "isBase64Encoded": false,
+        }),
+        functions::DAILY_SUMMARY => json!({
+            "version": "0", "id": "bench-summary", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2001-01-02T01:00:00Z", "region": "us-east-1", "resources": [], "detail": {},
+        }),
+        // queue-processor and stream-fanout: an empty batch still starts the runtime and
+        // builds the clients.
+        _ => json!({"Records": []}),
+    }
+}
