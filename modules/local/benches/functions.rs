@@ -5,19 +5,22 @@
 //!   in SQS records, in batches of the mapping's batch size, invoked on one warm instance;
 //!   the CPU is the process's own (the scheduler's account of its threads), so moto's time
 //!   is not in it, but the wall time is. Then the same 1,000 again: every one a duplicate.
-//! - Cold start of each deployed binary: process start to first reply, with an event of
-//!   the kind the function receives, on a new instance each time.
+//! - Cold start of each binary: process start to the runtime asking for work (init), and to
+//!   its first reply, with an event of the kind the function receives, on a new instance
+//!   each time.
 //!
 //!   cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use local::harness::unzip;
 use local::lambda::Function;
 use local::sqs_source::sqs_record;
-use local::{Deployment, Harness, HarnessOptions, Moto};
+use local::{paths, Deployment, Harness, HarnessOptions, Moto};
 use serde_json::{json, Value};
 use shipment::contract::functions;
 
@@ -178,16 +181,19 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
         "  {:<18} {:>28} {:>28}",
         "function", "init (start to ready)", "first reply (start to reply)"
     );
-    // The functions this environment deploys (`delivery: queued` has no event-processor).
-    for name in functions::ALL
-        .into_iter()
-        .filter(|name| harness.deployed.functions.contains_key(*name))
-    {
-        let function = harness.function(name);
+    let packages = tempfile::tempdir()?;
+    for name in functions::ALL {
+        let undeployed;
+        let function = if harness.deployed.functions.contains_key(name) {
+            harness.function(name).as_ref()
+        } else {
+            undeployed = undeployed_writer(harness, name, packages.path())?;
+            &undeployed
+        };
         let event = typical_event(name);
-        // Nothing else may invoke it meanwhile (the stream poller invokes stream-fanout for
-        // what the earlier runs wrote).
-        harness.settle(Duration::from_secs(60)).await?;
+        // Nothing else may invoke it meanwhile: the stream poller invokes stream-fanout for
+        // what the CPU rounds wrote (thousands of records, ~25/s on moto).
+        harness.settle(Duration::from_secs(900)).await?;
         let (mut inits, mut replies) = (Vec::new(), Vec::new());
         for _ in 0..samples {
             function.stop();
@@ -207,6 +213,26 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
     }
     println!("  (first reply includes the first invocation's calls to moto)");
     Ok(())
+}
+
+/// A writer the environment does not deploy (the local env's `delivery: queued` has no
+/// event-processor), run with queue-processor's settings: the same writer's (table,
+/// dead-letter queue, TTL).
+fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<Function> {
+    let template = &harness.function(functions::QUEUE_PROCESSOR).spec;
+    let task_root = packages.join(name);
+    unzip(&paths::dist().join(format!("{name}.zip")), &task_root)?;
+    let mut spec = template.clone();
+    spec.name = template.name.replace(functions::QUEUE_PROCESSOR, name);
+    for (key, value) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
+    ] {
+        spec.env.insert(key.to_owned(), value);
+    }
+    spec.task_root = task_root;
+    Ok(Function::new(spec, harness.logs.clone()))
 }
 
 /// `median [min, max]` in milliseconds.
