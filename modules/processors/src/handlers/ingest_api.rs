@@ -15,11 +15,9 @@
 //! the same item. The function only writes the table: notifications, alerts and WebSocket
 //! pushes follow from the table's stream (stream-fanout), so there is no dual write.
 
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
-use http::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 use shipment::contract::shipments_table;
 use shipment::error::{FieldError, Rejection};
@@ -27,6 +25,7 @@ use shipment::idempotency::validate_idempotency_key;
 use shipment::item::{attrs, item_to_json};
 use shipment::{parse_body, Dedupe, MAX_EVENT_BYTES};
 
+use super::json_response;
 use crate::ingest::store_event;
 use crate::metrics::Metrics;
 use crate::ports::{EventStore, PutOutcome};
@@ -111,7 +110,7 @@ pub async fn handle<S: EventStore>(
             Err(_) => return internal_error(&request_id),
         };
     match outcome {
-        PutOutcome::Created => respond(201, &item_to_json(&item)),
+        PutOutcome::Created => json_response(201, &item_to_json(&item)),
         PutOutcome::AlreadyExists => {
             let event_key = item
                 .get(shipments_table::SORT_KEY)
@@ -127,7 +126,7 @@ pub async fn handle<S: EventStore>(
             // Gone between the put and the get (TTL): what we tried to store is the answer.
             let stored = stored.unwrap_or(item.clone());
             if stored.get(attrs::CONTENT_DIGEST) != item.get(attrs::CONTENT_DIGEST) {
-                return respond(
+                return json_response(
                     422,
                     &json!({
                         "message": format!("this {IDEMPOTENCY_KEY_HEADER} was already used for a different event"),
@@ -135,7 +134,7 @@ pub async fn handle<S: EventStore>(
                     }),
                 );
             }
-            respond(200, &item_to_json(&stored))
+            json_response(200, &item_to_json(&stored))
         }
     }
 }
@@ -169,7 +168,7 @@ fn decode_body(request: &ApiGatewayProxyRequest) -> Result<String, Rejection> {
 }
 
 fn too_large(size: usize, limit: usize) -> ApiGatewayProxyResponse {
-    respond(
+    json_response(
         413,
         &json!({
             "message": "request body too large",
@@ -184,25 +183,15 @@ fn invalid(rejection: &Rejection) -> ApiGatewayProxyResponse {
         .iter()
         .map(|e| json!({"field": e.field, "message": e.message}))
         .collect();
-    respond(
+    json_response(
         400,
         &json!({"message": "invalid shipment event", "errors": errors}),
     )
 }
 
 fn internal_error(request_id: &str) -> ApiGatewayProxyResponse {
-    respond(
+    json_response(
         500,
         &json!({"message": "internal error; retry with the same request", "requestId": request_id}),
     )
-}
-
-fn respond(status: i64, body: &Value) -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.body = Some(Body::Text(body.to_string()));
-    response
 }

@@ -8,17 +8,16 @@
 //!   with status 400 for anything else. (API Gateway returns the reply to the client when the
 //!   route has a `$default` route response.)
 
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chrono::{DateTime, Utc};
-use http::header::{HeaderValue, CONTENT_TYPE};
-use serde_json::{json, Value};
+use serde_json::json;
 use shipment::connections::{
     connection_row, parse_client_message, subscription_row, subscription_sort_key, ClientMessage,
     MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIPTION_PREFIX,
 };
 use shipment::contract::metrics as metric;
 
+use super::json_response;
 use crate::metrics::Metrics;
 use crate::ports::{forget_connection, Connections, Transient};
 
@@ -31,7 +30,7 @@ pub async fn handle<C: Connections>(
 ) -> ApiGatewayProxyResponse {
     let context = &request.request_context;
     let Some(connection_id) = context.connection_id.as_deref().filter(|id| !id.is_empty()) else {
-        return reply(
+        return json_response(
             400,
             &json!({"type": "error", "message": "missing connection id"}),
         );
@@ -41,14 +40,14 @@ pub async fn handle<C: Connections>(
         "$connect" => connections
             .put_row(&connection_row(connection_id, now))
             .await
-            .map(|()| reply(200, &json!({"type": "connected"}))),
+            .map(|()| json_response(200, &json!({"type": "connected"}))),
         "$disconnect" => forget_connection(connections, connection_id)
             .await
-            .map(|_| reply(200, &json!({"type": "disconnected"}))),
+            .map(|_| json_response(200, &json!({"type": "disconnected"}))),
         _ => match parse_client_message(request.body.as_deref()) {
             Err(message) => {
                 tracing::info!(connection_id, route, error = %message, "client message refused");
-                return reply(400, &json!({"type": "error", "message": message}));
+                return json_response(400, &json!({"type": "error", "message": message}));
             }
             Ok(ClientMessage::Subscribe { shipment_id }) => {
                 subscribe(connections, connection_id, &shipment_id, now).await
@@ -57,7 +56,7 @@ pub async fn handle<C: Connections>(
                 .delete_row(connection_id, &subscription_sort_key(&shipment_id))
                 .await
                 .map(|()| {
-                    reply(
+                    json_response(
                         200,
                         &json!({"type": "unsubscribed", "shipmentId": shipment_id}),
                     )
@@ -67,7 +66,7 @@ pub async fn handle<C: Connections>(
     result.unwrap_or_else(|error: Transient| {
         metrics.incr(metric::PROCESSING_ERRORS);
         tracing::error!(connection_id, route, error = %error, "websocket route failed");
-        reply(
+        json_response(
             500,
             &json!({"type": "error", "message": "internal error; try again"}),
         )
@@ -89,7 +88,7 @@ async fn subscribe<C: Connections>(
         .filter(|sk| sk.starts_with(SUBSCRIPTION_PREFIX) && **sk != wanted)
         .count();
     if others >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
-        return Ok(reply(
+        return Ok(json_response(
             400,
             &json!({"type": "error", "message": format!(
                 "a connection may follow at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} shipments; unsubscribe from one first"
@@ -99,18 +98,8 @@ async fn subscribe<C: Connections>(
     connections
         .put_row(&subscription_row(connection_id, shipment_id, now))
         .await?;
-    Ok(reply(
+    Ok(json_response(
         200,
         &json!({"type": "subscribed", "shipmentId": shipment_id}),
     ))
-}
-
-fn reply(status: i64, body: &Value) -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.body = Some(Body::Text(body.to_string()));
-    response
 }
