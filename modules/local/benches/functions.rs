@@ -3,7 +3,7 @@
 //!
 //! - CPU time per 1,000 SQS events for `queue-processor`: 1,000 distinct EventBridge events
 //!   in SQS records, in batches of the mapping's batch size, invoked on one warm instance;
-//!   the CPU is the process's own (the scheduler's account of its threads), so moto's time
+//!   the CPU is the process's own (user + system, `/proc/<pid>/stat`), so moto's time
 //!   is not in it, but the wall time is. Then the same 1,000 again: every one a duplicate.
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance

@@ -408,17 +408,18 @@ impl Instance {
     }
 }
 
-/// A process's CPU time: the scheduler's nanosecond account of each of its threads
-/// (`/proc/<pid>/task/*/schedstat`, first field) rather than the tick-granular `stat`.
-/// Threads that have exited are not counted (the runtime's workers live as long as it).
+/// A process's CPU time, user and system, of every thread it has had (exited ones too):
+/// `utime` and `stime` of `/proc/<pid>/stat`, in clock ticks (10 ms), so measure over
+/// hundreds of milliseconds.
 fn process_cpu_time(pid: u32) -> Option<Duration> {
-    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let nanos = threads
-        .flatten()
-        .filter_map(|thread| std::fs::read_to_string(thread.path().join("schedstat")).ok())
-        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Some(Duration::from_nanos(nanos))
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
 }
 
 impl Drop for Instance {
