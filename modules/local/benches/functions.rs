@@ -224,13 +224,6 @@ fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<F
     unzip(&paths::dist().join(format!("{name}.zip")), &task_root)?;
     let mut spec = template.clone();
     spec.name = template.name.replace(functions::QUEUE_PROCESSOR, name);
-    for (key, value) in [
-        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
-        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
-        ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
-    ] {
-        spec.env.insert(key.to_owned(), value);
-    }
     spec.task_root = task_root;
     Ok(Function::new(spec, harness.logs.clone()))
 }

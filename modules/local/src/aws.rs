@@ -5,6 +5,8 @@ use aws_sdk_dynamodb::config::Credentials;
 
 /// The region of the local environment (`envs/local/env.json`).
 pub const REGION: &str = "us-east-1";
+/// moto's account id.
+pub const ACCOUNT: &str = "123456789012";
 /// The emulator's test credentials (the same the rendered provider uses).
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "test";

@@ -37,13 +37,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
+use crate::aws::ACCOUNT;
 use crate::deployed::{RestRoute, WebSocketApi};
 use crate::lambda::{Function, Outcome};
 
 /// Functions by deployed name.
 pub type Functions = BTreeMap<String, Arc<Function>>;
-
-const ACCOUNT: &str = "123456789012";
 
 fn now_epoch_ms() -> i64 {
     SystemTime::now()

@@ -27,7 +27,7 @@ use crate::terraform::{Deployment, Outputs};
 /// How to run the harness.
 #[derive(Debug, Clone)]
 pub struct HarnessOptions {
-    /// Print the functions' log lines (`[name] ...`).
+    /// Print the functions' log lines (`[name] ...`) on stderr.
     pub echo_logs: bool,
     /// Put the fault proxy between the functions and the emulator (seeded; it passes
     /// everything through until [`FaultProxy::set_share`]).
@@ -132,36 +132,17 @@ impl Harness {
                 // the @connections API.
                 env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
             }
-            let name = &deployed_fn.name;
             for (key, value) in [
                 ("AWS_ENDPOINT_URL", function_endpoint.clone()),
                 ("AWS_REGION", REGION.into()),
                 ("AWS_DEFAULT_REGION", REGION.into()),
                 ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
                 ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
-                ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-                (
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                    deployed_fn.memory_mb.to_string(),
-                ),
-                ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-                (
-                    "AWS_LAMBDA_LOG_STREAM_NAME",
-                    format!("local/[$LATEST]{contract_name}"),
-                ),
-                ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-                ("_HANDLER", "bootstrap".into()),
-                ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
-                ("LAMBDA_RUNTIME_DIR", task_root.display().to_string()),
-                ("TZ", ":UTC".into()),
-                ("LANG", "en_US.UTF-8".into()),
-                ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
             ] {
                 env.insert(key.to_owned(), value);
             }
             let spec = FunctionSpec {
-                name: name.clone(),
+                name: deployed_fn.name.clone(),
                 arn: deployed_fn.arn.clone(),
                 timeout: deployed_fn.timeout,
                 memory_mb: deployed_fn.memory_mb,

@@ -35,10 +35,67 @@ pub struct FunctionSpec {
     pub memory_mb: i32,
     /// Instances that may run at once (reserved concurrency, else 10).
     pub concurrency: usize,
-    /// The full environment of an instance (configured + Lambda's + emulator access).
+    /// The function's environment (configured + emulator access); each instance also gets
+    /// Lambda's reserved variables ([`FunctionSpec::reserved_variables`]).
     pub env: BTreeMap<String, String>,
     /// The unzipped package: `bootstrap` lives here.
     pub task_root: PathBuf,
+}
+
+impl FunctionSpec {
+    /// A binary outside a package (a `cargo build` output), with one instance at a time:
+    /// `bootstrap` in `task_root` becomes a link to it.
+    pub fn for_binary(
+        name: &str,
+        binary: &std::path::Path,
+        task_root: &std::path::Path,
+        env: BTreeMap<String, String>,
+        timeout: Duration,
+    ) -> std::io::Result<FunctionSpec> {
+        std::fs::create_dir_all(task_root)?;
+        std::os::unix::fs::symlink(binary, task_root.join("bootstrap"))?;
+        Ok(FunctionSpec {
+            name: name.to_owned(),
+            arn: format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                crate::aws::REGION,
+                crate::aws::ACCOUNT
+            ),
+            timeout,
+            memory_mb: 128,
+            concurrency: 1,
+            env,
+            task_root: task_root.to_owned(),
+        })
+    }
+
+    /// What Lambda sets in every execution environment (and a function cannot override).
+    pub fn reserved_variables(&self) -> Vec<(&'static str, String)> {
+        let root = self.task_root.display().to_string();
+        vec![
+            ("AWS_LAMBDA_FUNCTION_NAME", self.name.clone()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                self.memory_mb.to_string(),
+            ),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", self.name),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("local/[$LATEST]{}", self.name),
+            ),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+            ("_HANDLER", "bootstrap".into()),
+            ("LAMBDA_TASK_ROOT", root.clone()),
+            ("LAMBDA_RUNTIME_DIR", root),
+            ("TZ", ":UTC".into()),
+            ("LANG", "en_US.UTF-8".into()),
+            ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+        ]
+    }
 }
 
 /// What an invocation ended with.
@@ -101,7 +158,7 @@ impl LogSink {
 
     fn line(&self, function: &str, line: String) {
         if self.echo {
-            println!("[{function}] {line}");
+            eprintln!("[{function}] {line}");
         }
         let mut recent = self.recent.lock().unwrap();
         if recent.len() == RECENT_LINES {
@@ -334,6 +391,7 @@ impl Instance {
         command
             .env_clear()
             .envs(&spec.env)
+            .envs(spec.reserved_variables())
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
             .current_dir(&spec.task_root)
             .stdin(Stdio::null())
@@ -373,9 +431,14 @@ impl Instance {
             tokio::select! {
                 status = child.wait() => {
                     watched.dead.store(true, Ordering::SeqCst);
+                    // Lambda's words: "Runtime exited with error: exit status 1".
+                    let status = match status {
+                        Ok(status) => status.to_string(),
+                        Err(error) => format!("unknown ({error})"),
+                    };
                     watched.fail_current(json!({
                         "errorType": "Runtime.ExitError",
-                        "errorMessage": format!("RequestId: the runtime exited: {status:?}"),
+                        "errorMessage": format!("Runtime exited with error: {status}"),
                     }));
                 }
                 _ = killed => {

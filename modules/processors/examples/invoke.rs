@@ -1,4 +1,4 @@
-//! Runs a function binary as Lambda runs it, through an emulated Lambda Runtime API, and
+//! Runs a function binary as Lambda runs it, through the local harness's Runtime API, and
 //! invokes it with events from files (or stdin). For trying a build locally:
 //!
 //! ```text
@@ -8,21 +8,20 @@
 //!   target/release/ingest-api event.json [more.json ...]
 //! ```
 //!
-//! The binary inherits this process's environment (the function's settings, AWS
-//! credentials/endpoint), plus the `AWS_LAMBDA_*` variables. Each reply is printed as one
-//! JSON line on stdout; the function's own logs go to stderr, followed by the time from
-//! process start to the first reply (the local cold start) and each invocation's duration.
+//! The binary gets this process's environment (the function's settings, AWS credentials and
+//! endpoint) plus Lambda's reserved variables. Each reply is printed as one JSON line on
+//! stdout; the function's own log lines go to stderr, with the cold start (process start to
+//! the runtime's first request for work, and to the first reply) and each invocation's
+//! duration.
 
-#[path = "../tests/support/http.rs"]
-mod http;
-#[path = "../tests/support/runtime_api.rs"]
-mod runtime_api;
+#[path = "../tests/support/lambda.rs"]
+mod lambda;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use runtime_api::{Function, Outcome, RuntimeApi};
+use lambda::Lambda;
+use local::lambda::Outcome;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         std::process::exit(2);
     };
+    let binary = binary
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
     let mut events = Vec::new();
     for path in args {
         events.push(
@@ -50,41 +52,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|n| n.to_str())
         .unwrap_or("function")
         .to_owned();
-    let api = RuntimeApi::start().await;
-    let function = Function::spawn(&binary, &api, &name, &[], false);
+    let lambda = Lambda::new(&binary, &name, std::env::vars().collect(), true);
     let mut exit = 0;
-    for (i, event) in events.iter().enumerate() {
-        let started = Instant::now();
-        let outcome = api.invoke(event, Duration::from_secs(60)).await;
-        if i == 0 {
+    for (i, event) in events.into_iter().enumerate() {
+        let invocation = lambda.function.invoke(event).await;
+        if let Some(init) = invocation.init {
             eprintln!(
-                "{name}: process start to first reply: {:?}",
-                function.started.elapsed()
+                "{name}: cold start: init {init:?}, first reply {:?}",
+                invocation.duration
             );
         }
-        eprintln!("{name}: invocation {} took {:?}", i + 1, started.elapsed());
-        match outcome {
-            Ok(Outcome::Response(value)) => println!("{value}"),
-            Ok(Outcome::Error(error)) => {
+        eprintln!(
+            "{name}: invocation {} took {:?}",
+            i + 1,
+            invocation.duration
+        );
+        match invocation.outcome {
+            Outcome::Response(value) => println!("{value}"),
+            Outcome::Error(error) => {
                 println!("{error}");
                 exit = 1;
             }
-            Err(message) => {
-                eprintln!("{name}: {message}");
+            Outcome::Timeout => {
+                eprintln!("{name}: no reply within {:?}", lambda.function.spec.timeout);
                 exit = 1;
                 break;
             }
         }
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for line in function
-        .stdout
-        .lock()
-        .unwrap()
-        .iter()
-        .chain(function.stderr.lock().unwrap().iter())
-    {
-        eprintln!("  | {line}");
     }
     std::process::exit(exit);
 }

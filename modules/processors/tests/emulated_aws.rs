@@ -384,7 +384,7 @@ async fn sdk_failures_other_than_a_conditional_check_are_retried_not_dropped() {
         store: processors::aws::DynamoShipments::new(&cloud.config, "no-such-table"),
         dead_letters: processors::aws::SqsDeadLetters::new(
             &cloud.config,
-            format!("{}/123456789012/no-such-queue", cloud.moto.endpoint),
+            format!("{}/123456789012/no-such-queue", cloud.moto.endpoint()),
         ),
         ttl_days: 90,
     };

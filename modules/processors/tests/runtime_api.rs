@@ -1,19 +1,19 @@
-//! The real release-shaped binaries, run as Lambda runs them: through the Runtime API
-//! (emulated here), against moto. Proves the `main`s wire the right clients, read the
+//! The real binaries, run as Lambda runs them: through the local harness's Runtime API,
+//! against moto. Proves the `main`s wire the right clients, read the
 //! contract's environment variables, log JSON and emit EMF.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use local::lambda::Outcome;
 use serde_json::{json, Value};
 use shipment::contract::{env_vars, functions};
 use support::cloud::Cloud;
+use support::lambda::Lambda;
 use support::payloads::{api_request, seed_003_event, sqs_event, sqs_record, websocket_request};
-use support::runtime_api::{Function, RuntimeApi};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn binary(name: &str) -> &'static Path {
     Path::new(match name {
@@ -27,9 +27,9 @@ fn binary(name: &str) -> &'static Path {
     })
 }
 
-fn lambda_env(cloud: &Cloud) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", cloud.moto.endpoint.clone()),
+fn lambda_env(cloud: &Cloud) -> BTreeMap<String, String> {
+    [
+        ("AWS_ENDPOINT_URL", cloud.moto.endpoint()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
@@ -46,47 +46,56 @@ fn lambda_env(cloud: &Cloud) -> Vec<(&'static str, String)> {
         (env_vars::ALERTS_TOPIC_ARN, cloud.alerts_topic_arn.clone()),
         (
             env_vars::WEBSOCKET_ENDPOINT,
-            format!("{}/dev", cloud.moto.endpoint),
+            format!("{}/dev", cloud.moto.endpoint()),
         ),
         (env_vars::EVENT_TTL_DAYS, "30".into()),
         (env_vars::ENVIRONMENT, "local".into()),
     ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
 }
 
-fn spawn(cloud: &Cloud, api: &RuntimeApi, name: &str) -> Function {
-    let env = lambda_env(cloud);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Function::spawn(binary(name), api, name, &env, true)
+fn lambda(cloud: &Cloud, name: &str) -> Lambda {
+    Lambda::new(binary(name), name, lambda_env(cloud), false)
+}
+
+fn response(outcome: Outcome) -> Value {
+    match outcome {
+        Outcome::Response(value) => value,
+        other => panic!("the function failed: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_binary_answers_through_the_runtime_api_and_logs_json_and_emf() {
     let cloud = Cloud::start().await;
-    let api = RuntimeApi::start().await;
-    let function = spawn(&cloud, &api, functions::INGEST_API);
+    let lambda = lambda(&cloud, functions::INGEST_API);
     let request = serde_json::to_value(api_request(
         Some(r#"{"shipmentId":"SHIP-77","status":"PICKED_UP","timestamp":"2025-10-17T09:00:00Z"}"#),
         &[],
     ))
     .unwrap();
 
-    let first = api.invoke(&request, TIMEOUT).await.unwrap().response();
-    let cold_start = function.started.elapsed();
+    let first = lambda.function.invoke(request.clone()).await;
+    assert!(first.init.is_some(), "a new instance answered first");
+    let cold_start = first.duration;
+    let first = response(first.outcome);
     assert_eq!(first["statusCode"], 201, "{first}");
     let record: Value = serde_json::from_str(first["body"].as_str().unwrap()).unwrap();
     assert_eq!(record["shipmentId"], "SHIP-77");
 
-    let warm = Instant::now();
-    let second = api.invoke(&request, TIMEOUT).await.unwrap().response();
+    let second = lambda.function.invoke(request).await;
+    assert_eq!(second.init, None, "the instance is reused");
     eprintln!(
         "ingest-api: process start to first reply {cold_start:?}; warm invocation {:?}",
-        warm.elapsed()
+        second.duration
     );
-    assert_eq!(second["statusCode"], 200);
+    assert_eq!(response(second.outcome)["statusCode"], 200);
     assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 1);
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let lines = function.json_lines();
+    let lines = lambda.json_lines();
     assert!(
         lines
             .iter()
@@ -137,29 +146,29 @@ async fn every_binary_starts_and_handles_its_event_through_the_runtime_api() {
         ),
     ];
     for (name, event, check) in cases {
-        let api = RuntimeApi::start().await;
-        let function = spawn(&cloud, &api, name);
-        let outcome = api.invoke(&event, TIMEOUT).await.unwrap_or_else(|e| {
-            panic!("{name}: {e}; stderr {:?}", function.stderr.lock().unwrap())
-        });
+        let lambda = lambda(&cloud, name);
+        let invocation = lambda.function.invoke(event).await;
         eprintln!(
             "{name}: process start to first reply {:?}",
-            function.started.elapsed()
+            invocation.duration
         );
-        check(&outcome.response());
+        match invocation.outcome {
+            Outcome::Response(answer) => check(&answer),
+            other => panic!("{name}: {other:?}; log {:?}", lambda.log_lines()),
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_errors_are_reported_to_the_runtime_api() {
     let cloud = Cloud::start().await;
-    let api = RuntimeApi::start().await;
-    let _function = spawn(&cloud, &api, functions::DAILY_SUMMARY);
-    let outcome = api
-        .invoke(&json!({"date": "not-a-date"}), TIMEOUT)
+    let lambda = lambda(&cloud, functions::DAILY_SUMMARY);
+    let outcome = lambda
+        .function
+        .invoke(json!({"date": "not-a-date"}))
         .await
-        .unwrap();
-    let support::runtime_api::Outcome::Error(error) = outcome else {
+        .outcome;
+    let Outcome::Error(error) = outcome else {
         panic!("expected an error, got {outcome:?}")
     };
     assert!(
@@ -170,17 +179,23 @@ async fn handler_errors_are_reported_to_the_runtime_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_setting_fails_the_init_loudly() {
-    let api = RuntimeApi::start().await;
-    let mut function = Function::spawn(
+    let lambda = Lambda::new(
         binary(functions::QUEUE_PROCESSOR),
-        &api,
         functions::QUEUE_PROCESSOR,
-        &[("AWS_REGION", "us-east-1")],
-        true,
+        BTreeMap::from([("AWS_REGION".to_owned(), "us-east-1".to_owned())]),
+        false,
     );
-    let code = function.exit_code(TIMEOUT).await;
-    assert!(matches!(code, Some(c) if c != 0), "exit code {code:?}");
+    let outcome = lambda.function.invoke(json!({"Records": []})).await.outcome;
+    // The runtime exits before asking for work: Lambda's Runtime.ExitError, with the status.
+    let Outcome::Error(error) = outcome else {
+        panic!("expected the init to fail, got {outcome:?}")
+    };
+    assert_eq!(error["errorType"], "Runtime.ExitError", "{error}");
+    assert_eq!(
+        error["errorMessage"], "Runtime exited with error: exit status: 1",
+        "{error}"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let stderr = function.stderr.lock().unwrap().join("\n");
-    assert!(stderr.contains(env_vars::SHIPMENTS_TABLE), "{stderr}");
+    let log = lambda.log_lines().join("\n");
+    assert!(log.contains(env_vars::SHIPMENTS_TABLE), "{log}");
 }

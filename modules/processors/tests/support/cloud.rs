@@ -17,7 +17,7 @@ use serde_json::Value;
 use shipment::contract::{connections_table as ct, shipments_table as st};
 use shipment::Item;
 
-use super::moto::Moto;
+use local::Moto;
 
 pub struct Cloud {
     pub moto: Moto,
@@ -59,8 +59,8 @@ pub struct Published {
 
 impl Cloud {
     pub async fn start() -> Cloud {
-        let moto = Moto::start();
-        let config = moto.sdk_config().await;
+        let moto = Moto::start().expect("moto (scripts/setup-python installs it)");
+        let config = local::aws::sdk_config(&moto.endpoint()).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);

@@ -14,5 +14,4 @@ pub fn metrics(function: &str) -> Metrics {
 }
 pub mod cloud;
 pub mod http;
-pub mod moto;
-pub mod runtime_api;
+pub mod lambda;
