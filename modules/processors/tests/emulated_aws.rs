@@ -9,6 +9,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::encodings::Body;
+use axum::extract::Path;
+use axum::http::StatusCode;
 use processors::aws::WebSocketPush;
 use processors::handlers::{
     daily_summary, event_processor, ingest_api, queue_processor, stream_fanout, websocket_handler,
@@ -17,7 +19,6 @@ use serde_json::{json, Value};
 use shipment::contract::{dead_letter, functions, shipments_table as st};
 use shipment::{AttrValue, Item};
 use support::cloud::Cloud;
-use support::http::{serve, Response};
 use support::payloads::{
     api_request, seed_003_event, sqs_event, sqs_record, stream_event, stream_record,
     websocket_request,
@@ -171,27 +172,28 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
     // A management API stand-in: records posts, answers 410 for connections named stale-*.
     let posts: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let recorded = posts.clone();
-    let addr = serve(move |request| {
-        let recorded = recorded.clone();
-        async move {
-            let id = request
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            if id.starts_with("stale-") {
-                return Response::new(410, r#"{"message":"Gone"}"#)
-                    .header("x-amzn-ErrorType", "GoneException");
-            }
-            recorded.lock().unwrap().push((
-                id,
-                serde_json::from_slice(&request.body).unwrap_or(Value::Null),
-            ));
-            Response::new(200, "")
-        }
-    })
-    .await;
+    let app = axum::Router::new().route(
+        "/dev/@connections/{id}",
+        axum::routing::post(
+            move |Path(id): Path<String>, body: axum::body::Bytes| async move {
+                if id.starts_with("stale-") {
+                    return (
+                        StatusCode::GONE,
+                        [("x-amzn-ErrorType", "GoneException")],
+                        r#"{"message":"Gone"}"#,
+                    );
+                }
+                recorded
+                    .lock()
+                    .unwrap()
+                    .push((id, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                (StatusCode::OK, [("content-type", "application/json")], "")
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
 
     // Clients connect and subscribe through the websocket handler.
     let table = cloud.connections();

@@ -13,5 +13,4 @@ pub fn metrics(function: &str) -> Metrics {
     Metrics::new("Shipstack", "test", function)
 }
 pub mod cloud;
-pub mod http;
 pub mod lambda;
