@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let in_flight: usize = std::env::var("LOAD_IN_FLIGHT")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(40);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

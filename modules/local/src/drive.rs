@@ -281,7 +281,9 @@ pub struct LoadRun<'a> {
 /// pipeline. moto's SQS walks every message of a queue on each send and on each received
 /// message (queue attributes, retention check), so a queue holding thousands of messages
 /// makes each call cost milliseconds per message held: 3,000 events at once ran at
-/// 7 events/s, mostly inside moto's `Queue.attributes`.
+/// 7 events/s, mostly inside moto's `Queue.attributes`. A small window is also faster:
+/// 30,000 events ran at 31 events/s (p50 4.4 s) with 200 in flight, 42 events/s (p50 73 ms)
+/// with 40.
 pub async fn load(
     clients: &Clients,
     bus: &str,

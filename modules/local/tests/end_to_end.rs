@@ -23,9 +23,10 @@ use shipment::contract::{dead_letter, shipments_table};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Events of the CI load run (the benchmark sends 30,000), and how many may be in flight.
+/// Events of the CI load run (the benchmark sends 30,000), and how many may be in flight
+/// (see `drive::load`).
 const LOAD_EVENTS: usize = 3_000;
-const LOAD_IN_FLIGHT: usize = 200;
+const LOAD_IN_FLIGHT: usize = 40;
 /// Share of DynamoDB and SNS calls the fault run fails.
 const FAULT_SHARE: f64 = 0.2;
 const FAULT_SEED: u64 = 5;
