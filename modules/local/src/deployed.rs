@@ -128,26 +128,18 @@ impl Deployed {
 }
 
 async fn discover_functions(clients: &Clients) -> Result<BTreeMap<String, DeployedFunction>> {
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = clients
-            .lambda
-            .list_functions()
-            .set_marker(marker)
-            .send()
-            .await
-            .context("lambda:ListFunctions")?;
-        names.extend(
-            page.functions()
-                .iter()
-                .filter_map(|f| f.function_name().map(str::to_owned)),
-        );
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let names: Vec<String> = clients
+        .lambda
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .context("lambda:ListFunctions")?
+        .into_iter()
+        .filter_map(|f| f.function_name)
+        .collect();
     let mut found = BTreeMap::new();
     if !names
         .iter()
@@ -199,51 +191,45 @@ async fn discover_functions(clients: &Clients) -> Result<BTreeMap<String, Deploy
 }
 
 async fn discover_mappings(clients: &Clients) -> Result<Vec<Mapping>> {
-    let mut mappings = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = clients
-            .lambda
-            .list_event_source_mappings()
-            .set_marker(marker)
-            .send()
-            .await
-            .context("lambda:ListEventSourceMappings")?;
-        for m in page.event_source_mappings() {
-            mappings.push(Mapping {
-                uuid: m.uuid().unwrap_or_default().to_owned(),
-                source_arn: m.event_source_arn().unwrap_or_default().to_owned(),
-                function_name: function_name_of(m.function_arn().unwrap_or_default()),
-                enabled: m.state() == Some("Enabled"),
-                batch_size: m.batch_size().unwrap_or(10),
-                batching_window: Duration::from_secs(
-                    m.maximum_batching_window_in_seconds().unwrap_or(0).max(0) as u64,
-                ),
-                report_batch_item_failures: m
-                    .function_response_types()
-                    .iter()
-                    .any(|t| t.as_str() == "ReportBatchItemFailures"),
-                starting_position: m.starting_position().map(|p| p.as_str().to_owned()),
-                bisect_on_error: m.bisect_batch_on_function_error().unwrap_or(false),
-                max_retry_attempts: m.maximum_retry_attempts().filter(|n| *n >= 0),
-                max_record_age: m
-                    .maximum_record_age_in_seconds()
-                    .filter(|n| *n > 0)
-                    .map(|n| Duration::from_secs(n as u64)),
-                on_failure: m
-                    .destination_config()
-                    .and_then(|d| d.on_failure())
-                    .and_then(|f| f.destination())
-                    .map(str::to_owned),
-                max_concurrency: m.scaling_config().and_then(|s| s.maximum_concurrency()),
-            });
-        }
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
-    Ok(mappings)
+    let mappings = clients
+        .lambda
+        .list_event_source_mappings()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .context("lambda:ListEventSourceMappings")?;
+    Ok(mappings
+        .iter()
+        .map(|m| Mapping {
+            uuid: m.uuid().unwrap_or_default().to_owned(),
+            source_arn: m.event_source_arn().unwrap_or_default().to_owned(),
+            function_name: function_name_of(m.function_arn().unwrap_or_default()),
+            enabled: m.state() == Some("Enabled"),
+            batch_size: m.batch_size().unwrap_or(10),
+            batching_window: Duration::from_secs(
+                m.maximum_batching_window_in_seconds().unwrap_or(0).max(0) as u64,
+            ),
+            report_batch_item_failures: m
+                .function_response_types()
+                .iter()
+                .any(|t| t.as_str() == "ReportBatchItemFailures"),
+            starting_position: m.starting_position().map(|p| p.as_str().to_owned()),
+            bisect_on_error: m.bisect_batch_on_function_error().unwrap_or(false),
+            max_retry_attempts: m.maximum_retry_attempts().filter(|n| *n >= 0),
+            max_record_age: m
+                .maximum_record_age_in_seconds()
+                .filter(|n| *n > 0)
+                .map(|n| Duration::from_secs(n as u64)),
+            on_failure: m
+                .destination_config()
+                .and_then(|d| d.on_failure())
+                .and_then(|f| f.destination())
+                .map(str::to_owned),
+            max_concurrency: m.scaling_config().and_then(|s| s.maximum_concurrency()),
+        })
+        .collect())
 }
 
 async fn discover_rest(clients: &Clients) -> Result<Vec<RestRoute>> {

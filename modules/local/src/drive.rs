@@ -10,13 +10,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use shipment::contract::shipments_table;
 
 use crate::aws::Clients;
-use crate::faults::fake_authorization;
+use crate::faults::{fake_authorization, http_client};
 
 /// An HTTP answer.
 #[derive(Debug, Clone)]
@@ -50,8 +48,7 @@ pub async fn post(
         request = request.header(*name, *value);
     }
     let request = request.body(Full::new(Bytes::from(body.to_owned())))?;
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let response = client
+    let response = http_client()
         .request(request)
         .await
         .with_context(|| format!("POST {url}"))?;
@@ -137,53 +134,39 @@ pub type Row = HashMap<String, AttributeValue>;
 
 /// The items of one shipment (consistent Query).
 pub async fn items_of(clients: &Clients, table: &str, shipment_id: &str) -> Result<Vec<Row>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = clients
-            .dynamodb
-            .query()
-            .table_name(table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
-            .expression_attribute_values(":pk", AttributeValue::S(shipment_id.into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .context("dynamodb:Query")?;
-        items.extend(page.items().iter().cloned());
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => return Ok(items),
-        }
-    }
+    clients
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
+        .expression_attribute_values(":pk", AttributeValue::S(shipment_id.into()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .context("dynamodb:Query")
 }
 
 /// Every item whose shipment id starts with `prefix` (a Scan: the test reads everything;
 /// the platform itself never scans).
 pub async fn items_with_prefix(clients: &Clients, table: &str, prefix: &str) -> Result<Vec<Row>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = clients
-            .dynamodb
-            .scan()
-            .table_name(table)
-            .filter_expression("begins_with(#pk, :p)")
-            .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
-            .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .context("dynamodb:Scan")?;
-        items.extend(page.items().iter().cloned());
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => return Ok(items),
-        }
-    }
+    clients
+        .dynamodb
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(#pk, :p)")
+        .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .context("dynamodb:Scan")
 }
 
 /// The table's item count (`DescribeTable`; live on moto, about six-hourly on AWS).

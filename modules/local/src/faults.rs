@@ -31,7 +31,8 @@ use hyper_util::rt::TokioExecutor;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn http_client() -> HttpClient {
+/// A plain HTTP/1 client (loopback only: the emulator, the harness's front doors).
+pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
