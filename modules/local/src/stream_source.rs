@@ -230,7 +230,7 @@ impl StreamSource {
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             let invocation = self.function.invoke(json!({"Records": batch})).await;
             let verdict = self.verdict(&invocation.outcome, &batch);
-            let exhausted = max_retries.is_some_and(|max| retries + 1 > max as u32);
+            let over_limit = |count: u32| max_retries.is_some_and(|max| count > max as u32);
             match verdict {
                 Verdict::Done => {}
                 Verdict::RetryFrom(index, why) => {
@@ -240,7 +240,7 @@ impl StreamSource {
                     // a few partial successes).
                     let retries = if index > 0 { 1 } else { retries + 1 };
                     let rest = batch[index..].to_vec();
-                    if max_retries.is_some_and(|max| retries > max as u32) {
+                    if over_limit(retries) {
                         self.discard(shard_id, &rest, why, retries).await;
                     } else {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -249,17 +249,18 @@ impl StreamSource {
                     }
                 }
                 Verdict::FunctionError(why) => {
-                    if exhausted {
-                        self.discard(shard_id, &batch, why, retries + 1).await;
+                    let retries = retries + 1;
+                    if over_limit(retries) {
+                        self.discard(shard_id, &batch, why, retries).await;
                     } else if self.mapping.bisect_on_error && batch.len() > 1 {
                         self.stats.bisections.fetch_add(1, Ordering::Relaxed);
                         let (first, second) = batch.split_at(batch.len() / 2);
-                        work.push_front((second.to_vec(), retries + 1));
-                        work.push_front((first.to_vec(), retries + 1));
+                        work.push_front((second.to_vec(), retries));
+                        work.push_front((first.to_vec(), retries));
                     } else {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        backoff(retries).await;
-                        work.push_front((batch, retries + 1));
+                        backoff(retries - 1).await;
+                        work.push_front((batch, retries));
                     }
                 }
             }
