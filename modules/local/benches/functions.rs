@@ -12,6 +12,8 @@
 //!   cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
 
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,27 +22,17 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use local::harness::unzip;
 use local::lambda::Function;
 use local::sqs_source::sqs_record;
-use local::{paths, Deployment, Harness, HarnessOptions, Moto};
+use local::{paths, Harness};
 use serde_json::{json, Value};
 use shipment::contract::functions;
+use support::{benchmarking, setting, Platform};
 
 const EVENTS: usize = 1_000;
 
 fn main() -> Result<()> {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run only when
-    // benchmarking.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!(
-            "functions benchmark: run with `cargo bench -p shipstack-local --bench functions`"
-        );
+    if !benchmarking("functions") {
         return Ok(());
     }
-    let setting = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     let rounds = setting("ROUNDS", 3);
     let cold_starts = setting("COLD_STARTS", 5);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -48,13 +40,11 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let moto = Moto::start()?;
-        let deployment = Deployment::temporary(&moto.endpoint())?;
-        let (harness, _, applied) = Harness::deploy(&deployment, HarnessOptions::default()).await?;
-        println!("init + apply: {:.1} s\n", applied.as_secs_f64());
-        queue_processor_cpu(&harness, rounds).await?;
+        let platform = Platform::start().await?;
         println!();
-        cold_start_of_each(&harness, cold_starts).await
+        queue_processor_cpu(&platform.harness, rounds).await?;
+        println!();
+        cold_start_of_each(&platform.harness, cold_starts).await
     })
 }
 

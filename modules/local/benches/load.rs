@@ -6,39 +6,29 @@
 //!   cargo bench -p shipstack-local --bench load            # 30,000 events
 //!   LOAD_EVENTS=5000 LOAD_IN_FLIGHT=100 cargo bench -p shipstack-local --bench load
 
+mod support;
+
 use std::time::Duration;
 
-use local::{drive, Deployment, Harness, HarnessOptions, Moto};
+use local::drive;
+use support::{benchmarking, setting, Platform};
 
 fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run only when
-    // benchmarking.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("load benchmark: run with `cargo bench -p shipstack-local --bench load`");
+    if !benchmarking("load") {
         return Ok(());
     }
-    let events: usize = std::env::var("LOAD_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30_000);
-    let in_flight: usize = std::env::var("LOAD_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+    let events = setting("LOAD_EVENTS", 30_000);
+    let in_flight = setting("LOAD_IN_FLIGHT", 40);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let moto = Moto::start()?;
-        let deployment = Deployment::temporary(&moto.endpoint())?;
-        let (harness, outputs, applied) =
-            Harness::deploy(&deployment, HarnessOptions::default()).await?;
-        println!("init + apply: {:.1} s", applied.as_secs_f64());
+        let platform = Platform::start().await?;
         let report = drive::load(
-            &harness.clients,
-            &outputs.get("event_bus_name")?,
-            &outputs.get("shipments_table_name")?,
+            &platform.harness.clients,
+            &platform.outputs.get("event_bus_name")?,
+            &platform.outputs.get("shipments_table_name")?,
             &drive::LoadRun {
                 prefix: "BENCH-",
                 day: "2025-02-02",
@@ -49,7 +39,6 @@ fn main() -> anyhow::Result<()> {
         )
         .await?;
         println!("load: {report}");
-        drop(harness);
         anyhow::ensure!(report.lost == 0 && report.duplicated == 0, "{report}");
         Ok(())
     })
