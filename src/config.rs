@@ -26,8 +26,6 @@ pub struct EnvConfig {
     /// AWS region code, e.g. `us-east-1`.
     #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
     pub region: String,
-    /// Who hears about alarms and critical shipment statuses.
-    pub alerts: Alerts,
     /// How bus events reach the processors.
     #[serde(default)]
     pub delivery: Delivery,
@@ -49,29 +47,30 @@ pub struct EnvConfig {
     /// Tags on every resource (added to `Project` and `Environment`).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Whether this environment manages its account's per-region singletons (API Gateway's
+    /// CloudWatch logging role). Exactly one environment per account and region does, and is
+    /// applied first; the others' API stages need those settings in place.
+    #[serde(default)]
+    pub manages_account_settings: bool,
     /// Where Terraform keeps this environment's state; without it, a local `terraform.tfstate`.
     pub backend: Option<Backend>,
     /// Deploy to an emulated AWS (moto) instead of an account: for the `local` environment.
     pub emulator: Option<Emulator>,
 }
 
-/// An emulated AWS: every service endpoint at one URL, test credentials, and event source
-/// mappings left disabled (the emulator would consume queues and streams itself without running
-/// the functions; the local harness plays Lambda's part instead).
+/// An emulated AWS: every service endpoint at one URL, and event source mappings left disabled
+/// (the emulator would consume queues and streams itself without running the functions; the
+/// local harness plays Lambda's part instead).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Emulator {
     /// Default of the `emulator_endpoint` Terraform variable.
     #[schemars(regex(pattern = r"^https?://[^\s/]+(:[0-9]+)?/?$"))]
     pub endpoint: String,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Alerts {
-    /// Email addresses subscribed to the alerts topic (each confirms by mail).
+    /// Default of the `alert_emails` Terraform variable (real environments have no default:
+    /// their recipients are given at plan time).
     #[schemars(length(min = 1))]
-    pub emails: Vec<Email>,
+    pub alert_emails: Vec<Email>,
 }
 
 /// An email address.
@@ -149,8 +148,11 @@ pub struct Functions {
     #[schemars(range(min = 128, max = 10240))]
     pub memory_mb: u32,
     /// Reserved concurrency per function: a flood on one path cannot starve the others or
-    /// the account (and keeps DynamoDB and downstream load bounded).
-    pub reserved_concurrency: ReservedConcurrency,
+    /// the account (and keeps DynamoDB and downstream load bounded). Off unless set: AWS keeps
+    /// at least 100 of the account's concurrency unreserved (10 on new accounts, whose quota is
+    /// often 10), so any reservation fails there; raise the Lambda "Concurrent executions"
+    /// quota (Service Quotas L-B99A9384) above the total reserved plus 100 first.
+    pub reserved_concurrency: Option<ReservedConcurrency>,
     /// Instruction set. Only `x86_64` is packaged today; `arm64` is the next step.
     pub architecture: Architecture,
 }
@@ -159,7 +161,7 @@ impl Default for Functions {
     fn default() -> Functions {
         Functions {
             memory_mb: 256,
-            reserved_concurrency: ReservedConcurrency::default(),
+            reserved_concurrency: None,
             architecture: Architecture::X86_64,
         }
     }

@@ -175,7 +175,9 @@ pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
         "pitr": env.protection.point_in_time_recovery,
         "log_days": env.retention.log_days,
         "event_ttl_days": env.retention.event_ttl_days,
-        "email_count": env.alerts.emails.len(),
+        "reserved_concurrency": reserved_concurrency(doc),
+        "manages_account_settings": env.manages_account_settings,
+        "emulator": env.emulator.is_some(),
         "nodes": nodes,
         "edges": edges,
         "components": components,
@@ -189,4 +191,18 @@ pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
     handlebars
         .render_template(TEMPLATE, &data)
         .context("cannot render the environment README")
+}
+
+/// The concurrency the rendered functions reserve, in all.
+fn reserved_concurrency(doc: &Document) -> i64 {
+    doc.resources()
+        .filter(|(r, _)| r.resource_type() == "aws_lambda_function")
+        .filter_map(|(_, body)| match body {
+            Tf::Map(fields) => match fields.get("reserved_concurrent_executions") {
+                Some(Tf::Int(n)) => Some(*n),
+                _ => None,
+            },
+            _ => None,
+        })
+        .sum()
 }

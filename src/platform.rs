@@ -15,9 +15,10 @@
 //! ```
 
 use anyhow::Result;
+use aws::apigateway::RestApiRef;
 use aws::apigateway::{AccountLogging, RestApi, Route, Throttling};
 use aws::cloudwatch::{Alarm, Comparison, Dashboard, Graph, Metric};
-use aws::dynamodb::{GlobalIndex, KeyAttribute, Projection, Table, TableRef};
+use aws::dynamodb::{self, GlobalIndex, KeyAttribute, Projection, Table, TableRef};
 use aws::eventbridge::{Archive, Bus, Delivery, Rule, RuleRef, Trigger};
 use aws::kms::Key;
 use aws::lambda::{Architecture, AsyncFailure, Function, FunctionRef, SqsSource, StreamSource};
@@ -30,7 +31,7 @@ use serde_json::json;
 use shipment::contract::{
     connections_table, env_vars, events, functions, metrics, shipments_table, METRICS_NAMESPACE,
 };
-use tf::{Block, Document, Tf};
+use tf::{Block, Document, Expr, Tf, Validation};
 
 use crate::config::{self, Backend, Delivery as DeliveryMode, EnvConfig};
 
@@ -58,6 +59,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     let zip = |function: &str| format!("../dist/{function}.zip");
     let protection = &env.protection;
     let retention = &env.retention;
+    let reservations = env.functions.reserved_concurrency.as_ref();
     // Under an emulator the local harness plays Lambda's event source mappings (see Emulator).
     let mappings_enabled = env.emulator.is_none();
 
@@ -146,21 +148,15 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         display_name: "Shipment alerts".into(),
         key: key.clone(),
     });
-    alerts.subscribe_emails(
-        &mut stack,
-        &env.alerts
-            .emails
-            .iter()
-            .map(|e| e.0.clone())
-            .collect::<Vec<_>>(),
-    );
-    alerts.allow_service_publish(&mut stack, "cloudwatch.amazonaws.com");
+    let alert_emails = alert_emails(stack.doc(), env);
+    alerts.subscribe_emails(&mut stack, alert_emails);
 
     // ── Functions ──
     let function = |name: &'static str,
                     description: &str,
                     timeout_s: u32,
-                    environment: Vec<(&'static str, Tf)>| Function {
+                    environment: Vec<(&'static str, Tf)>,
+                    reserved_concurrency: Option<u32>| Function {
         name,
         description: description.into(),
         zip_path: zip(name),
@@ -169,8 +165,17 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         },
         memory_mb: env.functions.memory_mb,
         timeout_s,
-        environment: [common_environment(env), environment].concat(),
-        reserved_concurrency: None,
+        // The function's own timeout, so its AWS calls end before Lambda ends the invocation.
+        environment: [
+            common_environment(env),
+            vec![(
+                env_vars::FUNCTION_TIMEOUT_S,
+                Tf::from(timeout_s.to_string()),
+            )],
+            environment,
+        ]
+        .concat(),
+        reserved_concurrency: reserved_concurrency.filter(|_| reservations.is_some()),
         log_retention_days: retention.log_days,
         key: key.clone(),
         async_failure: None,
@@ -188,36 +193,31 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     ]
     .concat();
 
-    let concurrency = &env.functions.reserved_concurrency;
-    let ingest = stack.add(Function {
-        reserved_concurrency: Some(concurrency.writers),
-        ..function(
-            functions::INGEST_API,
-            "POST /shipments: validates and stores shipment events, idempotently",
-            INGEST_TIMEOUT_S,
-            table_environment,
-        )
-    });
+    let ingest = stack.add(function(
+        functions::INGEST_API,
+        "POST /shipments: validates and stores shipment events, idempotently",
+        INGEST_TIMEOUT_S,
+        table_environment,
+        reservations.map(|r| r.writers),
+    ));
     shipments.grant_read_data(&mut stack, &ingest);
     shipments.grant_write_data(&mut stack, &ingest);
 
-    let websocket_handler = stack.add(Function {
-        reserved_concurrency: Some(concurrency.websocket),
-        ..function(
-            functions::WEBSOCKET_HANDLER,
-            "WebSocket $connect/$disconnect/$default: connections and shipment subscriptions",
-            WEBSOCKET_TIMEOUT_S,
-            vec![(env_vars::CONNECTIONS_TABLE, connections.name().into())],
-        )
-    });
+    let websocket_handler = stack.add(function(
+        functions::WEBSOCKET_HANDLER,
+        "WebSocket $connect/$disconnect/$default: connections and shipment subscriptions",
+        WEBSOCKET_TIMEOUT_S,
+        vec![(env_vars::CONNECTIONS_TABLE, connections.name().into())],
+        reservations.map(|r| r.websocket),
+    ));
     connections.grant_read_data(&mut stack, &websocket_handler);
     connections.grant_write_data(&mut stack, &websocket_handler);
 
     // Seed fix: 001's "cleanup" wrote an empty marker item; this one counts yesterday's events
     // per status through the status/time index and overwrites one summary item per day.
-    // One run a day, never two at once; a run that keeps failing ends in the dead-letter queue.
+    // One run a day (never two at once where concurrency is reserved); a run that keeps failing
+    // ends in the dead-letter queue.
     let summary = stack.add(Function {
-        reserved_concurrency: Some(1),
         async_failure: Some(AsyncFailure {
             max_retries: 2,
             max_event_age_s: 6 * 3600,
@@ -234,6 +234,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
                     notifications.arn().into(),
                 ),
             ],
+            Some(1),
         )
     });
     shipments.grant_read_data(&mut stack, &summary);
@@ -287,22 +288,20 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
             for rule in &rules {
                 rule.target_queue(&mut stack, &events_queue, retry_then_dead_letter.clone());
             }
-            let processor = stack.add(Function {
-                reserved_concurrency: Some(concurrency.writers),
-                ..function(
-                    functions::QUEUE_PROCESSOR,
-                    "Events queue: idempotent writes, partial batch failures, invalid events to the DLQ",
-                    WRITER_TIMEOUT_S,
-                    writer_environment.clone(),
-                )
-            });
+            let processor = stack.add(function(
+                functions::QUEUE_PROCESSOR,
+                "Events queue: idempotent writes, partial batch failures, invalid events to the DLQ",
+                WRITER_TIMEOUT_S,
+                writer_environment.clone(),
+                reservations.map(|r| r.writers),
+            ));
             processor.consume_queue(
                 &mut stack,
                 &events_queue,
                 SqsSource {
                     batch_size: QUEUE_BATCH,
                     batching_window_s: QUEUE_WINDOW_S,
-                    max_concurrency: Some(concurrency.writers),
+                    max_concurrency: reservations.map(|r| r.writers),
                     enabled: mappings_enabled,
                 },
             );
@@ -310,13 +309,13 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
         }
         DeliveryMode::Direct => {
             let processor = stack.add(Function {
-                reserved_concurrency: Some(concurrency.writers),
                 async_failure: Some(AsyncFailure { max_retries: 2, max_event_age_s: 2 * 3600, dead_letter: dead_letters.clone() }),
                 ..function(
                     functions::EVENT_PROCESSOR,
                     "Bus events: idempotent writes; transient failures retried, invalid events to the DLQ",
                     WRITER_TIMEOUT_S,
                     writer_environment.clone(),
+                    reservations.map(|r| r.writers),
                 )
             });
             for rule in &rules {
@@ -329,8 +328,12 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     dead_letters.grant_send_messages(&mut stack, &writer);
 
     // ── APIs ──
-    let account_logging = stack.add(AccountLogging {
-        name: "apigateway_logging".into(),
+    // One API Gateway logging role per account and region: only the environment that manages
+    // the account's settings renders it (EnvConfig::manages_account_settings).
+    let account_logging = env.manages_account_settings.then(|| {
+        stack.add(AccountLogging {
+            name: "apigateway_logging".into(),
+        })
     });
     let throttling = Throttling {
         rate_per_s: env.api.rate_per_s,
@@ -375,28 +378,26 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     });
     // Seed fix: 000's status-update wrote the table and published to SNS itself (a dual write
     // that loses one side on failure); every downstream effect now comes from the stream.
-    let fanout = stack.add(Function {
-        reserved_concurrency: Some(concurrency.fanout),
-        ..function(
-            functions::STREAM_FANOUT,
-            "Shipments stream: notifications, critical alerts, WebSocket pushes to subscribers",
-            FANOUT_TIMEOUT_S,
-            vec![
-                (env_vars::CONNECTIONS_TABLE, connections.name().into()),
-                (
-                    env_vars::NOTIFICATIONS_TOPIC_ARN,
-                    notifications.arn().into(),
-                ),
-                (env_vars::ALERTS_TOPIC_ARN, alerts.arn().into()),
-                // Seed fix: 000 patched the endpoint in after creating the function; it comes
-                // from the stage here, and posts are granted on that stage's connections only.
-                (
-                    env_vars::WEBSOCKET_ENDPOINT,
-                    websocket.management_endpoint(),
-                ),
-            ],
-        )
-    });
+    let fanout = stack.add(function(
+        functions::STREAM_FANOUT,
+        "Shipments stream: notifications, critical alerts, WebSocket pushes to subscribers",
+        FANOUT_TIMEOUT_S,
+        vec![
+            (env_vars::CONNECTIONS_TABLE, connections.name().into()),
+            (
+                env_vars::NOTIFICATIONS_TOPIC_ARN,
+                notifications.arn().into(),
+            ),
+            (env_vars::ALERTS_TOPIC_ARN, alerts.arn().into()),
+            // Seed fix: 000 patched the endpoint in after creating the function; it comes
+            // from the stage here, and posts are granted on that stage's connections only.
+            (
+                env_vars::WEBSOCKET_ENDPOINT,
+                websocket.management_endpoint(),
+            ),
+        ],
+        reservations.map(|r| r.fanout),
+    ));
     fanout.consume_stream(
         &mut stack,
         &shipments,
@@ -437,14 +438,17 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     failed_record_written.target_topic(&mut stack, &alerts, retry_then_dead_letter.clone());
 
     // ── Monitoring ──
+    let mut watched_rules: Vec<&RuleRef> = rules.iter().collect();
+    watched_rules.push(&failed_record_written);
     let watched = Watched {
+        rest_api: &rest,
         functions: vec![&ingest, &writer, &fanout, &websocket_handler, &summary],
         events_queue: events_queue.as_ref(),
         dead_letters: &dead_letters,
         notifications_buffer: &notifications_buffer,
         tables: vec![&shipments, &connections],
         topics: vec![&notifications, &alerts],
-        rules: rules.iter().collect(),
+        rules: watched_rules,
         stream_consumer: &fanout,
     };
     add_alarms(&mut stack, env, &alerts, &watched);
@@ -510,6 +514,42 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
 }
 
 const DAY_S: u32 = 24 * 3600;
+
+/// Domains that never receive mail (RFC 2606, RFC 6761): a subscription to one never confirms.
+const RESERVED_EMAIL_DOMAINS: &str =
+    r"(?i)@(.+\.)?(example\.(com|net|org)|example|test|invalid|localhost)$";
+
+/// The `alert_emails` variable: who is paged. Account-specific, so it is given at plan time
+/// (`terraform.tfvars`); only an emulator environment has a default.
+fn alert_emails(doc: &mut Document, env: &EnvConfig) -> Expr {
+    let default = env
+        .emulator
+        .as_ref()
+        .map(|emulator| Tf::list(emulator.alert_emails.iter().map(|e| e.0.as_str())));
+    doc.variable(
+        "alert_emails",
+        tf::Variable {
+            r#type: "list(string)",
+            description: "Email addresses paged by alarms and critical shipment statuses (each confirms a subscription by mail)",
+            default,
+            validations: vec![
+                Validation {
+                    condition: Expr::not_empty,
+                    error_message: "alert_emails needs at least one address: otherwise nobody is paged.",
+                },
+                Validation {
+                    condition: |emails| Expr::all_match(emails, r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+                    error_message: "Every alert_emails entry must be an email address.",
+                },
+                Validation {
+                    condition: |emails| Expr::none_match(emails, RESERVED_EMAIL_DOMAINS),
+                    error_message: "alert_emails must not use reserved example domains (example.com, .test, ...): their subscriptions never confirm and nobody is paged.",
+                },
+            ],
+            ..Default::default()
+        },
+    )
+}
 
 /// Variables every function reads.
 fn common_environment(env: &EnvConfig) -> Vec<(&'static str, Tf)> {
@@ -585,8 +625,8 @@ const EMULATED_SERVICES: [&str; 13] = [
     "sts",
 ];
 
-/// Points every service at the emulator (a variable, so a harness can pick a free port) with
-/// test credentials and no account lookups.
+/// Points every service at the emulator (a variable, so a harness can pick a free port), with no
+/// account lookups; credentials come from the environment (the harness's admin user).
 fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emulator) -> Block {
     let endpoint = doc.variable(
         "emulator_endpoint",
@@ -594,12 +634,10 @@ fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emu
             r#type: "string",
             description: "URL of the emulated AWS (moto server)",
             default: Some(emulator.endpoint.as_str().into()),
-            sensitive: false,
+            ..Default::default()
         },
     );
     provider
-        .set("access_key", "test")
-        .set("secret_key", "test")
         .set("skip_credentials_validation", true)
         .set("skip_metadata_api_check", "true")
         .set("skip_requesting_account_id", true)
@@ -612,6 +650,7 @@ fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emu
 
 /// What the alarms and the dashboard watch.
 struct Watched<'a> {
+    rest_api: &'a RestApiRef,
     functions: Vec<&'a FunctionRef>,
     events_queue: Option<&'a QueueRef>,
     dead_letters: &'a QueueRef,
@@ -650,7 +689,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
                 "{name}: {} or more errors in 5 minutes",
                 thresholds.function_errors
             ),
-            function.metric("Errors"),
+            function.metric_errors(),
             Comparison::GreaterThanOrEqual,
             thresholds.function_errors,
             1,
@@ -658,7 +697,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
         alarm(
             format!("{name}_throttles"),
             format!("{name} is being throttled"),
-            function.metric("Throttles"),
+            function.metric_throttles(),
             Comparison::GreaterThanOrEqual,
             1,
             1,
@@ -668,17 +707,28 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
         alarm(
             format!("{name}_duration"),
             format!("{name} runs close to its timeout"),
-            function.metric("Duration").statistic("Maximum"),
+            function.metric_duration(),
             Comparison::GreaterThan,
             slow_ms,
             2,
         );
     }
+    alarm(
+        "api_server_errors".into(),
+        format!(
+            "POST /shipments answered {} or more 5xx in 5 minutes",
+            thresholds.function_errors
+        ),
+        watched.rest_api.metric_server_errors(),
+        Comparison::GreaterThanOrEqual,
+        thresholds.function_errors,
+        1,
+    );
     if let Some(queue) = watched.events_queue {
         alarm(
             "events_queue_depth".into(),
             "Bus events are piling up in the events queue".into(),
-            sqs_metric(queue, "ApproximateNumberOfMessagesVisible").statistic("Maximum"),
+            queue.metric_visible_messages(),
             Comparison::GreaterThan,
             thresholds.queue_depth,
             2,
@@ -686,7 +736,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
         alarm(
             "events_queue_age".into(),
             "The oldest bus event has waited too long".into(),
-            sqs_metric(queue, "ApproximateAgeOfOldestMessage").statistic("Maximum"),
+            queue.metric_oldest_message_age(),
             Comparison::GreaterThan,
             thresholds.oldest_message_age_s,
             2,
@@ -695,9 +745,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     alarm(
         "events_dlq_not_empty".into(),
         "An event could not be processed: read its reason in the dead-letter queue".into(),
-        sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible")
-            .statistic("Maximum")
-            .period(60),
+        watched.dead_letters.metric_visible_messages().period(60),
         Comparison::GreaterThanOrEqual,
         1,
         1,
@@ -705,11 +753,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     alarm(
         "notifications_queue_depth".into(),
         "Shipment notifications are not being consumed".into(),
-        sqs_metric(
-            watched.notifications_buffer,
-            "ApproximateNumberOfMessagesVisible",
-        )
-        .statistic("Maximum"),
+        watched.notifications_buffer.metric_visible_messages(),
         Comparison::GreaterThan,
         thresholds.queue_depth,
         2,
@@ -719,11 +763,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
         alarm(
             format!("{name}_failed_notifications"),
             format!("SNS could not deliver {name} messages"),
-            Metric::new(
-                "AWS/SNS",
-                "NumberOfNotificationsFailed",
-                vec![("TopicName", topic.name().into())],
-            ),
+            topic.metric_failed_notifications(),
             Comparison::GreaterThanOrEqual,
             thresholds.notification_failures,
             1,
@@ -731,20 +771,14 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     }
     for table in &watched.tables {
         let name = table.resource().name();
-        for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
-            let snake = if metric.starts_with("Read") {
-                "read_throttles"
-            } else {
-                "write_throttles"
-            };
+        for (metric, snake) in [
+            (table.metric_read_throttles(), "read_throttles"),
+            (table.metric_write_throttles(), "write_throttles"),
+        ] {
             alarm(
                 format!("{name}_{snake}"),
-                format!("DynamoDB throttles {metric} on {name}"),
-                Metric::new(
-                    "AWS/DynamoDB",
-                    metric,
-                    vec![("TableName", table.name().into())],
-                ),
+                format!("DynamoDB throttles {} on {name}", metric.name()),
+                metric,
                 Comparison::GreaterThanOrEqual,
                 1,
                 1,
@@ -756,7 +790,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     alarm(
         "dynamodb_user_errors".into(),
         "DynamoDB rejected requests as invalid (account and region wide)".into(),
-        Metric::new("AWS/DynamoDB", "UserErrors", vec![]),
+        dynamodb::metric_account_user_errors(),
         Comparison::GreaterThanOrEqual,
         5,
         1,
@@ -764,10 +798,7 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     alarm(
         "stream_fanout_lag".into(),
         "The stream consumer is falling behind".into(),
-        watched
-            .stream_consumer
-            .metric("IteratorAge")
-            .statistic("Maximum"),
+        watched.stream_consumer.metric_iterator_age(),
         Comparison::GreaterThan,
         thresholds.stream_iterator_age_ms,
         3,
@@ -785,18 +816,10 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
     }
 }
 
-fn sqs_metric(queue: &QueueRef, name: &'static str) -> Metric {
-    Metric::new("AWS/SQS", name, vec![("QueueName", queue.name().into())])
-}
-
 /// One screen: traffic, failures and lag.
 fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
-    let per_function = |metric: &'static str, statistic: &'static str| -> Vec<Metric> {
-        watched
-            .functions
-            .iter()
-            .map(|f| f.metric(metric).statistic(statistic))
-            .collect()
+    let per_function = |metric: fn(&FunctionRef) -> Metric| -> Vec<Metric> {
+        watched.functions.iter().map(|f| metric(f)).collect()
     };
     let shipstack = |metric: &'static str| {
         Metric::new(
@@ -805,12 +828,10 @@ fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
             vec![("Environment", Tf::from(env.name.as_str()))],
         )
     };
-    let mut queues = vec![
-        sqs_metric(watched.dead_letters, "ApproximateNumberOfMessagesVisible").statistic("Maximum"),
-    ];
+    let mut queues = vec![watched.dead_letters.metric_visible_messages()];
     if let Some(queue) = watched.events_queue {
-        queues.push(sqs_metric(queue, "ApproximateNumberOfMessagesVisible").statistic("Maximum"));
-        queues.push(sqs_metric(queue, "ApproximateAgeOfOldestMessage").statistic("Maximum"));
+        queues.push(queue.metric_visible_messages());
+        queues.push(queue.metric_oldest_message_age());
     }
     Dashboard {
         name: "operations".into(),
@@ -833,38 +854,31 @@ fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
             },
             Graph {
                 title: "Invocations".into(),
-                metrics: per_function("Invocations", "Sum"),
+                metrics: per_function(FunctionRef::metric_invocations),
             },
             Graph {
                 title: "Errors".into(),
-                metrics: per_function("Errors", "Sum"),
+                metrics: per_function(FunctionRef::metric_errors),
             },
             Graph {
                 title: "Duration (max, ms)".into(),
-                metrics: per_function("Duration", "Maximum"),
+                metrics: per_function(FunctionRef::metric_duration),
             },
             Graph {
                 title: "Throttles".into(),
-                metrics: per_function("Throttles", "Sum"),
+                metrics: per_function(FunctionRef::metric_throttles),
             },
             Graph {
                 title: "DynamoDB throttles".into(),
                 metrics: watched
                     .tables
                     .iter()
-                    .flat_map(|t| {
-                        ["ReadThrottleEvents", "WriteThrottleEvents"].map(|m| {
-                            Metric::new("AWS/DynamoDB", m, vec![("TableName", t.name().into())])
-                        })
-                    })
+                    .flat_map(|t| [t.metric_read_throttles(), t.metric_write_throttles()])
                     .collect(),
             },
             Graph {
                 title: "Stream lag (ms)".into(),
-                metrics: vec![watched
-                    .stream_consumer
-                    .metric("IteratorAge")
-                    .statistic("Maximum")],
+                metrics: vec![watched.stream_consumer.metric_iterator_age()],
             },
         ],
     }

@@ -25,13 +25,13 @@ const CASES: [(&str, &[&str]); 11] = [
     ),
     (
         "bad-email",
-        &[
-            "at /alerts/emails/0",
-            "\"ops-at-example.com\"",
-            "email address",
-        ],
+        &["at /emulator", "\"ops-at-example.com\"", "emulated AWS"],
     ),
-    ("no-emails", &["at /alerts/emails", "less than 1 item"]),
+    // Recipients are the `alert_emails` Terraform variable now (tests/terraform.rs).
+    (
+        "alerts-in-env-file",
+        &["(top level)", "'alerts' was unexpected"],
+    ),
     (
         "name-mismatch",
         &[

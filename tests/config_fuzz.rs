@@ -33,8 +33,8 @@ fn any_json() -> impl Strategy<Value = Value> {
                 prop_oneof![
                     Just("name".to_owned()),
                     Just("region".to_owned()),
-                    Just("alerts".to_owned()),
-                    Just("emails".to_owned()),
+                    Just("emulator".to_owned()),
+                    Just("alert_emails".to_owned()),
                     Just("retention".to_owned()),
                     Just("log_days".to_owned()),
                     Just("functions".to_owned()),
@@ -55,7 +55,8 @@ fn mutated_config() -> impl Strategy<Value = Value> {
     let paths = prop_oneof![
         Just(vec!["name"]),
         Just(vec!["region"]),
-        Just(vec!["alerts", "emails"]),
+        Just(vec!["emulator", "alert_emails"]),
+        Just(vec!["manages_account_settings"]),
         Just(vec!["delivery"]),
         Just(vec!["retention", "log_days"]),
         Just(vec!["functions", "reserved_concurrency"]),
@@ -65,7 +66,7 @@ fn mutated_config() -> impl Strategy<Value = Value> {
     ];
     (paths, any_json()).prop_map(|(path, value)| {
         let mut config = json!({
-            "name": "fuzz", "region": "us-east-1", "alerts": {"emails": ["a@example.com"]},
+            "name": "fuzz", "region": "us-east-1",
             "retention": {"log_days": 7}, "functions": {}, "api": {}, "tags": {}
         });
         let (last, parents) = path.split_last().unwrap();
@@ -123,7 +124,6 @@ fn the_unmutated_fuzz_base_renders() {
     assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("envs/schema.json")
         .is_file());
-    let base =
-        json!({"name": "fuzz", "region": "us-east-1", "alerts": {"emails": ["a@example.com"]}});
+    let base = json!({"name": "fuzz", "region": "us-east-1"});
     assert!(load(&base.to_string()).is_ok());
 }

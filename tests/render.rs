@@ -383,7 +383,7 @@ fn user_strings_never_become_expressions() {
     let dir = tempfile::tempdir().unwrap();
     let env_dir = dir.path().join("envs").join("escape");
     std::fs::create_dir_all(&env_dir).unwrap();
-    let config = r#"{"name": "escape", "region": "eu-west-1", "alerts": {"emails": ["a@example.com"]},
+    let config = r#"{"name": "escape", "region": "eu-west-1",
         "tags": {"Note": "${var.secret} %{ if true }x%{ endif }"}}"#;
     std::fs::write(env_dir.join("env.json"), config).unwrap();
     let main = &render::render_env(&env_dir).unwrap().files["main.tf.json"];
@@ -453,7 +453,7 @@ fn env_readme_diagram_follows_the_wiring() {
         ),
         "{staging}"
     );
-    assert!(staging.contains("| | **total** | **110** |"), "{staging}");
+    assert!(staging.contains("| | **total** | **108** |"), "{staging}");
 }
 
 /// Actions AWS accepts only on `"*"` (no resource-level permissions).
@@ -521,7 +521,8 @@ fn only_the_local_env_talks_to_an_emulator() {
                 provider.get("endpoints").is_none() && provider.get("access_key").is_none(),
                 "{env}: {provider}"
             );
-            assert!(main.get("variable").is_none(), "{env}");
+            let variables: Vec<&String> = main["variable"].as_object().unwrap().keys().collect();
+            assert_eq!(variables, ["alert_emails"], "{env}");
             assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }
     }
@@ -530,8 +531,87 @@ fn only_the_local_env_talks_to_an_emulator() {
 #[test]
 fn websocket_default_route_relays_the_handlers_replies() {
     let routes = of_type("prod", "aws_apigatewayv2_route");
-    assert_eq!(routes["live_default"]["route_response_selection_expression"], "$default");
+    assert_eq!(
+        routes["live_default"]["route_response_selection_expression"],
+        "$default"
+    );
     assert_eq!(routes["live_connect"]["authorization_type"], "AWS_IAM");
     let responses = of_type("prod", "aws_apigatewayv2_route_response");
-    assert_eq!(responses["live_default"]["route_id"], "${aws_apigatewayv2_route.live_default.id}");
+    assert_eq!(
+        responses["live_default"]["route_id"],
+        "${aws_apigatewayv2_route.live_default.id}"
+    );
+}
+
+#[test]
+fn reserved_concurrency_is_off_outside_prod() {
+    // A fresh account's quota is often 10 and AWS keeps 10 unreserved: any reservation fails.
+    for env in ["dev", "staging", "local"] {
+        let functions = of_type(env, "aws_lambda_function");
+        assert!(
+            functions
+                .values()
+                .all(|f| f.get("reserved_concurrent_executions").is_none()),
+            "{env}"
+        );
+    }
+    let prod = of_type("prod", "aws_lambda_function");
+    let reserved: i64 = prod
+        .values()
+        .filter_map(|f| f["reserved_concurrent_executions"].as_i64())
+        .sum();
+    assert_eq!(
+        reserved, 131,
+        "the README's quota prerequisite names this total"
+    );
+    assert!(rendered("prod").files["README.md"].contains("at least 131 + 100"));
+}
+
+#[test]
+fn only_the_account_owner_renders_api_gateway_account_settings() {
+    for env in ENVS {
+        let owner = matches!(env, "prod" | "local");
+        assert_eq!(
+            of_type(env, "aws_api_gateway_account").len(),
+            usize::from(owner),
+            "{env}"
+        );
+        let stages = of_type(env, "aws_api_gateway_stage");
+        assert_eq!(stages["api"].get("depends_on").is_some(), owner, "{env}");
+    }
+}
+
+#[test]
+fn real_environments_page_no_example_domain_and_ask_for_recipients() {
+    for env in ["dev", "staging", "prod"] {
+        for (name, text) in rendered(env).files {
+            assert!(!text.contains("@example."), "{env}/{name}");
+        }
+        let main: Value = serde_json::from_str(&rendered(env).files["main.tf.json"]).unwrap();
+        let variable = &main["variable"]["alert_emails"];
+        assert!(
+            variable.get("default").is_none(),
+            "{env}: required, no default"
+        );
+        assert_eq!(variable["validation"].as_array().unwrap().len(), 3, "{env}");
+    }
+    let subscriptions = of_type("prod", "aws_sns_topic_subscription");
+    assert_eq!(
+        subscriptions["alerts_email"]["for_each"],
+        "${toset(var.alert_emails)}"
+    );
+}
+
+#[test]
+fn every_function_knows_its_own_timeout() {
+    for env in ENVS {
+        for (name, function) in of_type(env, "aws_lambda_function") {
+            let variables = &function["environment"][0]["variables"];
+            assert_eq!(
+                variables["FUNCTION_TIMEOUT_S"],
+                function["timeout"].as_i64().unwrap().to_string(),
+                "{env}/{name}"
+            );
+        }
+    }
 }

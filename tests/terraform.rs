@@ -58,3 +58,43 @@ fn terraform_validates_every_environment() {
         assert_eq!(report["warning_count"], 0, "{env}: {report:#}");
     }
 }
+
+/// Plans a module holding only prod's rendered `alert_emails` variable (no provider, no
+/// account), with `value`: Terraform runs the variable's validations before anything else.
+fn plan_alert_emails(value: &str) -> (bool, String) {
+    let main: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("generated/prod/main.tf.json")).unwrap(),
+    )
+    .unwrap();
+    let module = serde_json::json!({
+        "variable": {"alert_emails": main["variable"]["alert_emails"]},
+        "output": {"alert_emails": {"value": "${var.alert_emails}"}},
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.tf.json"), module.to_string()).unwrap();
+    let output = Command::new("terraform")
+        .arg(format!("-chdir={}", dir.path().display()))
+        .args(["plan", "-input=false", "-no-color", "-var"])
+        .arg(format!("alert_emails={value}"))
+        .output()
+        .expect("terraform runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn alert_recipients_must_be_real_addresses_given_at_plan_time() {
+    let (ok, text) = plan_alert_emails(r#"["oncall@shipstack.io","ops@logistics.co.uk"]"#);
+    assert!(ok, "{text}");
+    for (bad, reason) in [
+        ("[]", "at least one address"),
+        (r#"["oncall@example.com"]"#, "reserved example domains"),
+        (r#"["ops@corp.example.org"]"#, "reserved example domains"),
+        (r#"["ops@shipstack.test"]"#, "reserved example domains"),
+        (r#"["not-an-address"]"#, "must be an email address"),
+    ] {
+        let (ok, text) = plan_alert_emails(bad);
+        assert!(!ok && text.contains(reason), "{bad}: {text}");
+    }
+}

@@ -4,13 +4,15 @@
 use tf::{Block, Expr, Lifecycle, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric};
-use crate::iam::{assume_role_policy, Statement};
+use crate::iam::{assume_role_policy, Service, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
 use crate::{Component, Stack};
 
-/// The account-level role API Gateway writes access logs with (one per account and region;
-/// REST and WebSocket stages both need it).
+/// The account-level role API Gateway writes access logs with. It is one setting per account
+/// and region (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html:
+/// "only have one AWS::ApiGateway::Account resource per region per account"), so exactly one
+/// environment of an account renders it; REST and WebSocket stages with logging need it set.
 #[derive(Clone, Debug)]
 pub struct AccountLogging {
     pub name: String,
@@ -21,10 +23,14 @@ impl Component for AccountLogging {
 
     fn add_to(self, stack: &mut Stack) -> Resource {
         let role_body = Block::new()
-            .set("name", stack.physical_name(&self.name))
+            // IAM role names: at most 64 characters (IAM quotas).
+            .set(
+                "name",
+                stack.physical_name_within(&self.name, "IAM role", 64),
+            )
             .set(
                 "assume_role_policy",
-                assume_role_policy("apigateway.amazonaws.com"),
+                assume_role_policy(Service::ApiGateway),
             );
         let role = stack.doc().resource("aws_iam_role", &self.name, role_body);
         // What AWS's AmazonAPIGatewayPushToCloudWatchLogs grants, scoped to this account's log
@@ -45,10 +51,14 @@ impl Component for AccountLogging {
                 [log_groups],
             ),
         );
+        // UpdateAccount checks the role's permissions: its policy must exist first.
+        let policy = stack.role_policy(&role);
         stack.doc().resource(
             "aws_api_gateway_account",
             &self.name,
-            Block::new().set("cloudwatch_role_arn", role.attr("arn")),
+            Block::new()
+                .set("cloudwatch_role_arn", role.attr("arn"))
+                .depends_on([&policy]),
         )
     }
 }
@@ -83,7 +93,9 @@ pub struct RestApi {
     pub log_retention_days: u32,
     pub key: KeyRef,
     /// The account logging settings the stage's access logs need.
-    pub account_logging: Resource,
+    /// The account's API Gateway logging settings, when this stack renders them (stages wait
+    /// for them); `None` where another environment of the account owns them.
+    pub account_logging: Option<Resource>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,10 +111,13 @@ impl RestApiRef {
         self.stage.attr("invoke_url")
     }
 
-    pub fn metric(&self, name: &'static str) -> Metric {
+    /// Requests answered with a 5xx (the function's designed 500s and API Gateway's own).
+    pub fn metric_server_errors(&self) -> Metric {
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html:
+        // a REST stage publishes by ApiName and Stage.
         Metric::new(
             "AWS/ApiGateway",
-            name,
+            "5XXError",
             vec![
                 ("ApiName", Tf::from(self.physical_name.as_str())),
                 ("Stage", Tf::from(self.stage_name.as_str())),
@@ -220,7 +235,7 @@ impl Component for RestApi {
             ]);
             route
                 .function
-                .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
+                .allow_invoke(stack, &self.name, Service::ApiGateway, source);
             redeploy_on.extend([
                 resource.attr("id"),
                 method.attr("id"),
@@ -271,7 +286,7 @@ impl Component for RestApi {
                 .set("stage_name", self.stage.as_str())
                 .set("xray_tracing_enabled", true)
                 .block("access_log_settings", access_logs)
-                .depends_on([&self.account_logging]),
+                .depends_on(&self.account_logging),
         );
         stack.doc().resource(
             "aws_api_gateway_method_settings",

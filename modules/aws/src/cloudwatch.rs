@@ -1,7 +1,10 @@
-//! CloudWatch: log groups, metric alarms and dashboards.
+//! CloudWatch: log groups, metric alarms and dashboards. Metrics come from the handles of what
+//! they measure (`rule.metric_failed_invocations()`), so namespaces and dimensions are written
+//! once, where the service that publishes them is modelled.
 
 use tf::{Block, Expr, Resource, Tf};
 
+use crate::iam::Service;
 use crate::kms::KeyRef;
 use crate::sns::TopicRef;
 use crate::{Component, Stack};
@@ -32,17 +35,38 @@ impl Component for LogGroup {
     }
 }
 
+/// How a metric's datapoints in one period are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    Sum,
+    Maximum,
+    Average,
+}
+
+impl Statistic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Sum => "Sum",
+            Statistic::Maximum => "Maximum",
+            Statistic::Average => "Average",
+        }
+    }
+}
+
 /// One metric: namespace, name, dimensions, statistic and period.
 #[derive(Clone, Debug)]
 pub struct Metric {
-    pub namespace: &'static str,
-    pub name: &'static str,
-    pub dimensions: Vec<(&'static str, Tf)>,
-    pub statistic: &'static str,
-    pub period_s: u32,
+    namespace: &'static str,
+    name: &'static str,
+    dimensions: Vec<(&'static str, Tf)>,
+    statistic: Statistic,
+    period_s: u32,
 }
 
 impl Metric {
+    /// A metric with exactly the dimensions its service publishes it with (an alarm on any
+    /// other combination watches a metric that does not exist and never fires). Components
+    /// build these; the platform asks a handle for one.
     pub fn new(
         namespace: &'static str,
         name: &'static str,
@@ -52,12 +76,16 @@ impl Metric {
             namespace,
             name,
             dimensions,
-            statistic: "Sum",
+            statistic: Statistic::Sum,
             period_s: 300,
         }
     }
 
-    pub fn statistic(mut self, statistic: &'static str) -> Metric {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn statistic(mut self, statistic: Statistic) -> Metric {
         self.statistic = statistic;
         self
     }
@@ -75,7 +103,7 @@ impl Metric {
             line.push(value.clone());
         }
         line.push(Tf::object([
-            ("stat", Tf::from(self.statistic)),
+            ("stat", Tf::from(self.statistic.as_str())),
             ("period", Tf::from(self.period_s)),
         ]));
         Tf::List(line)
@@ -89,7 +117,8 @@ pub enum Comparison {
     GreaterThanOrEqual,
 }
 
-/// A metric alarm that notifies a topic when it fires and when it recovers.
+/// A metric alarm that notifies a topic when it fires and when it recovers; it lets CloudWatch
+/// publish to that topic (and use its key) itself.
 #[derive(Clone, Debug)]
 pub struct Alarm {
     /// Logical name; the alarm is named `<prefix>-<name>`.
@@ -117,7 +146,7 @@ impl Component for Alarm {
             .set("namespace", self.metric.namespace)
             .set("metric_name", self.metric.name)
             .set("dimensions", Tf::object(self.metric.dimensions))
-            .set("statistic", self.metric.statistic)
+            .set("statistic", self.metric.statistic.as_str())
             .set("period", self.metric.period_s)
             .set("comparison_operator", comparison)
             .set("threshold", self.threshold)
@@ -127,9 +156,14 @@ impl Component for Alarm {
             .set("treat_missing_data", "notBreaching")
             .set("alarm_actions", Tf::list([self.notify.arn()]))
             .set("ok_actions", Tf::list([self.notify.arn()]));
-        stack
+        let alarm = stack
             .doc()
-            .resource("aws_cloudwatch_metric_alarm", &self.name, body)
+            .resource("aws_cloudwatch_metric_alarm", &self.name, body);
+        // One pattern for all of this stack's alarms keeps the topic policy short and stable.
+        let alarms = stack.arn("cloudwatch", format!("alarm:{}", stack.physical_name("*")));
+        self.notify
+            .allow_service_publish(stack, Service::CloudWatch, alarms);
+        alarm
     }
 }
 

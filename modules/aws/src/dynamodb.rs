@@ -3,6 +3,7 @@
 
 use tf::{Block, Expr, Lifecycle, Resource, Tf};
 
+use crate::cloudwatch::Metric;
 use crate::iam::{Grantee, Statement};
 use crate::kms::KeyRef;
 use crate::{Component, Stack};
@@ -103,6 +104,26 @@ impl TableRef {
         self.table.attr("stream_arn")
     }
 
+    /// Reads refused for exceeding the table's (or an index's) throughput.
+    pub fn metric_read_throttles(&self) -> Metric {
+        self.metric("ReadThrottleEvents")
+    }
+
+    /// Writes refused for exceeding the table's (or an index's) throughput.
+    pub fn metric_write_throttles(&self) -> Metric {
+        self.metric("WriteThrottleEvents")
+    }
+
+    /// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html:
+    /// table metrics by TableName.
+    fn metric(&self, name: &'static str) -> Metric {
+        Metric::new(
+            "AWS/DynamoDB",
+            name,
+            vec![("TableName", self.name().into())],
+        )
+    }
+
     /// The logical name, for alarms and dashboards.
     pub fn resource(&self) -> &Resource {
         &self.table
@@ -119,30 +140,28 @@ impl TableRef {
             to.role(),
             Statement::allow(READ, [self.arn().into(), self.index_arns()]),
         );
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_decrypt(stack, to);
     }
 
     /// Item writes (put, update, delete, batch), conditional writes included.
     pub fn grant_write_data(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(WRITE, [self.arn().into()]));
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_encrypt_decrypt(stack, to);
     }
 
     /// Reading the table's stream (what a stream event source mapping needs).
     pub fn grant_stream_read(&self, stack: &mut Stack, to: &impl Grantee) {
         let streams = Tf::template([self.arn().into(), Tf::from("/stream/*")]);
         stack.grant_role(to.role(), Statement::allow(STREAM_READ, [streams]));
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_decrypt(stack, to);
     }
+}
+
+/// Requests DynamoDB rejected as invalid (HTTP 400), in the whole account and region.
+pub fn metric_account_user_errors() -> Metric {
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html:
+    // UserErrors has no dimension at all; a TableName on it names a metric that never exists.
+    Metric::new("AWS/DynamoDB", "UserErrors", vec![])
 }
 
 fn key_schema(

@@ -4,6 +4,7 @@
 use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::Metric;
+use crate::iam::Service;
 use crate::lambda::FunctionRef;
 use crate::sns::TopicRef;
 use crate::sqs::QueueRef;
@@ -85,16 +86,20 @@ impl RuleRef {
 
     /// Invocations EventBridge could not deliver to a target (after retries).
     pub fn metric_failed_invocations(&self) -> Metric {
-        Metric::new(
-            "AWS/Events",
-            "FailedInvocations",
-            vec![("RuleName", Tf::from(self.physical_name.as_str()))],
-        )
+        // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html: a rule on
+        // a custom bus publishes with EventBusName and RuleName, one on the default bus with
+        // RuleName alone; any other combination is a metric that does not exist.
+        let mut dimensions = Vec::new();
+        if let Some(bus) = &self.bus_name {
+            dimensions.push(("EventBusName", Tf::from(bus.clone())));
+        }
+        dimensions.push(("RuleName", Tf::from(self.physical_name.as_str())));
+        Metric::new("AWS/Events", "FailedInvocations", dimensions)
     }
 
     /// Sends matching events to `queue`; what cannot be delivered ends in the dead-letter queue.
     pub fn target_queue(&self, stack: &mut Stack, queue: &QueueRef, delivery: Delivery) {
-        queue.allow_service_send(stack, "events.amazonaws.com", vec![self.arn().into()]);
+        queue.allow_service_send(stack, Service::EventBridge, self.arn().into());
         self.target(stack, queue.resource().name(), queue.arn(), delivery);
     }
 
@@ -103,7 +108,7 @@ impl RuleRef {
         function.allow_invoke(
             stack,
             self.rule.name(),
-            "events.amazonaws.com",
+            Service::EventBridge,
             self.arn().into(),
         );
         self.target(stack, function.logical_name(), function.arn(), delivery);
@@ -111,16 +116,14 @@ impl RuleRef {
 
     /// Publishes matching events to `topic`.
     pub fn target_topic(&self, stack: &mut Stack, topic: &TopicRef, delivery: Delivery) {
-        topic.allow_service_publish(stack, "events.amazonaws.com");
+        topic.allow_service_publish(stack, Service::EventBridge, self.arn().into());
         self.target(stack, topic.resource().name(), topic.arn(), delivery);
     }
 
     fn target(&self, stack: &mut Stack, target_name: &str, arn: Expr, delivery: Delivery) {
-        delivery.dead_letter.allow_service_send(
-            stack,
-            "events.amazonaws.com",
-            vec![self.arn().into()],
-        );
+        delivery
+            .dead_letter
+            .allow_service_send(stack, Service::EventBridge, self.arn().into());
         let body = Block::new()
             .set("rule", self.rule.attr("name"))
             .set_opt("event_bus_name", self.bus_name.clone())
@@ -147,7 +150,8 @@ impl Component for Rule {
     type Handle = RuleRef;
 
     fn add_to(self, stack: &mut Stack) -> RuleRef {
-        let physical_name = stack.physical_name(&self.name);
+        // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html: 1-64.
+        let physical_name = stack.physical_name_within(&self.name, "EventBridge rule", 64);
         let mut body = Block::new()
             .set("name", physical_name.clone())
             .set("description", self.description);
@@ -189,7 +193,11 @@ impl Component for Archive {
 
     fn add_to(self, stack: &mut Stack) -> Resource {
         let body = Block::new()
-            .set("name", stack.physical_name(&self.name))
+            // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateArchive.html: 1-48.
+            .set(
+                "name",
+                stack.physical_name_within(&self.name, "EventBridge archive", 48),
+            )
             .set("event_source_arn", self.bus.arn())
             .set("event_pattern", Tf::json(self.pattern))
             .set("retention_days", self.retention_days);

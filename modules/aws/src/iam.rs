@@ -26,6 +26,28 @@ impl Ord for Ordered {
     }
 }
 
+/// The AWS services that act on this platform's resources, as resource-policy principals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    ApiGateway,
+    CloudWatch,
+    EventBridge,
+    Lambda,
+    Sns,
+}
+
+impl Service {
+    pub fn principal(self) -> &'static str {
+        match self {
+            Service::ApiGateway => "apigateway.amazonaws.com",
+            Service::CloudWatch => "cloudwatch.amazonaws.com",
+            Service::EventBridge => "events.amazonaws.com",
+            Service::Lambda => "lambda.amazonaws.com",
+            Service::Sns => "sns.amazonaws.com",
+        }
+    }
+}
+
 /// Who a resource policy statement applies to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Principal {
@@ -57,14 +79,15 @@ impl Condition {
     }
 }
 
-/// One statement.
+/// One statement. Its fields are private: the constructors below are the only way to build
+/// one, so no statement grants a wildcard action but the key's own administration.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Statement {
-    pub deny: bool,
-    pub principal: Option<Principal>,
-    pub resources: BTreeSet<Ordered>,
-    pub conditions: BTreeSet<Condition>,
-    pub actions: BTreeSet<&'static str>,
+    deny: bool,
+    principal: Option<Principal>,
+    resources: BTreeSet<Ordered>,
+    conditions: BTreeSet<Condition>,
+    actions: BTreeSet<&'static str>,
 }
 
 impl Statement {
@@ -91,6 +114,33 @@ impl Statement {
             deny: true,
             ..Statement::allow(actions, resources)
         }
+    }
+
+    /// `kms:*` on the key for the account (`account_root`), as in AWS's default key policy.
+    pub(crate) fn account_administers_key(account_root: Tf) -> Statement {
+        Statement {
+            actions: ["kms:*"].into(),
+            ..Statement::allow(&[], [Tf::from("*")])
+                .principal(Principal::Aws(Ordered(account_root)))
+        }
+    }
+
+    /// Denies `actions` on `resources` to every request that does not use TLS.
+    pub fn deny_insecure_transport(
+        actions: &[&'static str],
+        resources: impl IntoIterator<Item = Tf>,
+    ) -> Statement {
+        Statement::deny(actions, resources)
+            .principal(Principal::Aws(Ordered(Tf::from("*"))))
+            .condition(Condition::new(
+                "Bool",
+                "aws:SecureTransport",
+                [Tf::from("false")],
+            ))
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.actions.iter().copied()
     }
 
     pub fn principal(mut self, principal: Principal) -> Statement {
@@ -269,8 +319,8 @@ impl PolicyDocument {
     }
 }
 
-/// A trust policy letting `service` (e.g. `lambda.amazonaws.com`) assume a role.
-pub fn assume_role_policy(service: &str) -> Tf {
+/// A trust policy letting `service` assume a role.
+pub fn assume_role_policy(service: Service) -> Tf {
     Tf::json(Tf::object([
         ("Version", Tf::from("2012-10-17")),
         (
@@ -278,7 +328,7 @@ pub fn assume_role_policy(service: &str) -> Tf {
             Tf::list([Tf::object([
                 ("Effect", Tf::from("Allow")),
                 ("Action", Tf::from("sts:AssumeRole")),
-                ("Principal", Tf::object([("Service", service)])),
+                ("Principal", Tf::object([("Service", service.principal())])),
             ])]),
         ),
     ]))

@@ -1,9 +1,10 @@
-//! KMS: a customer-managed key with rotation, an alias, and a key policy that services using
-//! the key are added to.
+//! KMS: a customer-managed key with rotation and an alias. The key policy is the key's own
+//! `policy` argument, so nothing that uses the key (a log group at creation, above all) can be
+//! created before the services it names may use it; the key also grants its own use to roles.
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::iam::{Condition, Ordered, Principal, Statement};
+use crate::iam::{Condition, Grantee, Principal, Service, Statement};
 use crate::{Component, Stack};
 
 /// A symmetric customer-managed key.
@@ -22,20 +23,67 @@ pub struct KeyRef {
     key: Resource,
 }
 
+/// What a principal needs to read data encrypted under the key.
+const DECRYPT: &[&str] = &["kms:Decrypt"];
+/// What a principal needs to write data encrypted under the key (and read it back).
+const ENCRYPT_DECRYPT: &[&str] = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
+/// What a service needs to deliver a message into a resource encrypted under the key.
+const DELIVER: &[&str] = &["kms:Decrypt", "kms:GenerateDataKey"];
+
 impl KeyRef {
     pub fn arn(&self) -> Expr {
         self.key.attr("arn")
     }
 
-    /// Lets an AWS service use the key for data it stores or delivers on this account's behalf
-    /// (SNS into an encrypted queue, CloudWatch into an encrypted topic, CloudWatch Logs).
-    pub fn allow_service(&self, stack: &mut Stack, service: &str, actions: &[&'static str]) {
-        let statement = stack.service_statement(service, actions, vec![Tf::from("*")]);
-        self.add_to_policy(stack, statement);
+    /// The rendered key resource (its policy is inline).
+    pub fn resource(&self) -> &Resource {
+        &self.key
+    }
+
+    /// Lets `to` read data encrypted under the key.
+    pub fn grant_decrypt(&self, stack: &mut Stack, to: &impl Grantee) {
+        stack.grant_role(to.role(), Statement::allow(DECRYPT, [self.arn().into()]));
+    }
+
+    /// Lets `to` write (and read) data encrypted under the key.
+    pub fn grant_encrypt_decrypt(&self, stack: &mut Stack, to: &impl Grantee) {
+        stack.grant_role(
+            to.role(),
+            Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
+        );
+    }
+
+    /// Lets `service` use the key for what it delivers into a resource encrypted under it,
+    /// with the confused-deputy condition that service supports in a key policy.
+    pub(crate) fn allow_delivery(&self, stack: &mut Stack, service: Service) {
+        let statement = Statement::allow(DELIVER, [Tf::from("*")])
+            .principal(Principal::Service(service.principal().to_owned()));
+        let statement = match service {
+            // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services:
+            // EventBridge does not send aws:SourceAccount/aws:SourceArn to KMS; a condition on
+            // them makes every delivery into an encrypted topic or queue fail.
+            Service::EventBridge => statement,
+            // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html and
+            // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html:
+            // CloudWatch (alarm actions) and SNS (queue subscriptions) call KMS on this account's
+            // behalf and send aws:SourceAccount.
+            Service::CloudWatch | Service::Sns => statement.condition(Condition::new(
+                "StringEquals",
+                "aws:SourceAccount",
+                [stack.account_id().into()],
+            )),
+            Service::ApiGateway | Service::Lambda => {
+                unreachable!("{service:?} delivers into no encrypted resource")
+            }
+        };
+        stack.add_inline_policy(&self.key, statement);
     }
 
     /// Lets CloudWatch Logs encrypt this account's log groups in the stack's region.
-    pub fn allow_logs(&self, stack: &mut Stack) {
+    pub(crate) fn allow_logs(&self, stack: &mut Stack) {
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html:
+        // the regional logs principal, limited by the log group ARN in the encryption context;
+        // CreateLogGroup with kms_key_id fails unless the key policy already says so.
         let log_groups = stack.arn("logs", "*");
         let statement = Statement::allow(
             &[
@@ -57,24 +105,8 @@ impl KeyRef {
             "kms:EncryptionContext:aws:logs:arn",
             [log_groups],
         ));
-        self.add_to_policy(stack, statement);
+        stack.add_inline_policy(&self.key, statement);
     }
-
-    fn add_to_policy(&self, stack: &mut Stack, statement: Statement) {
-        stack.add_resource_policy(
-            "aws_kms_key_policy",
-            &self.key,
-            "key_id",
-            self.key.attr("id"),
-            statement,
-        );
-    }
-
-    /// Actions a principal needs to read data encrypted under the key.
-    pub(crate) const DECRYPT: &'static [&'static str] = &["kms:Decrypt"];
-    /// Actions a principal needs to write data encrypted under the key.
-    pub(crate) const ENCRYPT_DECRYPT: &'static [&'static str] =
-        &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
 }
 
 impl Component for Key {
@@ -85,20 +117,16 @@ impl Component for Key {
             .set("description", self.description)
             .set("enable_key_rotation", true)
             .set("deletion_window_in_days", self.deletion_window_days);
-        let key = stack.doc().resource("aws_kms_key", &self.name, body);
+        let key = stack.resource_with_inline_policy("aws_kms_key", &self.name, body);
         let alias = Block::new()
             .set("name", format!("alias/{}", stack.physical_name(&self.name)))
             .set("target_key_id", key.attr("key_id"));
         stack.doc().resource("aws_kms_alias", &self.name, alias);
-        let handle = KeyRef { key };
-        // The account keeps full control of its key, as in AWS's default key policy; IAM
-        // policies (the grants) then decide who may use it. Without this the key is unmanageable.
+        // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html: the
+        // account keeps full control of its key, so IAM policies (the grants) decide who may use
+        // it; without this statement CreateKey fails its lockout safety check.
         let root = stack.account_root();
-        let account_admin = Statement {
-            actions: ["kms:*"].into(),
-            ..Statement::allow(&[], [Tf::from("*")]).principal(Principal::Aws(Ordered(root)))
-        };
-        handle.add_to_policy(stack, account_admin);
-        handle
+        stack.add_inline_policy(&key, Statement::account_administers_key(root));
+        KeyRef { key }
     }
 }

@@ -3,9 +3,9 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::cloudwatch::{LogGroup, Metric};
+use crate::cloudwatch::{LogGroup, Metric, Statistic};
 use crate::dynamodb::TableRef;
-use crate::iam::{assume_role_policy, Grantee, Statement};
+use crate::iam::{assume_role_policy, Grantee, Service, Statement};
 use crate::kms::KeyRef;
 use crate::s3::BucketRef;
 use crate::sqs::QueueRef;
@@ -64,6 +64,7 @@ pub struct FunctionRef {
     role: Resource,
     physical_name: String,
     timeout_s: u32,
+    reserved_concurrency: Option<u32>,
 }
 
 impl Grantee for FunctionRef {
@@ -77,7 +78,8 @@ impl Grantee for FunctionRef {
 pub struct SqsSource {
     pub batch_size: u32,
     pub batching_window_s: u32,
-    /// Upper bound on concurrent invocations this queue drives (2 to 1000).
+    /// Upper bound on concurrent invocations this queue drives (2 to 1000); at most the
+    /// function's reserved concurrency, if it has one.
     pub max_concurrency: Option<u32>,
     pub enabled: bool,
 }
@@ -115,8 +117,33 @@ impl FunctionRef {
         self.timeout_s
     }
 
-    /// A metric of this function in `AWS/Lambda`.
-    pub fn metric(&self, name: &'static str) -> Metric {
+    /// Invocations that ended in an error (function errors and timeouts).
+    pub fn metric_errors(&self) -> Metric {
+        self.metric("Errors")
+    }
+
+    /// Invocation requests refused for lack of concurrency.
+    pub fn metric_throttles(&self) -> Metric {
+        self.metric("Throttles")
+    }
+
+    pub fn metric_invocations(&self) -> Metric {
+        self.metric("Invocations")
+    }
+
+    /// The longest invocation of a period, ms.
+    pub fn metric_duration(&self) -> Metric {
+        self.metric("Duration").statistic(Statistic::Maximum)
+    }
+
+    /// How far behind its stream the function reads (stream-fed functions only), ms.
+    pub fn metric_iterator_age(&self) -> Metric {
+        self.metric("IteratorAge").statistic(Statistic::Maximum)
+    }
+
+    /// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html: per
+    /// function, by FunctionName.
+    fn metric(&self, name: &'static str) -> Metric {
         Metric::new(
             "AWS/Lambda",
             name,
@@ -139,6 +166,24 @@ impl FunctionRef {
                 needed
             ));
         }
+        // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html: "Don't set
+        // maximum concurrency higher than the function's reserved concurrency" (Lambda throttles).
+        if let (Some(max), Some(reserved)) = (source.max_concurrency, self.reserved_concurrency) {
+            if max > reserved {
+                stack.doc().report(format!(
+                    "{} consumes queue {} with maximum concurrency {max}, above its reserved concurrency {reserved}: Lambda would throttle the queue's messages",
+                    self.function.name(),
+                    queue.resource().name(),
+                ));
+            }
+        }
+        if let Some(max) = source.max_concurrency.filter(|n| !(2..=1000).contains(n)) {
+            stack.doc().report(format!(
+                "{} consumes queue {} with maximum concurrency {max}: SQS mappings take 2 to 1000",
+                self.function.name(),
+                queue.resource().name(),
+            ));
+        }
         queue.grant_consume_messages(stack, self);
         let body = Block::new()
             .set("event_source_arn", queue.arn())
@@ -159,7 +204,7 @@ impl FunctionRef {
                     .max_concurrency
                     .map(|n| Tf::list([Block::new().set("maximum_concurrency", n)])),
             )
-            .depends_on([&self.policy()]);
+            .depends_on([&stack.role_policy(&self.role)]);
         let name = format!("{}_from_{}", self.function.name(), queue.resource().name());
         stack
             .doc()
@@ -195,7 +240,7 @@ impl FunctionRef {
                     Block::new().set("destination_arn", source.on_failure.arn()),
                 ),
             )
-            .depends_on([&self.policy()]);
+            .depends_on([&stack.role_policy(&self.role)]);
         let name = format!(
             "{}_from_{}_stream",
             self.function.name(),
@@ -207,7 +252,7 @@ impl FunctionRef {
     }
 
     /// Lets `service` invoke the function from `source_arn` only.
-    pub fn allow_invoke(&self, stack: &mut Stack, caller: &str, service: &str, source_arn: Tf) {
+    pub fn allow_invoke(&self, stack: &mut Stack, caller: &str, service: Service, source_arn: Tf) {
         let body = Block::new()
             .set(
                 "statement_id",
@@ -215,18 +260,13 @@ impl FunctionRef {
             )
             .set("action", "lambda:InvokeFunction")
             .set("function_name", self.name())
-            .set("principal", service)
+            .set("principal", service.principal())
             .set("source_arn", source_arn);
         stack.doc().resource(
             "aws_lambda_permission",
             &format!("{}_from_{caller}", self.function.name()),
             body,
         );
-    }
-
-    /// The role's inline policy, rendered by [`Stack::finish`] under the function's name.
-    fn policy(&self) -> Resource {
-        Resource::new("aws_iam_role_policy", self.role.name())
     }
 }
 
@@ -247,7 +287,9 @@ impl Component for Function {
 
     fn add_to(self, stack: &mut Stack) -> FunctionRef {
         let logical = self.name.replace('-', "_");
-        let physical = stack.physical_name(self.name);
+        // https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html: a function name
+        // of at most 64 characters; the role shares it, and IAM role names stop at 64 too.
+        let physical = stack.physical_name_within(self.name, "Lambda function", 64);
         let log_group = stack.add(LogGroup {
             name: logical.clone(),
             path: format!("/aws/lambda/{physical}"),
@@ -260,10 +302,7 @@ impl Component for Function {
             Block::new()
                 .set("name", physical.clone())
                 .set("description", format!("Execution role of {physical}"))
-                .set(
-                    "assume_role_policy",
-                    assume_role_policy("lambda.amazonaws.com"),
-                ),
+                .set("assume_role_policy", assume_role_policy(Service::Lambda)),
         );
         let zip = Tf::template([
             Expr::path_module().into(),
@@ -299,7 +338,7 @@ impl Component for Function {
                 Block::new().set("target_arn", failure.dead_letter.arn()),
             );
         }
-        let policy = Resource::new("aws_iam_role_policy", &logical);
+        let policy = stack.role_policy(&role);
         let function = stack.doc().resource(
             "aws_lambda_function",
             &logical,
@@ -310,6 +349,7 @@ impl Component for Function {
             role,
             physical_name: physical,
             timeout_s: self.timeout_s,
+            reserved_concurrency: self.reserved_concurrency,
         };
 
         let log_streams = Tf::template([log_group.attr("arn").into(), Tf::from(":*")]);
@@ -328,10 +368,7 @@ impl Component for Function {
                 [Tf::from("*")],
             ),
         );
-        stack.grant_role(
-            &handle.role,
-            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_decrypt(stack, &handle);
         if let Some(failure) = self.async_failure {
             failure.dead_letter.grant_send_messages(stack, &handle);
             let config = Block::new()

@@ -33,10 +33,22 @@ pub trait Component {
 /// A resource policy that several grants contribute to, rendered once at [`Stack::finish`].
 #[derive(Debug)]
 struct ResourcePolicy {
-    /// The attribute naming the governed resource (`queue_url`, `arn`, `key_id`, `bucket`).
-    target_attribute: &'static str,
-    target: Expr,
+    home: PolicyHome,
     document: PolicyDocument,
+}
+
+/// Where a resource policy is rendered.
+#[derive(Debug)]
+enum PolicyHome {
+    /// A resource of its own whose `attribute` names the governed resource
+    /// (`aws_sqs_queue_policy.queue_url`).
+    Attached {
+        attribute: &'static str,
+        target: Expr,
+    },
+    /// The `policy` argument of the governed resource itself, whose other arguments are `body`:
+    /// nothing that references the resource can be created before its policy is in force.
+    Inline { body: Block },
 }
 
 /// One environment's Terraform document plus what every component needs: the naming prefix,
@@ -82,6 +94,24 @@ impl Stack {
         format!("{}-{}", self.prefix, logical.replace('_', "-"))
     }
 
+    /// [`Stack::physical_name`], reported as a render error when it is longer than the
+    /// `limit` AWS sets for `what` (the create call would fail on the first apply).
+    pub(crate) fn physical_name_within(
+        &mut self,
+        logical: &str,
+        what: &str,
+        limit: usize,
+    ) -> String {
+        let name = self.physical_name(logical);
+        if name.len() > limit {
+            self.doc.report(format!(
+                "{what} name \"{name}\" is {} characters; AWS allows {limit}",
+                name.len()
+            ));
+        }
+        name
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }
@@ -117,21 +147,10 @@ impl Stack {
         ])
     }
 
-    /// Allows `service` to do `actions` on `resources`, on behalf of this account only (the
-    /// confused-deputy guard of resource policies).
-    pub(crate) fn service_statement(
-        &self,
-        service: &str,
-        actions: &[&'static str],
-        resources: Vec<Tf>,
-    ) -> Statement {
-        Statement::allow(actions, resources)
-            .principal(iam::Principal::Service(service.to_owned()))
-            .condition(iam::Condition::new(
-                "StringEquals",
-                "aws:SourceAccount",
-                [self.account_id.clone().into()],
-            ))
+    /// The inline policy [`Stack::finish`] renders for `role`'s grants: what anything AWS checks
+    /// the role's permissions for at creation (a mapping, a function, account settings) waits for.
+    pub fn role_policy(&self, role: &Resource) -> Resource {
+        Resource::new("aws_iam_role_policy", role.name())
     }
 
     /// Adds a statement to a role's inline policy (see [`lambda::FunctionRef`] grants).
@@ -143,24 +162,59 @@ impl Stack {
             .add(statement);
     }
 
-    /// Adds a statement to the resource policy of `target` (a queue, topic, key or bucket).
+    /// Adds a statement to the resource policy of `target` (a queue, topic or bucket), rendered
+    /// as a `resource_type` resource whose `attribute` is `target_value`.
     pub(crate) fn add_resource_policy(
         &mut self,
         resource_type: &'static str,
         target: &Resource,
-        target_attribute: &'static str,
+        attribute: &'static str,
         target_value: Expr,
         statement: Statement,
     ) {
         self.resource_policies
             .entry((resource_type, target.name().to_owned()))
             .or_insert_with(|| ResourcePolicy {
-                target_attribute,
-                target: target_value,
+                home: PolicyHome::Attached {
+                    attribute,
+                    target: target_value,
+                },
                 document: PolicyDocument::default(),
             })
             .document
             .add(statement);
+    }
+
+    /// Declares a resource whose policy is its own `policy` argument, filled in by
+    /// [`Stack::finish`] from the statements [`Stack::add_inline_policy`] adds.
+    pub(crate) fn resource_with_inline_policy(
+        &mut self,
+        resource_type: &'static str,
+        name: &str,
+        body: Block,
+    ) -> Resource {
+        self.resource_policies.insert(
+            (resource_type, name.to_owned()),
+            ResourcePolicy {
+                home: PolicyHome::Inline { body },
+                document: PolicyDocument::default(),
+            },
+        );
+        Resource::new(resource_type, name)
+    }
+
+    /// Adds a statement to the inline policy of a resource declared by
+    /// [`Stack::resource_with_inline_policy`].
+    pub(crate) fn add_inline_policy(&mut self, target: &Resource, statement: Statement) {
+        let key = (target.resource_type(), target.name().to_owned());
+        match self
+            .resource_policies
+            .iter_mut()
+            .find(|((ty, name), _)| (*ty, name) == (key.0, &key.1))
+        {
+            Some((_, policy)) => policy.document.add(statement),
+            None => unreachable!("{} has no inline policy", target.address()),
+        }
     }
 
     /// Renders the accumulated policies and returns the finished document.
@@ -173,10 +227,15 @@ impl Stack {
             self.doc.resource("aws_iam_role_policy", &name, body);
         }
         for ((resource_type, name), policy) in std::mem::take(&mut self.resource_policies) {
-            let body = Block::new()
-                .set(policy.target_attribute, policy.target)
-                .set("policy", policy.document.to_tf());
-            self.doc.resource(resource_type, &name, body);
+            let body = match policy.home {
+                PolicyHome::Attached { attribute, target } => Block::new().set(attribute, target),
+                PolicyHome::Inline { body } => body,
+            };
+            self.doc.resource(
+                resource_type,
+                &name,
+                body.set("policy", policy.document.to_tf()),
+            );
         }
         self.doc
     }

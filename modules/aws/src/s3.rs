@@ -4,7 +4,6 @@ use tf::{Block, Expr, Resource, Tf};
 
 use crate::iam::{Grantee, Statement};
 use crate::kms::KeyRef;
-use crate::sqs::deny_insecure_transport;
 use crate::{Component, Stack};
 
 #[derive(Clone, Debug)]
@@ -43,10 +42,7 @@ impl BucketRef {
             to.role(),
             Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
         );
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_encrypt_decrypt(stack, to);
     }
 }
 
@@ -55,7 +51,12 @@ impl Component for Bucket {
 
     fn add_to(self, stack: &mut Stack) -> BucketRef {
         let name = Tf::template([
-            Tf::from(format!("{}-", stack.physical_name(&self.name))),
+            // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63
+            // characters, of which "-<12-digit account id>" takes 13.
+            Tf::from(format!(
+                "{}-",
+                stack.physical_name_within(&self.name, "S3 bucket", 50)
+            )),
             stack.account_id().into(),
         ]);
         let bucket = stack.doc().resource(
@@ -149,7 +150,7 @@ impl Component for Bucket {
             &handle.bucket,
             "bucket",
             id,
-            deny_insecure_transport(&["s3:GetObject", "s3:PutObject"], all),
+            Statement::deny_insecure_transport(&["s3:GetObject", "s3:PutObject"], all),
         );
         handle
     }

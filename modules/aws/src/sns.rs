@@ -1,11 +1,12 @@
 //! SNS: encrypted topics, email and SQS subscriptions, and a topic policy that publishing
 //! services are added to.
 
-use tf::{Block, Expr, Resource};
+use tf::{Block, Expr, Resource, Tf};
 
-use crate::iam::{Grantee, Principal, Statement};
+use crate::cloudwatch::Metric;
+use crate::iam::{Condition, Grantee, Ordered, Principal, Service, Statement};
 use crate::kms::KeyRef;
-use crate::sqs::{deny_insecure_transport, QueueRef};
+use crate::sqs::QueueRef;
 use crate::{Component, Stack};
 
 /// A standard topic encrypted with a customer-managed key.
@@ -33,6 +34,16 @@ impl TopicRef {
         self.topic.attr("name")
     }
 
+    /// Deliveries to subscribers that failed for good.
+    pub fn metric_failed_notifications(&self) -> Metric {
+        // https://docs.aws.amazon.com/sns/latest/dg/sns-monitoring-using-cloudwatch.html: by TopicName.
+        Metric::new(
+            "AWS/SNS",
+            "NumberOfNotificationsFailed",
+            vec![("TopicName", self.name().into())],
+        )
+    }
+
     pub fn resource(&self) -> &Resource {
         &self.topic
     }
@@ -42,38 +53,43 @@ impl TopicRef {
             to.role(),
             Statement::allow(&["sns:Publish"], [self.arn().into()]),
         );
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_encrypt_decrypt(stack, to);
     }
 
-    /// Lets an AWS service in this account publish (e.g. CloudWatch alarm actions).
-    pub fn allow_service_publish(&self, stack: &mut Stack, service: &str) {
-        let statement = stack.service_statement(service, &["sns:Publish"], vec![self.arn().into()]);
+    /// Lets `service` publish from the resources `source_arn` matches only (a rule, this
+    /// stack's alarms), and use the topic's key.
+    pub(crate) fn allow_service_publish(
+        &self,
+        stack: &mut Stack,
+        service: Service,
+        source_arn: Tf,
+    ) {
+        // https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html: a service
+        // principal in a topic policy, limited by aws:SourceArn to the publishing resources.
+        let statement = Statement::allow(&["sns:Publish"], [self.arn().into()])
+            .principal(Principal::Service(service.principal().to_owned()))
+            .condition(Condition::new("ArnLike", "aws:SourceArn", [source_arn]));
         self.add_to_policy(stack, statement);
-        self.key
-            .allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
+        self.key.allow_delivery(stack, service);
     }
 
-    /// Email subscriptions; each address confirms by mail before it receives anything.
-    pub fn subscribe_emails(&self, stack: &mut Stack, emails: &[String]) {
-        for email in emails {
-            let body = Block::new()
-                .set("topic_arn", self.arn())
-                .set("protocol", "email")
-                .set("endpoint", email.as_str());
-            stack.doc().resource(
-                "aws_sns_topic_subscription",
-                &subscription_name(self.topic.name(), email),
-                body,
-            );
-        }
+    /// One email subscription per address of `emails` (a list of strings, e.g. a variable);
+    /// each address confirms by mail before it receives anything.
+    pub fn subscribe_emails(&self, stack: &mut Stack, emails: Expr) {
+        let body = Block::new()
+            .for_each(Expr::call("toset", [emails.into()]))
+            .set("topic_arn", self.arn())
+            .set("protocol", "email")
+            .set("endpoint", Expr::each_value());
+        let name = format!("{}_email", self.topic.name());
+        stack
+            .doc()
+            .resource("aws_sns_topic_subscription", &name, body);
     }
 
     /// Delivers every message, raw, into `queue` (which must let this topic send).
     pub fn subscribe_queue(&self, stack: &mut Stack, queue: &QueueRef) {
-        queue.allow_service_send(stack, "sns.amazonaws.com", vec![self.arn().into()]);
+        queue.allow_service_send(stack, Service::Sns, self.arn().into());
         let body = Block::new()
             .set("topic_arn", self.arn())
             .set("protocol", "sqs")
@@ -94,16 +110,6 @@ impl TopicRef {
             statement,
         );
     }
-}
-
-/// `alerts_email_ops_example_com`: stable whatever the order of the list.
-fn subscription_name(topic: &str, email: &str) -> String {
-    let address: String = email
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("{topic}_email_{address}")
 }
 
 impl Component for Topic {
@@ -128,23 +134,12 @@ impl Component for Topic {
             ],
             [handle.arn().into()],
         )
-        .principal(Principal::Aws(crate::iam::Ordered(stack.account_root())));
+        .principal(Principal::Aws(Ordered(stack.account_root())));
         handle.add_to_policy(stack, owner);
         handle.add_to_policy(
             stack,
-            deny_insecure_transport(&["sns:Publish"], vec![handle.arn().into()]),
+            Statement::deny_insecure_transport(&["sns:Publish"], [handle.arn().into()]),
         );
         handle
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn email_subscription_names_are_snake_case_and_stable() {
-        assert_eq!(
-            super::subscription_name("alerts", "Ops.Team+x@Example.com"),
-            "alerts_email_ops_team_x_example_com"
-        );
     }
 }

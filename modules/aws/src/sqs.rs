@@ -3,7 +3,8 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::iam::{Condition, Grantee, Ordered, Principal, Statement};
+use crate::cloudwatch::{Metric, Statistic};
+use crate::iam::{Condition, Grantee, Principal, Service, Statement};
 use crate::kms::KeyRef;
 use crate::{Component, Stack};
 
@@ -61,35 +62,47 @@ impl QueueRef {
         &self.queue
     }
 
+    /// Messages waiting to be received (the most in the period).
+    pub fn metric_visible_messages(&self) -> Metric {
+        self.metric("ApproximateNumberOfMessagesVisible")
+    }
+
+    /// Age of the oldest waiting message, seconds (the most in the period).
+    pub fn metric_oldest_message_age(&self) -> Metric {
+        self.metric("ApproximateAgeOfOldestMessage")
+    }
+
+    /// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html:
+    /// by QueueName; these gauges are meaningful as a maximum, not a sum.
+    fn metric(&self, name: &'static str) -> Metric {
+        Metric::new("AWS/SQS", name, vec![("QueueName", self.name().into())])
+            .statistic(Statistic::Maximum)
+    }
+
     pub fn visibility_timeout_s(&self) -> u32 {
         self.visibility_timeout_s
     }
 
     pub fn grant_send_messages(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(SEND, [self.arn().into()]));
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::ENCRYPT_DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_encrypt_decrypt(stack, to);
     }
 
     pub fn grant_consume_messages(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(CONSUME, [self.arn().into()]));
-        stack.grant_role(
-            to.role(),
-            Statement::allow(KeyRef::DECRYPT, [self.key.arn().into()]),
-        );
+        self.key.grant_decrypt(stack, to);
     }
 
     /// Lets an AWS service (SNS, EventBridge) deliver into this queue, but only from
-    /// `source_arns`, and lets it use the queue's key to do so.
-    pub fn allow_service_send(&self, stack: &mut Stack, service: &str, source_arns: Vec<Tf>) {
+    /// `source_arn`, and lets it use the queue's key to do so.
+    pub fn allow_service_send(&self, stack: &mut Stack, service: Service, source_arn: Tf) {
+        // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-access-policy-language-using-identity-based-policies.html:
+        // a service principal in a queue policy, limited to the sending resource.
         let statement = Statement::allow(&["sqs:SendMessage"], [self.arn().into()])
-            .principal(Principal::Service(service.to_owned()))
-            .condition(Condition::new("ArnEquals", "aws:SourceArn", source_arns));
+            .principal(Principal::Service(service.principal().to_owned()))
+            .condition(Condition::new("ArnEquals", "aws:SourceArn", [source_arn]));
         self.add_to_policy(stack, statement);
-        self.key
-            .allow_service(stack, service, &["kms:Decrypt", "kms:GenerateDataKey"]);
+        self.key.allow_delivery(stack, service);
     }
 
     fn add_to_policy(&self, stack: &mut Stack, statement: Statement) {
@@ -103,23 +116,16 @@ impl QueueRef {
     }
 }
 
-/// Denies every request that does not use TLS.
-pub(crate) fn deny_insecure_transport(actions: &[&'static str], resources: Vec<Tf>) -> Statement {
-    Statement::deny(actions, resources)
-        .principal(Principal::Aws(Ordered(Tf::from("*"))))
-        .condition(Condition::new(
-            "Bool",
-            "aws:SecureTransport",
-            [Tf::from("false")],
-        ))
-}
-
 impl Component for Queue {
     type Handle = QueueRef;
 
     fn add_to(self, stack: &mut Stack) -> QueueRef {
         let mut body = Block::new()
-            .set("name", stack.physical_name(&self.name))
+            // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html: 80.
+            .set(
+                "name",
+                stack.physical_name_within(&self.name, "SQS queue", 80),
+            )
             .set("visibility_timeout_seconds", self.visibility_timeout_s)
             .set("message_retention_seconds", self.retention_s)
             .set("receive_wait_time_seconds", self.receive_wait_s)
@@ -140,7 +146,7 @@ impl Component for Queue {
         };
         handle.add_to_policy(
             stack,
-            deny_insecure_transport(
+            Statement::deny_insecure_transport(
                 &["sqs:SendMessage", "sqs:ReceiveMessage"],
                 vec![handle.arn().into()],
             ),

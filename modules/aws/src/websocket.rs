@@ -4,7 +4,7 @@
 use tf::{Block, Expr, Resource, Tf};
 
 use crate::apigateway::{AccessLogs, Throttling};
-use crate::iam::{Grantee, Statement};
+use crate::iam::{Grantee, Service, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
 use crate::{Component, Stack};
@@ -21,7 +21,9 @@ pub struct WebSocketApi {
     pub throttling: Throttling,
     pub log_retention_days: u32,
     pub key: KeyRef,
-    pub account_logging: Resource,
+    /// The account's API Gateway logging settings, when this stack renders them (stages wait
+    /// for them); `None` where another environment of the account owns them.
+    pub account_logging: Option<Resource>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,7 +126,7 @@ impl Component for WebSocketApi {
         }
         let source = Tf::template([api.attr("execution_arn").into(), Tf::from("/*")]);
         self.handler
-            .allow_invoke(stack, &self.name, "apigateway.amazonaws.com", source);
+            .allow_invoke(stack, &self.name, Service::ApiGateway, source);
         let access_logs = AccessLogs {
             api: &self.name,
             physical_name: &physical_name,
@@ -155,7 +157,7 @@ impl Component for WebSocketApi {
                         .set("throttling_burst_limit", self.throttling.burst),
                 )
                 .block("access_log_settings", access_logs)
-                .depends_on([&self.account_logging]),
+                .depends_on(&self.account_logging),
         );
         WebSocketApiRef {
             api,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p shipstack-processors
-//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 SHIPMENTS_TABLE=shipments AWS_REGION=us-east-1 \
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 SHIPMENTS_TABLE=shipments AWS_REGION=us-east-1 FUNCTION_TIMEOUT_S=30 \
 //!   cargo run -p shipstack-processors --example invoke -- \
 //!   target/release/ingest-api event.json [more.json ...]
 //! ```

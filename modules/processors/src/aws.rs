@@ -18,25 +18,34 @@ use crate::ports::{
     PutOutcome, Transient,
 };
 
-/// How long one attempt of an AWS call may take before it is retried.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one AWS call may take, retries included, before it fails as transient: well
-/// inside API Gateway's 29 s and a processor's timeout, so a hung connection ends as a retry
-/// or a 500 instead of a Lambda timeout that loses the reply.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+/// The most one AWS call may take, retries included, whatever the function's timeout.
+pub const MAX_OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long one AWS call may take, retries included, and one attempt of it, inside a function
+/// whose own timeout is `function_timeout`. A call may use 40 % of it (at most
+/// [`MAX_OPERATION_TIMEOUT`]), so two calls in sequence (a put, then the read of a duplicate)
+/// still end before Lambda ends the invocation; an attempt a third of that, so the standard
+/// retry mode's three attempts fit. A hung dependency then ends as the designed error (a JSON
+/// 500, a batch item failure), never as a Lambda timeout: API Gateway would answer 502.
+pub fn sdk_timeouts(function_timeout: Duration) -> (Duration, Duration) {
+    let operation = (function_timeout * 2 / 5).min(MAX_OPERATION_TIMEOUT);
+    (operation / 3, operation)
+}
 
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
-/// environment; standard retry mode), with [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
-pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+/// environment; standard retry mode), with [`sdk_timeouts`] for the function's own timeout
+/// (`FUNCTION_TIMEOUT_S`).
+pub async fn load_config() -> Result<SdkConfig, crate::settings::SettingsError> {
+    let (attempt, operation) = sdk_timeouts(crate::settings::function_timeout()?);
+    Ok(aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(operation)
                 .build(),
         )
         .load()
-        .await
+        .await)
 }
 
 /// The deployed dependencies of a bus-event writer, from its environment variables.

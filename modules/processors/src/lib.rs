@@ -26,6 +26,7 @@
 //! Metric Format lines per invocation ([`metrics`]).
 
 pub mod aws;
+pub mod deadline;
 pub mod dynamo_json;
 pub mod handlers;
 pub mod ingest;

@@ -50,6 +50,25 @@ pub fn parse_ttl_days(raw: Option<&str>) -> Result<u32, SettingsError> {
     }
 }
 
+/// `FUNCTION_TIMEOUT_S`: the function's configured timeout, 1 to 900 s.
+pub fn function_timeout() -> Result<std::time::Duration, SettingsError> {
+    parse_function_timeout(&required(env_vars::FUNCTION_TIMEOUT_S)?)
+}
+
+pub fn parse_function_timeout(raw: &str) -> Result<std::time::Duration, SettingsError> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=900).contains(s))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            SettingsError(format!(
+                "{}={raw:?} must be the function's timeout, a whole number of seconds from 1 to 900",
+                env_vars::FUNCTION_TIMEOUT_S
+            ))
+        })
+}
+
 /// `ENVIRONMENT`, default `unknown`.
 pub fn environment() -> String {
     std::env::var(env_vars::ENVIRONMENT)

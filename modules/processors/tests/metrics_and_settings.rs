@@ -1,7 +1,11 @@
 //! EMF documents and start-up settings.
 
 use processors::metrics::Metrics;
-use processors::settings::{parse_ttl_days, DEFAULT_EVENT_TTL_DAYS};
+use std::time::Duration;
+
+use processors::aws::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
+use processors::deadline::ANSWER_MARGIN;
+use processors::settings::{parse_function_timeout, parse_ttl_days, DEFAULT_EVENT_TTL_DAYS};
 use serde_json::json;
 use shipment::contract::metrics as metric;
 use shipment::Status;
@@ -59,4 +63,36 @@ fn ttl_days_defaults_and_rejects_nonsense() {
         let err = parse_ttl_days(Some(bad)).unwrap_err();
         assert!(err.0.contains("EVENT_TTL_DAYS"), "{err}");
     }
+}
+
+#[test]
+fn function_timeout_is_required_to_be_whole_seconds_lambda_accepts() {
+    assert_eq!(parse_function_timeout("10"), Ok(Duration::from_secs(10)));
+    for bad in ["0", "901", "ten", ""] {
+        let err = parse_function_timeout(bad).unwrap_err();
+        assert!(err.0.contains("FUNCTION_TIMEOUT_S"), "{err}");
+    }
+}
+
+#[test]
+fn two_aws_calls_in_a_row_end_before_the_function_times_out() {
+    // ingest-api and websocket-handler run 10 s; the old fixed 12 s operation timeout outlasted
+    // them, so a slow dependency ended in a Lambda timeout (API Gateway: 502) instead of a 500.
+    for seconds in [3, 10, 30, 60, 300, 900] {
+        let timeout = Duration::from_secs(seconds);
+        let (attempt, operation) = sdk_timeouts(timeout);
+        assert!(
+            2 * operation + ANSWER_MARGIN < timeout,
+            "{seconds} s: {operation:?} per call"
+        );
+        assert!(
+            3 * attempt <= operation,
+            "{seconds} s: {attempt:?} per attempt"
+        );
+        assert!(operation <= MAX_OPERATION_TIMEOUT);
+    }
+    assert_eq!(
+        sdk_timeouts(Duration::from_secs(10)).1,
+        Duration::from_secs(4)
+    );
 }

@@ -50,6 +50,8 @@ fn lambda_env(cloud: &Cloud) -> BTreeMap<String, String> {
         ),
         (env_vars::EVENT_TTL_DAYS, "30".into()),
         (env_vars::ENVIRONMENT, "local".into()),
+        // support::lambda runs every function with a 30 s timeout.
+        (env_vars::FUNCTION_TIMEOUT_S, "30".into()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))

@@ -52,6 +52,9 @@ pub mod env_vars {
     pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
     /// Environment name (`dev`, `prod`, ...), a dimension of every metric.
     pub const ENVIRONMENT: &str = "ENVIRONMENT";
+    /// The function's own timeout in seconds (Lambda does not expose it before the first
+    /// invocation): the processors bound their AWS calls by it.
+    pub const FUNCTION_TIMEOUT_S: &str = "FUNCTION_TIMEOUT_S";
 }
 
 /// The shipments table: one item per distinct shipment event, plus one summary item per day.

@@ -62,8 +62,19 @@ pub struct Variable {
     /// A type constraint, e.g. `string`, `list(string)`.
     pub r#type: &'static str,
     pub description: &'static str,
+    /// Without one the variable is required: plan fails until it is given a value.
     pub default: Option<Tf>,
     pub sensitive: bool,
+    /// Checks Terraform runs on the value before planning anything.
+    pub validations: Vec<Validation>,
+}
+
+/// A `validation` block of a variable: a condition on the variable's reference, and the error
+/// Terraform reports when it is false.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    pub condition: fn(&Expr) -> Expr,
+    pub error_message: &'static str,
 }
 
 /// Why a document could not be rendered.
@@ -122,8 +133,10 @@ impl Document {
             .push(config.into());
     }
 
-    /// Declares a variable and returns a reference to it.
+    /// Declares a variable and returns a reference to it (`var.<name>`).
     pub fn variable(&mut self, name: &str, variable: Variable) -> Expr {
+        let reference = Expr::reference(&format!("var.{name}"));
+        let required = variable.default.is_none();
         self.check_name("variable", name, self.variables.contains_key(name));
         // JSON syntax takes the type constraint as a plain string (`"list(string)"`), read as a
         // type expression; it is a `&'static str` of the code, never user input.
@@ -131,9 +144,18 @@ impl Document {
             .set("type", variable.r#type)
             .set("description", variable.description)
             .set_opt("default", variable.default)
-            .set_opt("sensitive", variable.sensitive.then_some(true));
+            .set_opt("sensitive", variable.sensitive.then_some(true))
+            .set_opt("nullable", required.then_some(false))
+            .blocks(
+                "validation",
+                variable.validations.into_iter().map(|v| {
+                    Block::new()
+                        .set("condition", (v.condition)(&reference))
+                        .set("error_message", v.error_message)
+                }),
+            );
         self.variables.insert(name.to_owned(), body.into());
-        Expr::reference(&format!("var.{name}"))
+        reference
     }
 
     /// Declares a local value and returns a reference to it.

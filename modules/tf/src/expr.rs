@@ -24,6 +24,26 @@ impl Expr {
         Expr(format!("{function}({})", args.join(", ")))
     }
 
+    /// `each.value`: the current element inside a resource with `for_each`.
+    pub fn each_value() -> Expr {
+        Expr::reference("each.value")
+    }
+
+    /// `length(list) > 0`.
+    pub fn not_empty(list: &Expr) -> Expr {
+        Expr(format!("length({}) > 0", list.0))
+    }
+
+    /// Whether every element of `list` matches the RE2 `pattern`.
+    pub fn all_match(list: &Expr, pattern: &str) -> Expr {
+        Expr(format!("alltrue({})", matches_each(list, pattern)))
+    }
+
+    /// Whether no element of `list` matches the RE2 `pattern`.
+    pub fn none_match(list: &Expr, pattern: &str) -> Expr {
+        Expr(format!("!anytrue({})", matches_each(list, pattern)))
+    }
+
     /// An attribute of this expression's value: `expr.name`.
     pub fn attr(&self, name: &str) -> Expr {
         Expr(format!("{}.{name}", self.0))
@@ -40,6 +60,15 @@ impl Expr {
     }
 }
 
+/// `[for item in list : can(regex(pattern, item))]`.
+fn matches_each(list: &Expr, pattern: &str) -> String {
+    format!(
+        "[for item in {} : can(regex({}, item))]",
+        list.0,
+        Tf::from(pattern).to_hcl()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +83,16 @@ mod tests {
             Tf::from(hash).to_json(),
             json!("${filebase64sha256(\"${path.module}/../dist/a.zip\")}")
         );
+    }
+
+    #[test]
+    fn list_checks_quote_their_pattern() {
+        let list = Expr::reference("var.emails");
+        assert_eq!(
+            Expr::all_match(&list, r#"^[^@"]+\.${x}$"#).hcl(),
+            r#"alltrue([for item in var.emails : can(regex("^[^@\"]+\\.$${x}$", item))])"#
+        );
+        assert_eq!(Expr::not_empty(&list).hcl(), "length(var.emails) > 0");
     }
 
     #[test]

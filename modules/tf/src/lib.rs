@@ -10,6 +10,6 @@ mod document;
 mod expr;
 mod value;
 
-pub use document::{Document, RenderError, Resource, Variable};
+pub use document::{Document, RenderError, Resource, Validation, Variable};
 pub use expr::Expr;
 pub use value::{escape_template, Block, Lifecycle, Tf};

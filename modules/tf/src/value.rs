@@ -323,13 +323,23 @@ impl Block {
         nested.into_iter().fold(self, |b, n| b.block(key, n))
     }
 
-    /// `depends_on`: bare resource addresses, as the JSON syntax requires.
+    /// `depends_on`: bare resource addresses, as the JSON syntax requires (left out when there
+    /// are none).
     pub fn depends_on<'a>(self, resources: impl IntoIterator<Item = &'a crate::Resource>) -> Block {
         let addresses: Vec<Tf> = resources
             .into_iter()
             .map(|r| Tf::Str(r.address()))
             .collect();
+        if addresses.is_empty() {
+            return self;
+        }
         self.set("depends_on", Tf::List(addresses))
+    }
+
+    /// `for_each`: one instance per element of `collection` (a set or map expression), each
+    /// addressed by its key and reading [`Expr::each_value`].
+    pub fn for_each(self, collection: Expr) -> Block {
+        self.set("for_each", collection)
     }
 
     /// The `lifecycle` meta-argument.

@@ -8,7 +8,7 @@ use shipment::contract::{env_vars, functions};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     processors::init_tracing();
-    let config = aws::load_config().await;
+    let config = aws::load_config().await?;
     let deps = &Deps {
         store: aws::DynamoShipments::new(&config, settings::required(env_vars::SHIPMENTS_TABLE)?),
         publisher: aws::SnsPublisher::new(&config),

@@ -9,7 +9,7 @@ use shipment::contract::functions;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     processors::init_tracing();
-    let config = aws::load_config().await;
+    let config = aws::load_config().await?;
     let deps = &aws::writer_deps(&config)?;
     let metrics = &Metrics::from_env(functions::EVENT_PROCESSOR);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

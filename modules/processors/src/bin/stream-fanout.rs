@@ -8,7 +8,7 @@ use shipment::contract::{env_vars, functions};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     processors::init_tracing();
-    let config = aws::load_config().await;
+    let config = aws::load_config().await?;
     let deps = &Deps {
         publisher: aws::SnsPublisher::new(&config),
         connections: aws::DynamoConnections::new(

@@ -19,7 +19,7 @@ use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRes
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
-use shipment::contract::shipments_table;
+use shipment::contract::{metrics as metric, shipments_table};
 use shipment::error::{FieldError, Rejection};
 use shipment::idempotency::validate_idempotency_key;
 use shipment::item::{attrs, item_to_json};
@@ -187,6 +187,14 @@ fn invalid(rejection: &Rejection) -> ApiGatewayProxyResponse {
         400,
         &json!({"message": "invalid shipment event", "errors": errors}),
     )
+}
+
+/// The answer when the invocation's deadline comes before storage answered: the designed 500
+/// (the client retries, idempotently), not the 502 a Lambda timeout would give.
+pub fn out_of_time(request_id: &str, metrics: &Metrics) -> ApiGatewayProxyResponse {
+    metrics.incr(metric::PROCESSING_ERRORS);
+    tracing::error!(request_id, "storage did not answer before the deadline");
+    internal_error(request_id)
 }
 
 fn internal_error(request_id: &str) -> ApiGatewayProxyResponse {

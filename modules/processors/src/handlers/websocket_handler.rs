@@ -66,11 +66,22 @@ pub async fn handle<C: Connections>(
     result.unwrap_or_else(|error: Transient| {
         metrics.incr(metric::PROCESSING_ERRORS);
         tracing::error!(connection_id, route, error = %error, "websocket route failed");
-        json_response(
-            500,
-            &json!({"type": "error", "message": "internal error; try again"}),
-        )
+        internal_error()
     })
+}
+
+/// The answer when the invocation's deadline comes before the connections table answered.
+pub fn out_of_time(metrics: &Metrics) -> ApiGatewayProxyResponse {
+    metrics.incr(metric::PROCESSING_ERRORS);
+    tracing::error!("the connections table did not answer before the deadline");
+    internal_error()
+}
+
+fn internal_error() -> ApiGatewayProxyResponse {
+    json_response(
+        500,
+        &json!({"type": "error", "message": "internal error; try again"}),
+    )
 }
 
 /// Writes the subscription row unless the connection already follows

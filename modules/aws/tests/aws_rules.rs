@@ -1,0 +1,329 @@
+//! Rules real AWS enforces and moto does not, each checked on a scratch stack built to break
+//! it (or to show the component cannot break it).
+
+use std::collections::BTreeMap;
+
+use aws::apigateway::AccountLogging;
+use aws::cloudwatch::{Alarm, Comparison, LogGroup};
+use aws::eventbridge::{Bus, Rule, Trigger};
+use aws::kms::{Key, KeyRef};
+use aws::lambda::{Architecture, Function, SqsSource};
+use aws::sns::Topic;
+use aws::sqs::Queue;
+use aws::Stack;
+use serde_json::{json, Value};
+
+fn stack() -> Stack {
+    Stack::new("shipstack-test", "eu-west-1")
+}
+
+fn key(stack: &mut Stack) -> KeyRef {
+    stack.add(Key {
+        name: "data".into(),
+        description: "test".into(),
+        deletion_window_days: 7,
+    })
+}
+
+/// Every resource of the finished stack, `type.name -> body`; panics on a render error.
+fn resources(stack: Stack) -> BTreeMap<String, Value> {
+    let doc = stack.finish();
+    doc.render(aws::file_of).expect("renders");
+    doc.resources()
+        .map(|(r, body)| (r.address(), body.to_json()))
+        .collect()
+}
+
+/// The render errors of the finished stack.
+fn render_errors(stack: Stack) -> Vec<String> {
+    match stack.finish().render(aws::file_of) {
+        Ok(_) => vec![],
+        Err(err) => err.0,
+    }
+}
+
+/// The statements of a JSON policy document rendered as a string attribute.
+fn statements(policy: &Value) -> Vec<Value> {
+    let text = policy.as_str().expect("a policy is JSON text");
+    let doc: Value = serde_json::from_str(text).expect("policy JSON");
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+fn statement_for<'a>(statements: &'a [Value], service: &str) -> &'a Value {
+    statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == service)
+        .unwrap_or_else(|| panic!("no statement for {service}: {statements:?}"))
+}
+
+fn function(key: &KeyRef, reserved_concurrency: Option<u32>) -> Function {
+    Function {
+        name: "worker",
+        description: "test".into(),
+        zip_path: "../dist/worker.zip".into(),
+        architecture: Architecture::X86_64,
+        memory_mb: 128,
+        timeout_s: 10,
+        environment: vec![],
+        reserved_concurrency,
+        log_retention_days: 7,
+        key: key.clone(),
+        async_failure: None,
+    }
+}
+
+fn queue(key: &KeyRef) -> Queue {
+    Queue {
+        name: "events".into(),
+        key: key.clone(),
+        visibility_timeout_s: 600,
+        retention_s: 3600,
+        receive_wait_s: 20,
+        dead_letter: None,
+    }
+}
+
+#[test]
+fn the_key_policy_is_created_with_the_key_so_log_groups_never_race_it() {
+    // terraform-provider-aws#29282: CreateLogGroup with a CMK fails ("The specified KMS key does
+    // not exist or is not allowed to be used") when the logs statement is not yet in force.
+    let mut stack = stack();
+    let key = key(&mut stack);
+    stack.add(LogGroup {
+        name: "app".into(),
+        path: "/app".into(),
+        retention_days: 7,
+        key: key.clone(),
+    });
+    let all = resources(stack);
+    assert!(
+        !all.keys().any(|a| a.starts_with("aws_kms_key_policy.")),
+        "{all:?}"
+    );
+    let policy = statements(&all["aws_kms_key.data"]["policy"]);
+    let logs = statement_for(&policy, "logs.eu-west-1.amazonaws.com");
+    assert!(logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].is_array());
+    assert_eq!(
+        all["aws_cloudwatch_log_group.app"]["kms_key_id"], "${aws_kms_key.data.arn}",
+        "the log group references the key, whose creation includes its policy"
+    );
+    let admin = policy
+        .iter()
+        .find(|s| s["Action"] == json!(["kms:*"]))
+        .expect("the account administers its key (CreateKey's lockout safety check)");
+    assert!(admin["Principal"]["AWS"]
+        .as_str()
+        .unwrap()
+        .ends_with(":root"));
+}
+
+#[test]
+fn eventbridge_uses_the_key_without_source_conditions_and_others_with_them() {
+    // SNS developer guide: aws:SourceAccount/aws:SourceArn in a key policy "is not supported
+    // for EventBridge-to-encrypted topics".
+    let mut stack = stack();
+    let key = key(&mut stack);
+    let topic = stack.add(Topic {
+        name: "alerts".into(),
+        display_name: "alerts".into(),
+        key: key.clone(),
+    });
+    let queue = stack.add(queue(&key));
+    topic.subscribe_queue(&mut stack, &queue);
+    let rule = stack.add(Rule {
+        name: "r".into(),
+        description: "r".into(),
+        trigger: Trigger::Schedule("rate(1 hour)".into()),
+    });
+    rule.target_topic(
+        &mut stack,
+        &topic,
+        aws::eventbridge::Delivery {
+            max_retries: 1,
+            max_event_age_s: 60,
+            dead_letter: queue.clone(),
+        },
+    );
+    stack.add(Alarm {
+        name: "a".into(),
+        description: "a".into(),
+        metric: rule.metric_failed_invocations(),
+        comparison: Comparison::GreaterThanOrEqual,
+        threshold: 1,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        notify: topic.clone(),
+    });
+    let all = resources(stack);
+    let policy = statements(&all["aws_kms_key.data"]["policy"]);
+    assert!(statement_for(&policy, "events.amazonaws.com")
+        .get("Condition")
+        .is_none());
+    for service in ["sns.amazonaws.com", "cloudwatch.amazonaws.com"] {
+        let statement = statement_for(&policy, service);
+        assert!(
+            statement["Condition"]["StringEquals"]["aws:SourceAccount"].is_array(),
+            "{service}: {statement}"
+        );
+    }
+}
+
+#[test]
+fn an_alarm_lets_cloudwatch_publish_to_its_own_topic() {
+    let mut stack = stack();
+    let key = key(&mut stack);
+    let topic = stack.add(Topic {
+        name: "alerts".into(),
+        display_name: "alerts".into(),
+        key: key.clone(),
+    });
+    let queue = stack.add(queue(&key));
+    stack.add(Alarm {
+        name: "depth".into(),
+        description: "depth".into(),
+        metric: queue.metric_visible_messages(),
+        comparison: Comparison::GreaterThan,
+        threshold: 10,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        notify: topic,
+    });
+    let all = resources(stack);
+    let policy = statements(&all["aws_sns_topic_policy.alerts"]["policy"]);
+    let cloudwatch = statement_for(&policy, "cloudwatch.amazonaws.com");
+    assert_eq!(cloudwatch["Action"], json!(["sns:Publish"]));
+    let sources = &cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"];
+    assert!(
+        sources[0]
+            .as_str()
+            .unwrap()
+            .ends_with(":alarm:shipstack-test-*"),
+        "{sources}"
+    );
+    assert_eq!(
+        all["aws_cloudwatch_metric_alarm.depth"]["statistic"],
+        "Maximum"
+    );
+}
+
+#[test]
+fn failed_invocations_carry_the_dimensions_eventbridge_publishes() {
+    // EventBridge user guide: "Metrics that specify both the EventBusName and RuleName
+    // dimensions refer to a custom event bus"; RuleName alone is the default bus.
+    let mut stack = stack();
+    let bus = stack.add(Bus {
+        name: "shipments".into(),
+    });
+    let on_bus = stack.add(Rule {
+        name: "on_bus".into(),
+        description: "x".into(),
+        trigger: Trigger::Pattern {
+            bus: Some(bus),
+            pattern: tf::Tf::from(json!({"source": ["a"]})),
+        },
+    });
+    let on_default = stack.add(Rule {
+        name: "on_default".into(),
+        description: "x".into(),
+        trigger: Trigger::Pattern {
+            bus: None,
+            pattern: tf::Tf::from(json!({"source": ["aws.s3"]})),
+        },
+    });
+    let dimensions = |metric: aws::cloudwatch::Metric| {
+        let mut stack = self::stack();
+        let key = key(&mut stack);
+        let topic = stack.add(Topic {
+            name: "t".into(),
+            display_name: "t".into(),
+            key,
+        });
+        stack.add(Alarm {
+            name: "a".into(),
+            description: "a".into(),
+            metric,
+            comparison: Comparison::GreaterThanOrEqual,
+            threshold: 1,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            notify: topic,
+        });
+        resources(stack)["aws_cloudwatch_metric_alarm.a"]["dimensions"].clone()
+    };
+    assert_eq!(
+        dimensions(on_bus.metric_failed_invocations()),
+        json!({"EventBusName": "${aws_cloudwatch_event_bus.shipments.name}", "RuleName": "shipstack-test-on-bus"})
+    );
+    assert_eq!(
+        dimensions(on_default.metric_failed_invocations()),
+        json!({"RuleName": "shipstack-test-on-default"})
+    );
+}
+
+#[test]
+fn a_queue_mapping_above_the_functions_reserved_concurrency_is_a_render_error() {
+    // Lambda developer guide (SQS scaling): "Don't set maximum concurrency higher than the
+    // function's reserved concurrency"; and the range is 2 to 1000.
+    for (reserved, max, broken) in [(Some(5), 10, true), (Some(10), 10, false), (None, 1, true)] {
+        let mut stack = stack();
+        let key = key(&mut stack);
+        let queue = stack.add(queue(&key));
+        let worker = stack.add(function(&key, reserved));
+        worker.consume_queue(
+            &mut stack,
+            &queue,
+            SqsSource {
+                batch_size: 10,
+                batching_window_s: 1,
+                max_concurrency: Some(max),
+                enabled: true,
+            },
+        );
+        let errors = render_errors(stack);
+        assert_eq!(!errors.is_empty(), broken, "{reserved:?}/{max}: {errors:?}");
+    }
+}
+
+#[test]
+fn without_a_reservation_the_function_renders_none() {
+    // A fresh account keeps 10 of its 10 concurrent executions unreserved: any reservation fails.
+    let mut stack = stack();
+    let key = key(&mut stack);
+    stack.add(function(&key, None));
+    let all = resources(stack);
+    assert!(all["aws_lambda_function.worker"]
+        .get("reserved_concurrent_executions")
+        .is_none());
+}
+
+#[test]
+fn account_logging_settings_wait_for_their_roles_permissions() {
+    // UpdateAccount checks that the CloudWatch role has its permissions.
+    let mut stack = stack();
+    stack.add(AccountLogging {
+        name: "apigateway_logging".into(),
+    });
+    let all = resources(stack);
+    assert_eq!(
+        all["aws_api_gateway_account.apigateway_logging"]["depends_on"],
+        json!(["aws_iam_role_policy.apigateway_logging"])
+    );
+    assert!(all.contains_key("aws_iam_role_policy.apigateway_logging"));
+}
+
+#[test]
+fn names_longer_than_aws_allows_are_render_errors() {
+    let mut stack = Stack::new("shipstack-a-very-long-environment-name-indeed", "eu-west-1");
+    let key = key(&mut stack);
+    stack.add(Function {
+        name: "websocket-handler-for-clients",
+        ..function(&key, None)
+    });
+    let errors = render_errors(stack);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("Lambda function name") && e.contains("AWS allows 64")),
+        "{errors:?}"
+    );
+}
