@@ -586,7 +586,8 @@ const EMULATED_SERVICES: [&str; 13] = [
 ];
 
 /// Points every service at the emulator (a variable, so a harness can pick a free port) with
-/// test credentials and no account lookups.
+/// no account lookups. No credentials: Terraform takes them from its environment (the local
+/// harness runs it as the emulator's admin user, since moto enforces IAM there).
 fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emulator) -> Block {
     let endpoint = doc.variable(
         "emulator_endpoint",
@@ -598,8 +599,6 @@ fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emu
         },
     );
     provider
-        .set("access_key", "test")
-        .set("secret_key", "test")
         .set("skip_credentials_validation", true)
         .set("skip_metadata_api_check", "true")
         .set("skip_requesting_account_id", true)
