@@ -625,8 +625,9 @@ const EMULATED_SERVICES: [&str; 13] = [
     "sts",
 ];
 
-/// Points every service at the emulator (a variable, so a harness can pick a free port), with no
-/// account lookups; credentials come from the environment (the harness's admin user).
+/// Points every service at the emulator (a variable, so a harness can pick a free port) with
+/// no account lookups. No credentials: Terraform takes them from its environment (the local
+/// harness runs it as the emulator's admin user, since moto enforces IAM there).
 fn emulated_provider(doc: &mut Document, provider: Block, emulator: &config::Emulator) -> Block {
     let endpoint = doc.variable(
         "emulator_endpoint",

@@ -18,6 +18,8 @@ pub struct DeployedFunction {
     pub contract_name: String,
     pub name: String,
     pub arn: String,
+    /// The execution role's ARN.
+    pub role: String,
     pub timeout: Duration,
     pub memory_mb: i32,
     pub variables: BTreeMap<String, String>,
@@ -180,6 +182,7 @@ async fn discover_functions(clients: &Clients) -> Result<BTreeMap<String, Deploy
                 contract_name: contract_name.to_owned(),
                 name: name.clone(),
                 arn: config.function_arn().unwrap_or_default().to_owned(),
+                role: config.role().unwrap_or_default().to_owned(),
                 timeout: Duration::from_secs(config.timeout().unwrap_or(3).max(1) as u64),
                 memory_mb: config.memory_size().unwrap_or(128),
                 variables,

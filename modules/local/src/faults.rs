@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::aws::Credentials;
 use anyhow::{Context, Result};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -36,19 +37,20 @@ pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-/// An unsigned request to the emulator with a SigV4-shaped `Authorization` header naming
-/// `service` (moto routes on the credential scope and does not verify signatures).
+/// A request to the emulator, SigV4-signed for `service` with `credentials` (S3 with a
+/// signed payload hash).
 pub async fn raw_request(
     method: &str,
     url: &str,
     service: &str,
+    credentials: &Credentials,
     body: Vec<u8>,
 ) -> Result<(u16, Vec<u8>)> {
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", fake_authorization(service))
-        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in crate::aws::sign(method, url, &[], &body, service, credentials)? {
+        request = request.header(name, value);
+    }
+    let request = request
         .header("content-length", body.len())
         .body(Full::new(Bytes::from(body)))?;
     let response = http_client()
@@ -60,18 +62,43 @@ pub async fn raw_request(
     Ok((status, body))
 }
 
-/// An AWS Query-protocol call (`Action=...&Version=...`) to the emulator; the XML answer.
-/// Used for CloudWatch: the current SDK speaks the RPC v2 CBOR protocol to it, which moto
-/// does not (it answers XML, and the SDK fails with `unexpected type 0x3c`).
+/// An AWS Query-protocol call (`Action=...&Version=...`) to the emulator, as
+/// [`crate::aws::credentials_for`] `endpoint`; the XML answer. Used for CloudWatch: the
+/// current SDK speaks the RPC v2 CBOR protocol to it, which moto does not (it answers XML,
+/// and the SDK fails with `unexpected type 0x3c`).
 pub async fn query_api(endpoint: &str, service: &str, form: &str) -> Result<String> {
-    let request = hyper::Request::builder()
-        .method("POST")
-        .uri(format!("{}/", endpoint.trim_end_matches('/')))
-        .header("authorization", fake_authorization(service))
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )
+    query_api_as(
+        endpoint,
+        &crate::aws::credentials_for(endpoint),
+        service,
+        form,
+    )
+    .await
+}
+
+/// [`query_api`] signed with `credentials`. A refusal (moto answers 403 with an XML
+/// `AccessDenied` / `InvalidClientTokenId` body) is an error that quotes the body.
+pub async fn query_api_as(
+    endpoint: &str,
+    credentials: &Credentials,
+    service: &str,
+    form: &str,
+) -> Result<String> {
+    let url = format!("{}/", endpoint.trim_end_matches('/'));
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let mut request = hyper::Request::builder().method("POST").uri(&url);
+    for (name, value) in crate::aws::sign(
+        "POST",
+        &url,
+        &[("content-type", content_type)],
+        form.as_bytes(),
+        service,
+        credentials,
+    )? {
+        request = request.header(name, value);
+    }
+    let request = request
+        .header("content-type", content_type)
         .header("content-length", form.len())
         .body(Full::new(Bytes::from(form.to_owned())))?;
     let response = http_client()
@@ -85,7 +112,9 @@ pub async fn query_api(endpoint: &str, service: &str, form: &str) -> Result<Stri
     Ok(body)
 }
 
-/// A SigV4-shaped header for the emulator's test credentials (never a real signature).
+/// A SigV4-shaped header for the test credentials (never a real signature): for the
+/// harness's own API Gateway front doors, which do not verify signatures, and for moto
+/// while it does not check them.
 pub fn fake_authorization(service: &str) -> String {
     let day = chrono::Utc::now().format("%Y%m%d");
     format!(
@@ -247,10 +276,10 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
     let mut forward = hyper::Request::builder()
         .method(parts.method.clone())
         .uri(format!("{}{}", state.upstream, path));
+    // Every header as sent, `host` too: the caller signed it, and moto checks signatures
+    // when it enforces IAM (the URI's authority is moto's; hyper keeps the given host).
     for (name, value) in &parts.headers {
-        if name != "host" {
-            forward = forward.header(name, value);
-        }
+        forward = forward.header(name, value);
     }
     let Ok(forward) = forward.body(Full::new(body)) else {
         return (StatusCode::BAD_GATEWAY, "bad request").into_response();

@@ -14,7 +14,7 @@ use serde_json::Value;
 use shipment::contract::env_vars;
 use tokio::task::JoinHandle;
 
-use crate::aws::{Clients, ACCESS_KEY, REGION, SECRET_KEY};
+use crate::aws::{self, Clients, Credentials, REGION};
 use crate::deployed::Deployed;
 use crate::faults::FaultProxy;
 use crate::gateway::{self, Functions, WsHub};
@@ -112,6 +112,37 @@ impl Harness {
             .as_ref()
             .map(|stage| format!("http://{ws_address}/{stage}"));
 
+        // Each function runs on a session of its own execution role, as on Lambda; the
+        // pollers of its event source mappings too (Lambda's event source mappings read
+        // with the function's role). The harness plays the Lambda service: it assumes the
+        // roles as the admin.
+        let mut roles: BTreeMap<String, (Credentials, Clients)> = BTreeMap::new();
+        for deployed_fn in deployed.functions.values() {
+            if deployed_fn.role.is_empty() || roles.contains_key(&deployed_fn.role) {
+                continue;
+            }
+            let session = aws::assume_role(
+                moto_endpoint,
+                &clients.credentials,
+                &deployed_fn.role,
+                &format!("lambda-{}", deployed_fn.contract_name),
+            )
+            .await
+            .with_context(|| format!("the execution role of {}", deployed_fn.name))?;
+            let role_clients = Clients::with_credentials(moto_endpoint, session.clone()).await;
+            roles.insert(deployed_fn.role.clone(), (session, role_clients));
+        }
+        let role_of = |deployed_name: &str| -> Result<&(Credentials, Clients)> {
+            let function = deployed
+                .functions
+                .values()
+                .find(|f| f.name == deployed_name)
+                .with_context(|| format!("{deployed_name} is not deployed"))?;
+            roles
+                .get(&function.role)
+                .with_context(|| format!("{deployed_name} has no execution role"))
+        };
+
         let packages = tempfile::Builder::new()
             .prefix("shipstack-functions-")
             .tempdir()?;
@@ -132,12 +163,20 @@ impl Harness {
                 // the @connections API.
                 env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
             }
+            let (session, _) = role_of(&deployed_fn.name)?;
             for (key, value) in [
                 ("AWS_ENDPOINT_URL", function_endpoint.clone()),
                 ("AWS_REGION", REGION.into()),
                 ("AWS_DEFAULT_REGION", REGION.into()),
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
-                ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+                ("AWS_ACCESS_KEY_ID", session.access_key_id().to_owned()),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    session.secret_access_key().to_owned(),
+                ),
+                (
+                    "AWS_SESSION_TOKEN",
+                    session.session_token().unwrap_or_default().to_owned(),
+                ),
             ] {
                 env.insert(key.to_owned(), value);
             }
@@ -197,9 +236,17 @@ impl Harness {
                     mapping.function_name
                 );
             };
+            let (_, role_clients) = role_of(&mapping.function_name)?;
             if mapping.is_sqs() {
-                let source =
-                    Arc::new(SqsSource::new(mapping.clone(), clients.sqs.clone(), function).await?);
+                let source = Arc::new(
+                    SqsSource::new(
+                        mapping.clone(),
+                        &clients.sqs,
+                        role_clients.sqs.clone(),
+                        function,
+                    )
+                    .await?,
+                );
                 for _ in 0..source.pollers() {
                     tasks.push(tokio::spawn(source.clone().run()));
                 }
@@ -207,7 +254,7 @@ impl Harness {
             } else if mapping.is_dynamodb_stream() {
                 let source = Arc::new(StreamSource::new(
                     mapping.clone(),
-                    clients.clone(),
+                    role_clients.clone(),
                     function,
                     moto_endpoint,
                 ));

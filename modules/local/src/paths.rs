@@ -28,6 +28,16 @@ pub fn moto_server() -> PathBuf {
     repo_root().join(".venv/bin/moto_server")
 }
 
+/// `.venv/bin/python` (`scripts/setup-python`), which runs the IAM-enforcing launcher.
+pub fn venv_python() -> PathBuf {
+    repo_root().join(".venv/bin/python")
+}
+
+/// `modules/local/moto/launch.py`: moto's server with the patches IAM enforcement needs.
+pub fn moto_launcher() -> PathBuf {
+    repo_root().join("modules/local/moto/launch.py")
+}
+
 /// Fails with what to run when a packaged function is missing.
 pub fn check_dist(dist: &Path) -> Result<()> {
     let missing: Vec<String> = functions::ALL

@@ -48,12 +48,16 @@ pub struct SqsSource {
 }
 
 impl SqsSource {
+    /// `lookup` finds the queue's URL (Lambda knows it; the function's role need not
+    /// allow sqs:GetQueueUrl); `sqs` receives and deletes, so it should act as the
+    /// function's execution role, as Lambda's mapping does.
     pub async fn new(
         mapping: Mapping,
+        lookup: &aws_sdk_sqs::Client,
         sqs: aws_sdk_sqs::Client,
         function: Arc<Function>,
     ) -> Result<SqsSource> {
-        let queue_url = sqs
+        let queue_url = lookup
             .get_queue_url()
             .queue_name(arn_name(&mapping.source_arn))
             .send()

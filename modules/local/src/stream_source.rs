@@ -375,7 +375,14 @@ impl StreamSource {
                     now.timestamp_nanos_opt().unwrap_or_default()
                 );
                 let url = format!("{}/{}/{}", self.moto_endpoint, bucket, key);
-                let (status, answer) = raw_request("PUT", &url, "s3", body.into_bytes()).await?;
+                let (status, answer) = raw_request(
+                    "PUT",
+                    &url,
+                    "s3",
+                    &self.clients.credentials,
+                    body.into_bytes(),
+                )
+                .await?;
                 // moto 5.2.5 evaluates bucket policies without their conditions, so the
                 // bucket's TLS-only deny (`aws:SecureTransport = false`) denies every
                 // PutObject here; Lambda writes over TLS. The record stays in `given_up`.

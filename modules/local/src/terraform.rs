@@ -175,11 +175,18 @@ impl Deployment {
 
     fn terraform(&self, args: &[&str]) -> Command {
         let mut command = Command::new("terraform");
+        // The rendered provider names no credentials: Terraform acts as whoever the
+        // emulator's credentials are (its admin user when moto enforces IAM).
+        let credentials = crate::aws::credentials_for(&self.endpoint);
         command
             .arg(format!("-chdir={}", self.dir().display()))
             .args(args)
             .env("TF_IN_AUTOMATION", "1")
-            .env("TF_INPUT", "0");
+            .env("TF_INPUT", "0")
+            .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE");
         if std::env::var_os("TF_CLI_CONFIG_FILE").is_some_and(|f| !Path::new(&f).exists()) {
             command.env_remove("TF_CLI_CONFIG_FILE");
         }

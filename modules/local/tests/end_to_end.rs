@@ -62,7 +62,10 @@ fn platform_end_to_end() {
 }
 
 async fn run() -> Result<Vec<String>> {
-    let moto = Moto::start()?;
+    // IAM enforced: Terraform and the test act as moto's admin user, each function and
+    // poller as its execution role, so a missing grant fails a scenario.
+    let moto = Moto::start_iam().await?;
+    ensure!(moto.enforces_iam(), "moto does not enforce IAM");
     let endpoint = moto.endpoint();
     let deployment = Deployment::temporary(&endpoint)?;
     let mut failures = Vec::new();

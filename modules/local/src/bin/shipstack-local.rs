@@ -89,9 +89,16 @@ async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
     std::fs::write(work.join("up.pid"), std::process::id().to_string())?;
 
     println!("starting moto on 127.0.0.1:{port} ...");
-    let mut moto = Moto::start_on(port)?;
+    let mut moto = Moto::start_iam_on(port).await?;
     std::fs::write(work.join("moto.pid"), moto.pid().to_string())?;
     let endpoint = moto.endpoint();
+    let admin = moto.credentials();
+    // For `down` after a killed `up`: destroying needs the admin (moto enforces IAM).
+    std::fs::write(
+        work.join("admin.key"),
+        format!("{}\n{}\n", admin.access_key_id(), admin.secret_access_key()),
+    )?;
+    let (key, secret) = (admin.access_key_id(), admin.secret_access_key());
     let deployment = Deployment::in_dir(&work, &endpoint)?;
     println!(
         "terraform init + apply of generated/local (about 90 s) in {} ...",
@@ -115,7 +122,7 @@ async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
     let table = outputs.get("shipments_table_name")?;
     println!(
         r#"
-shipstack local is up (moto {endpoint}; Ctrl-C tears it down)
+shipstack local is up (moto {endpoint}, IAM enforced; Ctrl-C tears it down)
 
   REST      POST {rest_url}
   WebSocket {ws}   (send {{"action":"subscribe","shipmentId":"SHIP-1"}})
@@ -128,11 +135,13 @@ Send a shipment (IAM auth: the harness requires a SigV4 header and does not veri
     -d '{{"shipmentId":"SHIP-1","status":"IN_TRANSIT","timestamp":"2025-10-17T12:00:00Z","location":"Memphis, TN"}}' \
     {rest_url}
 
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+moto takes only its admin user's keys (or role sessions) from here on:
+
+  AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1 \
   aws --endpoint-url {endpoint} events put-events --entries \
     '[{{"EventBusName":"{bus}","Source":"logistics.shipments","DetailType":"Shipment Update","Detail":"{{\"shipmentId\":\"SHIP-2\",\"status\":\"DELAYED\"}}"}}]'
 
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1 \
   aws --endpoint-url {endpoint} dynamodb query --table-name {table} \
     --key-condition-expression 'shipmentId = :s' --expression-attribute-values '{{":s":{{"S":"SHIP-1"}}}}'
 "#,
@@ -194,6 +203,15 @@ fn down(port: u16) -> Result<()> {
     // `up` is gone (killed): destroy what is left, then stop its moto.
     if let Some(pid) = moto_pid.filter(|p| alive(*p)) {
         let endpoint = format!("http://127.0.0.1:{port}");
+        if let Ok(key) = std::fs::read_to_string(work.join("admin.key")) {
+            let mut lines = key.lines();
+            if let (Some(id), Some(secret)) = (lines.next(), lines.next()) {
+                local::aws::register_credentials(
+                    &endpoint,
+                    local::aws::Credentials::new(id, secret, None, None, "emulator admin"),
+                );
+            }
+        }
         if let Ok(deployment) = Deployment::in_dir(&work, &endpoint) {
             if let Err(error) = deployment.destroy() {
                 eprintln!("destroy failed: {error:#}");

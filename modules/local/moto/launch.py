@@ -1,0 +1,128 @@
+"""moto_server with IAM enforcement made usable for the end-to-end test.
+
+Started by `local::Moto::start_iam` as `.venv/bin/python launch.py -H 127.0.0.1 -p PORT`
+with INITIAL_NO_AUTH_ACTION_COUNT set: after that many requests moto checks every request's
+SigV4 signature and the caller's IAM policies. moto 5.2.5 gets a few things wrong there;
+this launcher patches them in memory (nothing under site-packages is edited) and then runs
+moto's own `moto.server.main`. Each patch says what it fixes and what it gives up.
+
+1. Signatures are recomputed over the raw body. moto re-signs with the *parsed* request:
+   a body-less GET/DELETE is re-signed with the headers dict (or the query string)
+   form-encoded as the payload, and a form body is re-encoded by botocore (space as `+`,
+   where the Rust SDK sends `%20`). Both give SignatureDoesNotMatch for correct requests:
+   Terraform's reads and deletes (lambda, apigateway, apigatewayv2) and the Rust SDK's
+   query-protocol calls with spaces (SNS Publish). The WSGI entry keeps the exact bytes
+   the client sent, and the signature check uses them.
+2. sts:AssumeRole on a role whose trust policy has only a Service principal
+   (`lambda.amazonaws.com`) crashes (500 TypeError: moto only reads `Principal.AWS`). The
+   harness plays the Lambda service and assumes each function's execution role, so a
+   statement without an `AWS` principal trusts the caller (who still needs sts:AssumeRole
+   in its own policies). Trust policies are therefore not really checked.
+3. moto knows the resource of a request only for SQS (queue ARN), S3 (bucket/key), IAM
+   roles and STS AssumeRole; everything else is checked against the literal resource "*",
+   so an ARN-scoped statement (least privilege: what the platform renders) denies
+   DynamoDB, SNS, EventBridge, CloudWatch... calls. Where moto passes "*", a statement's
+   Resource matches whatever it says: those services are checked on the action only
+   (resource scoping is unchecked there; SQS and S3 ARNs still are).
+4. The action is `<SigV4 signing name>:<operation>`, which is not always IAM's name:
+   CloudWatch signs as `monitoring`, the WebSocket management API's operations are all
+   `execute-api:ManageConnections` in IAM, and SQS's batch operations are authorised by
+   the single-message actions. Those are renamed to IAM's names.
+
+moto never checks Conditions, KMS key use or key policies, resource policies or
+iam:PassRole; a missing grant of those kinds does not fail locally.
+"""
+
+import io
+import sys
+import threading
+
+from botocore.awsrequest import AWSRequest
+
+import moto.iam.access_control as ac
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+_request = threading.local()
+
+# 1. Keep the raw body (werkzeug consumes a form body while parsing it). The dev server
+# runs each request on its own thread, start to end, so a thread-local is the request's.
+_original_call = DomainDispatcherApplication.__call__
+
+
+def _call_keeping_body(self, environ, start_response):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    _request.body = body
+    return _original_call(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _call_keeping_body
+
+
+def _create_aws_request(self):
+    signed = self._get_string_between(
+        "SignedHeaders=", ",", self._headers["Authorization"]
+    ).split(";")
+    headers = self._create_headers_for_aws_request(signed, self._headers)
+    data = getattr(_request, "body", None)
+    if data is None:  # not through the WSGI entry: moto's own behaviour
+        data = self._body or self._data
+    request = AWSRequest(method=self._method, url=self._path, data=data, headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    return request
+
+
+ac.IAMRequestBase._create_aws_request = _create_aws_request
+
+# 2. A trust statement with no `AWS` principal (a Service principal) trusts the caller.
+_original_check_principal = ac.IAMPolicyStatement._check_principal
+
+
+def _check_principal(self, principal):
+    expected = self._statement.get("Principal")
+    if isinstance(expected, dict) and "AWS" not in expected:
+        return True
+    return _original_check_principal(self, principal)
+
+
+ac.IAMPolicyStatement._check_principal = _check_principal
+
+# 3. An unknown resource ("*") matches any Resource element.
+_original_matches = ac.IAMPolicyStatement._check_element_matches
+
+
+def _check_element_matches(self, element, value):
+    if element == "Resource" and value == "*":
+        return True
+    return _original_matches(self, element, value)
+
+
+ac.IAMPolicyStatement._check_element_matches = _check_element_matches
+
+# 4. IAM's action names.
+_RENAMED = {
+    "execute-api:PostToConnection": "execute-api:ManageConnections",
+    "execute-api:GetConnection": "execute-api:ManageConnections",
+    "execute-api:DeleteConnection": "execute-api:ManageConnections",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+_original_init = ac.IAMRequestBase.__init__
+
+
+def _init(self, *args, **kwargs):
+    _original_init(self, *args, **kwargs)
+    action = _RENAMED.get(self._action, self._action)
+    if action.startswith("monitoring:"):
+        action = "cloudwatch:" + action[len("monitoring:"):]
+    self._action = action
+
+
+ac.IAMRequestBase.__init__ = _init
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,179 @@
+//! moto with IAM enforced (`Moto::start_iam`): what the end-to-end test relies on, checked
+//! quickly and on its own. Needs `scripts/setup-python` (moto).
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use local::aws::{self, form_encode, Clients};
+use local::faults::query_api;
+use local::Moto;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced_and_the_admin_may_do_anything() {
+    let moto = Moto::start_iam().await.expect("moto (scripts/setup-python)");
+    let endpoint = moto.endpoint();
+    let admin = Clients::new(&endpoint).await;
+
+    // The test keys are refused; the admin's work, body-less GETs included.
+    let refused = Clients::with_credentials(&endpoint, aws::test_credentials()).await;
+    let error = refused.dynamodb.list_tables().send().await.unwrap_err();
+    assert_eq!(
+        error.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{error:?}"
+    );
+    admin.dynamodb.list_tables().send().await.unwrap();
+    admin.lambda.list_functions().send().await.unwrap();
+    admin.apigateway.get_rest_apis().send().await.unwrap();
+
+    let key = |name: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(KeyType::Hash)
+            .build()
+            .unwrap()
+    };
+    admin
+        .dynamodb
+        .create_table()
+        .table_name("t")
+        .key_schema(key("k"))
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("k")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let queue = |name: &'static str| {
+        let sqs = admin.sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (granted, other) = (queue("granted").await, queue("other").await);
+    let topic = admin
+        .sns
+        .create_topic()
+        .name("n")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    for url in [&granted, &other] {
+        admin
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body("m")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // A Lambda execution role (Service trust), ARN-scoped like the platform's grants.
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["dynamodb:PutItem"],
+         "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"},
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+         "Resource": "arn:aws:sqs:us-east-1:123456789012:granted"},
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
+    ]});
+    let created = query_api(
+        &endpoint,
+        "iam",
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName=fn&AssumeRolePolicyDocument={}",
+            form_encode(&trust.to_string())
+        ),
+    )
+    .await
+    .unwrap();
+    let role_arn = aws::xml_text(&created, "Arn").unwrap().to_owned();
+    query_api(
+        &endpoint,
+        "iam",
+        &format!(
+            "Action=PutRolePolicy&Version=2010-05-08&RoleName=fn&PolicyName=p&PolicyDocument={}",
+            form_encode(&policy.to_string())
+        ),
+    )
+    .await
+    .unwrap();
+    let session = aws::assume_role(&endpoint, &moto.credentials(), &role_arn, "lambda-fn")
+        .await
+        .unwrap();
+    let role = Clients::with_credentials(&endpoint, session).await;
+
+    role.dynamodb
+        .put_item()
+        .table_name("t")
+        .item("k", AttributeValue::S("a b".into()))
+        .send()
+        .await
+        .expect("granted (moto checks DynamoDB on the action only)");
+    let denied = role
+        .dynamodb
+        .get_item()
+        .table_name("t")
+        .key("k", AttributeValue::S("a b".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.raw_response().map(|r| r.status().as_u16()),
+        Some(403)
+    );
+    role.sns
+        .publish()
+        .topic_arn(&topic)
+        .message("a message with spaces ~ * !")
+        .send()
+        .await
+        .expect("sns:Publish granted (query protocol, signed raw body)");
+
+    let received = role
+        .sqs
+        .receive_message()
+        .queue_url(&granted)
+        .send()
+        .await
+        .expect("sqs:ReceiveMessage on the granted queue");
+    let message = &received.messages()[0];
+    role.sqs
+        .delete_message_batch()
+        .queue_url(&granted)
+        .entries(
+            aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                .id("0")
+                .receipt_handle(message.receipt_handle().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("DeleteMessageBatch is authorised by sqs:DeleteMessage");
+    role.sqs
+        .receive_message()
+        .queue_url(&other)
+        .send()
+        .await
+        .expect_err("SQS resources are checked: not granted on the other queue");
+}
