@@ -12,7 +12,9 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_are_enforced_and_the_admin_may_do_anything() {
-    let moto = Moto::start_iam().await.expect("moto (scripts/setup-python)");
+    let moto = Moto::start_iam()
+        .await
+        .expect("moto (scripts/setup-python)");
     let endpoint = moto.endpoint();
     let admin = Clients::new(&endpoint).await;
 
