@@ -73,9 +73,12 @@ pub struct Emulator {
     pub alert_emails: Vec<Email>,
 }
 
+/// What an email address looks like (an ASCII or punycode top-level domain of 2 or more).
+pub const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$";
+
 /// An email address.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-pub struct Email(#[schemars(regex(pattern = r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"))] pub String);
+pub struct Email(#[schemars(regex(pattern = EMAIL_PATTERN))] pub String);
 
 /// `queued`: bus -> SQS queue -> queue-processor (buffered, batched, partial failures; seeds 001,
 /// 002). `direct`: bus -> event-processor (seeds 003, 004), with Lambda's async retries and a

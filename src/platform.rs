@@ -15,8 +15,7 @@
 //! ```
 
 use anyhow::Result;
-use aws::apigateway::RestApiRef;
-use aws::apigateway::{AccountLogging, RestApi, Route, Throttling};
+use aws::apigateway::{AccountLogging, RestApi, RestApiRef, Route, Throttling};
 use aws::cloudwatch::{Alarm, Comparison, Dashboard, Graph, Metric};
 use aws::dynamodb::{self, GlobalIndex, KeyAttribute, Projection, Table, TableRef};
 use aws::eventbridge::{Archive, Bus, Delivery, Rule, RuleRef, Trigger};
@@ -439,7 +438,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
 
     // ── Monitoring ──
     let mut watched_rules: Vec<&RuleRef> = rules.iter().collect();
-    watched_rules.push(&failed_record_written);
+    watched_rules.extend([&daily, &failed_record_written]);
     let watched = Watched {
         rest_api: &rest,
         functions: vec![&ingest, &writer, &fanout, &websocket_handler, &summary],
@@ -538,7 +537,7 @@ fn alert_emails(doc: &mut Document, env: &EnvConfig) -> Expr {
                     error_message: "alert_emails needs at least one address: otherwise nobody is paged.",
                 },
                 Validation {
-                    condition: |emails| Expr::all_match(emails, r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+                    condition: |emails| Expr::all_match(emails, config::EMAIL_PATTERN),
                     error_message: "Every alert_emails entry must be an email address.",
                 },
                 Validation {

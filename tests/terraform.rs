@@ -85,7 +85,9 @@ fn plan_alert_emails(value: &str) -> (bool, String) {
 
 #[test]
 fn alert_recipients_must_be_real_addresses_given_at_plan_time() {
-    let (ok, text) = plan_alert_emails(r#"["oncall@shipstack.io","ops@logistics.co.uk"]"#);
+    let (ok, text) = plan_alert_emails(
+        r#"["oncall@shipstack.io","ops@logistics.co.uk","ops@shipstack.xn--p1ai"]"#,
+    );
     assert!(ok, "{text}");
     for (bad, reason) in [
         ("[]", "at least one address"),
@@ -93,6 +95,12 @@ fn alert_recipients_must_be_real_addresses_given_at_plan_time() {
         (r#"["ops@corp.example.org"]"#, "reserved example domains"),
         (r#"["ops@shipstack.test"]"#, "reserved example domains"),
         (r#"["not-an-address"]"#, "must be an email address"),
+        (r#"["OPS@EXAMPLE.COM"]"#, "reserved example domains"),
+        (
+            r#"["oncall@shipstack.io","ops@example.net"]"#,
+            "reserved example domains",
+        ),
+        ("null", "alert_emails"),
     ] {
         let (ok, text) = plan_alert_emails(bad);
         assert!(!ok && text.contains(reason), "{bad}: {text}");

@@ -92,7 +92,6 @@ pub struct RestApi {
     pub throttling: Throttling,
     pub log_retention_days: u32,
     pub key: KeyRef,
-    /// The account logging settings the stage's access logs need.
     /// The account's API Gateway logging settings, when this stack renders them (stages wait
     /// for them); `None` where another environment of the account owns them.
     pub account_logging: Option<Resource>,

@@ -40,7 +40,6 @@ impl Component for LogGroup {
 pub enum Statistic {
     Sum,
     Maximum,
-    Average,
 }
 
 impl Statistic {
@@ -48,7 +47,6 @@ impl Statistic {
         match self {
             Statistic::Sum => "Sum",
             Statistic::Maximum => "Maximum",
-            Statistic::Average => "Average",
         }
     }
 }
@@ -140,8 +138,9 @@ impl Component for Alarm {
             Comparison::GreaterThan => "GreaterThanThreshold",
             Comparison::GreaterThanOrEqual => "GreaterThanOrEqualToThreshold",
         };
+        let alarm_name = stack.physical_name(&self.name);
         let body = Block::new()
-            .set("alarm_name", stack.physical_name(&self.name))
+            .set("alarm_name", alarm_name.as_str())
             .set("alarm_description", self.description)
             .set("namespace", self.metric.namespace)
             .set("metric_name", self.metric.name)
@@ -159,10 +158,11 @@ impl Component for Alarm {
         let alarm = stack
             .doc()
             .resource("aws_cloudwatch_metric_alarm", &self.name, body);
-        // One pattern for all of this stack's alarms keeps the topic policy short and stable.
-        let alarms = stack.arn("cloudwatch", format!("alarm:{}", stack.physical_name("*")));
+        // The alarm's own ARN, spelled out (no reference: the topic policy need not wait for
+        // every alarm); a name pattern would also match a sibling env's (`prod-*`, `prod-eu-*`).
+        let alarm_arn = stack.arn("cloudwatch", format!("alarm:{alarm_name}"));
         self.notify
-            .allow_service_publish(stack, Service::CloudWatch, alarms);
+            .allow_service_publish(stack, Service::CloudWatch, alarm_arn);
         alarm
     }
 }

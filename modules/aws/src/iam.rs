@@ -139,10 +139,6 @@ impl Statement {
             ))
     }
 
-    pub fn actions(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.actions.iter().copied()
-    }
-
     pub fn principal(mut self, principal: Principal) -> Statement {
         self.principal = Some(principal);
         self

@@ -35,11 +35,6 @@ impl KeyRef {
         self.key.attr("arn")
     }
 
-    /// The rendered key resource (its policy is inline).
-    pub fn resource(&self) -> &Resource {
-        &self.key
-    }
-
     /// Lets `to` read data encrypted under the key.
     pub fn grant_decrypt(&self, stack: &mut Stack, to: &impl Grantee) {
         stack.grant_role(to.role(), Statement::allow(DECRYPT, [self.arn().into()]));
@@ -127,6 +122,11 @@ impl Component for Key {
         // it; without this statement CreateKey fails its lockout safety check.
         let root = stack.account_root();
         stack.add_inline_policy(&key, Statement::account_administers_key(root));
+        // Earlier renders kept the policy in an `aws_kms_key_policy`, whose destroy writes the
+        // default (root-only) policy back, possibly after the key's own update: forget it.
+        stack
+            .doc()
+            .forget(&format!("aws_kms_key_policy.{}", self.name));
         KeyRef { key }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! IAM is derived, never typed out: grant helpers add least-privilege statements (KMS included
 //! where a key is involved) to the grantee's policy, and services that deliver into a resource
-//! (SNS into SQS, EventBridge into SQS, CloudWatch into SNS) add resource-policy statements.
+//! (SNS into SQS, EventBridge into SQS and SNS, CloudWatch into SNS) add resource-policy
+//! statements, and key-policy statements with the conditions each service supports.
 //! [`Stack::finish`] renders each policy once, merged, de-duplicated and sorted.
 
 pub mod apigateway;
@@ -19,7 +20,7 @@ pub mod sns;
 pub mod sqs;
 pub mod websocket;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use iam::{PolicyDocument, Statement};
 use tf::{Block, Document, Expr, Resource, Tf};
@@ -60,6 +61,8 @@ pub struct Stack {
     account_id: Expr,
     partition: Expr,
     role_policies: BTreeMap<String, (Resource, PolicyDocument)>,
+    /// Roles whose inline policy something waits for ([`Stack::role_policy`]).
+    awaited_role_policies: BTreeSet<String>,
     resource_policies: BTreeMap<(&'static str, String), ResourcePolicy>,
 }
 
@@ -76,6 +79,7 @@ impl Stack {
             account_id: caller.attr("account_id"),
             partition: partition.attr("partition"),
             role_policies: BTreeMap::new(),
+            awaited_role_policies: BTreeSet::new(),
             resource_policies: BTreeMap::new(),
         }
     }
@@ -149,7 +153,8 @@ impl Stack {
 
     /// The inline policy [`Stack::finish`] renders for `role`'s grants: what anything AWS checks
     /// the role's permissions for at creation (a mapping, a function, account settings) waits for.
-    pub fn role_policy(&self, role: &Resource) -> Resource {
+    pub fn role_policy(&mut self, role: &Resource) -> Resource {
+        self.awaited_role_policies.insert(role.name().to_owned());
         Resource::new("aws_iam_role_policy", role.name())
     }
 
@@ -219,6 +224,13 @@ impl Stack {
 
     /// Renders the accumulated policies and returns the finished document.
     pub fn finish(mut self) -> Document {
+        for role in &self.awaited_role_policies {
+            if !self.role_policies.contains_key(role) {
+                self.doc.report(format!(
+                    "aws_iam_role_policy.{role} is waited for (depends_on) but role {role} was granted nothing, so it is never rendered"
+                ));
+            }
+        }
         for (name, (role, policy)) in std::mem::take(&mut self.role_policies) {
             let body = Block::new()
                 .set("name", self.physical_name(&name))

@@ -75,13 +75,16 @@ def _create_aws_request(self):
 
 ac.IAMRequestBase._create_aws_request = _create_aws_request
 
-# 2. A trust statement with no `AWS` principal (a Service principal) trusts the caller.
+# 2. A trust statement (sts:AssumeRole) with no `AWS` principal (a Service principal) trusts
+# the caller; other resource policies (S3 bucket policies) keep moto's own principal check.
 _original_check_principal = ac.IAMPolicyStatement._check_principal
 
 
 def _check_principal(self, principal):
     expected = self._statement.get("Principal")
-    if isinstance(expected, dict) and "AWS" not in expected:
+    actions = self._statement.get("Action") or []
+    actions = [actions] if isinstance(actions, str) else actions
+    if isinstance(expected, dict) and "AWS" not in expected and "sts:AssumeRole" in actions:
         return True
     return _original_check_principal(self, principal)
 

@@ -22,7 +22,8 @@ pub const ACCOUNT: &str = "123456789012";
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "test";
 
-/// How long a role session lasts: 12 hours (the most STS allows), longer than any test.
+/// How long a role session lasts: 12 hours, longer than any test (moto allows it; real STS
+/// caps a session at the role's MaxSessionDuration, 1 hour by default).
 pub const SESSION_SECONDS: u32 = 43_200;
 
 static REGISTERED: Mutex<BTreeMap<String, Credentials>> = Mutex::new(BTreeMap::new());

@@ -5,7 +5,8 @@
 //! Each instance is the real binary, started with a clean environment: the function's
 //! configured variables (read from the emulator), Lambda's reserved variables
 //! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, `_HANDLER`, `LAMBDA_TASK_ROOT`...),
-//! the region, the emulator's test credentials and `AWS_ENDPOINT_URL`.
+//! the region, the credentials the harness gives it (a session of the function's execution
+//! role when moto enforces IAM) and `AWS_ENDPOINT_URL`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;

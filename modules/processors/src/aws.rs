@@ -22,13 +22,15 @@ use crate::ports::{
 pub const MAX_OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// How long one AWS call may take, retries included, and one attempt of it, inside a function
-/// whose own timeout is `function_timeout`. A call may use 40 % of it (at most
+/// whose own timeout is `function_timeout`. A call may use 40 % of what is left once the answer's
+/// margin is kept back (at most
 /// [`MAX_OPERATION_TIMEOUT`]), so two calls in sequence (a put, then the read of a duplicate)
 /// still end before Lambda ends the invocation; an attempt a third of that, so the standard
 /// retry mode's three attempts fit. A hung dependency then ends as the designed error (a JSON
 /// 500, a batch item failure), never as a Lambda timeout: API Gateway would answer 502.
 pub fn sdk_timeouts(function_timeout: Duration) -> (Duration, Duration) {
-    let operation = (function_timeout * 2 / 5).min(MAX_OPERATION_TIMEOUT);
+    let budget = function_timeout.saturating_sub(crate::deadline::ANSWER_MARGIN);
+    let operation = (budget * 2 / 5).min(MAX_OPERATION_TIMEOUT);
     (operation / 3, operation)
 }
 

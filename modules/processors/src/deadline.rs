@@ -41,7 +41,9 @@ mod tests {
         let deadline_ms = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let slow = tokio::time::sleep(Duration::from_secs(5));
         assert_eq!(before_deadline(deadline_ms, slow).await, None);
+        let later = SystemTime::now() + Duration::from_secs(10);
+        let later_ms = later.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let quick = async { 7 };
-        assert_eq!(before_deadline(deadline_ms, quick).await, Some(7));
+        assert_eq!(before_deadline(later_ms, quick).await, Some(7));
     }
 }

@@ -104,6 +104,7 @@ pub struct Document {
     data: BTreeMap<String, BTreeMap<String, Tf>>,
     outputs: BTreeMap<String, Tf>,
     moved: Vec<(String, String)>,
+    forgotten: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -136,7 +137,8 @@ impl Document {
     /// Declares a variable and returns a reference to it (`var.<name>`).
     pub fn variable(&mut self, name: &str, variable: Variable) -> Expr {
         let reference = Expr::reference(&format!("var.{name}"));
-        let required = variable.default.is_none();
+        // A required or validated variable refuses null: the checks would fail on it unclearly.
+        let non_null = variable.default.is_none() || !variable.validations.is_empty();
         self.check_name("variable", name, self.variables.contains_key(name));
         // JSON syntax takes the type constraint as a plain string (`"list(string)"`), read as a
         // type expression; it is a `&'static str` of the code, never user input.
@@ -145,7 +147,7 @@ impl Document {
             .set("description", variable.description)
             .set_opt("default", variable.default)
             .set_opt("sensitive", variable.sensitive.then_some(true))
-            .set_opt("nullable", required.then_some(false))
+            .set_opt("nullable", non_null.then_some(false))
             .blocks(
                 "validation",
                 variable.validations.into_iter().map(|v| {
@@ -209,6 +211,12 @@ impl Document {
         self.moved.push((from.to_owned(), to.address()));
     }
 
+    /// Records a resource that is no longer managed here: Terraform forgets it (a `removed`
+    /// block with `destroy = false`) instead of destroying the real object.
+    pub fn forget(&mut self, address: &str) {
+        self.forgotten.push(address.to_owned());
+    }
+
     /// Reports a problem found while composing the document; [`Document::render`] fails with it.
     pub fn report(&mut self, problem: impl Into<String>) {
         self.errors.push(problem.into());
@@ -263,6 +271,15 @@ impl Document {
                 Tf::object([("from", Tf::Str(from.clone())), ("to", Tf::Str(to.clone()))])
             });
             main.insert("moved".into(), Tf::List(moved.collect()));
+        }
+        if !self.forgotten.is_empty() {
+            let removed = self.forgotten.iter().map(|from| {
+                Tf::object([
+                    ("from", Tf::Str(from.clone())),
+                    ("lifecycle", Block::new().set("destroy", false).into()),
+                ])
+            });
+            main.insert("removed".into(), Tf::List(removed.collect()));
         }
         if !main.is_empty() {
             files.insert("main".into(), main);
@@ -409,6 +426,18 @@ mod tests {
             "${aws_sqs_queue.events.url}"
         );
         assert!(files.contains_key("sqs.tf.json"));
+    }
+
+    #[test]
+    fn forgotten_resources_are_removed_without_being_destroyed() {
+        let mut doc = Document::new();
+        doc.forget("aws_kms_key_policy.data");
+        let files = doc.render(|_| "main").unwrap();
+        let main: serde_json::Value = serde_json::from_str(&files["main.tf.json"]).unwrap();
+        assert_eq!(
+            main["removed"],
+            serde_json::json!([{"from": "aws_kms_key_policy.data", "lifecycle": {"destroy": false}}])
+        );
     }
 
     #[test]

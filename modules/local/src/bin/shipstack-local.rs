@@ -94,10 +94,23 @@ async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
     let endpoint = moto.endpoint();
     let admin = moto.credentials();
     // For `down` after a killed `up`: destroying needs the admin (moto enforces IAM).
-    std::fs::write(
-        work.join("admin.key"),
-        format!("{}\n{}\n", admin.access_key_id(), admin.secret_access_key()),
-    )?;
+    // Readable by this user only: they are keys, if only to a throwaway emulator.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(work.join("admin.key"))?;
+        writeln!(
+            file,
+            "{}\n{}",
+            admin.access_key_id(),
+            admin.secret_access_key()
+        )?;
+    }
     let (key, secret) = (admin.access_key_id(), admin.secret_access_key());
     let deployment = Deployment::in_dir(&work, &endpoint)?;
     println!(
