@@ -244,8 +244,10 @@ impl Document {
     }
 
     /// Renders the document into files: the `terraform` block into `versions.tf.json`;
-    /// providers, variables, locals and moved blocks into `main.tf.json`, outputs into `outputs.tf.json`, and each resource or data source into
-    /// the file `file_of(type)` names (without `.tf.json`).
+    /// providers, variables and locals into `main.tf.json`; the state refactorings (`moved`,
+    /// `removed`) into `state.tf.json`, where a reviewer sees what an apply re-addresses or
+    /// forgets; outputs into `outputs.tf.json`; and each resource or data source into the file
+    /// `file_of(type)` names (without `.tf.json`).
     pub fn render(
         &self,
         file_of: impl Fn(&str) -> &'static str,
@@ -266,11 +268,15 @@ impl Document {
             Tf::Map(m.clone())
         });
         insert_nonempty(&mut main, "locals", &self.locals, |m| Tf::Map(m.clone()));
+        if !main.is_empty() {
+            files.insert("main".into(), main);
+        }
+        let mut state = BTreeMap::new();
         if !self.moved.is_empty() {
             let moved = self.moved.iter().map(|(from, to)| {
                 Tf::object([("from", Tf::Str(from.clone())), ("to", Tf::Str(to.clone()))])
             });
-            main.insert("moved".into(), Tf::List(moved.collect()));
+            state.insert("moved".into(), Tf::List(moved.collect()));
         }
         if !self.forgotten.is_empty() {
             let removed = self.forgotten.iter().map(|from| {
@@ -279,10 +285,10 @@ impl Document {
                     ("lifecycle", Block::new().set("destroy", false).into()),
                 ])
             });
-            main.insert("removed".into(), Tf::List(removed.collect()));
+            state.insert("removed".into(), Tf::List(removed.collect()));
         }
-        if !main.is_empty() {
-            files.insert("main".into(), main);
+        if !state.is_empty() {
+            files.insert("state".into(), state);
         }
         if !self.outputs.is_empty() {
             files
@@ -415,10 +421,14 @@ mod tests {
         assert_eq!(
             main,
             serde_json::json!({
-                "moved": [{"from": "aws_sqs_queue.main", "to": "aws_sqs_queue.events"}],
                 "provider": {"aws": [{"region": "${var.region}"}]},
                 "variable": {"region": {"default": "us-east-1", "description": "Region", "type": "string"}},
             })
+        );
+        let state: serde_json::Value = serde_json::from_str(&files["state.tf.json"]).unwrap();
+        assert_eq!(
+            state["moved"],
+            serde_json::json!([{"from": "aws_sqs_queue.main", "to": "aws_sqs_queue.events"}])
         );
         let outputs: serde_json::Value = serde_json::from_str(&files["outputs.tf.json"]).unwrap();
         assert_eq!(
@@ -433,9 +443,9 @@ mod tests {
         let mut doc = Document::new();
         doc.forget("aws_kms_key_policy.data");
         let files = doc.render(|_| "main").unwrap();
-        let main: serde_json::Value = serde_json::from_str(&files["main.tf.json"]).unwrap();
+        let state: serde_json::Value = serde_json::from_str(&files["state.tf.json"]).unwrap();
         assert_eq!(
-            main["removed"],
+            state["removed"],
             serde_json::json!([{"from": "aws_kms_key_policy.data", "lifecycle": {"destroy": false}}])
         );
     }
