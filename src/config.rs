@@ -325,6 +325,37 @@ fn field_description(schema: &serde_json::Value, schema_path: &str) -> Option<St
     Some(description.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// Describes one schema error, or what is inside it. An optional section (`Option<T>`: an
+/// `anyOf` of the section and `null`) that is present but wrong fails as a whole; what is wrong
+/// inside it is in the errors of its non-null branch, so those are described instead, each at
+/// its own field.
+fn describe_innermost(
+    error: &jsonschema::ValidationError,
+    describe: &dyn Fn(&jsonschema::ValidationError) -> String,
+    out: &mut Vec<String>,
+) {
+    if let jsonschema::error::ValidationErrorKind::AnyOf { context } = error.kind() {
+        let inside: Vec<_> = context
+            .iter()
+            .flatten()
+            .filter(|e| {
+                e.instance_path() != error.instance_path()
+                    || !matches!(
+                        e.kind(),
+                        jsonschema::error::ValidationErrorKind::Type { .. }
+                    )
+            })
+            .collect();
+        if !inside.is_empty() && !error.instance().is_null() {
+            for e in inside {
+                describe_innermost(e, describe, out);
+            }
+            return;
+        }
+    }
+    out.push(describe(error));
+}
+
 /// Reads and validates `<dir>/env.json`.
 pub fn load(dir: &Path) -> Result<EnvConfig> {
     let file: PathBuf = dir.join(ENV_FILE);
@@ -337,21 +368,22 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
     let schema: serde_json::Value = serde_json::to_value(schemars::schema_for!(EnvConfig))?;
     let validator =
         jsonschema::validator_for(&schema).context("the environment schema does not compile")?;
-    let problems: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            let at = if path.is_empty() {
-                "(top level)".to_owned()
-            } else {
-                path
-            };
-            match field_description(&schema, &error.schema_path().to_string()) {
-                Some(description) => format!("  at {at}: {error}\n      ({description})"),
-                None => format!("  at {at}: {error}"),
-            }
-        })
-        .collect();
+    let describe = |error: &jsonschema::ValidationError| {
+        let path = error.instance_path().to_string();
+        let at = if path.is_empty() {
+            "(top level)".to_owned()
+        } else {
+            path
+        };
+        match field_description(&schema, &error.schema_path().to_string()) {
+            Some(description) => format!("  at {at}: {error}\n      ({description})"),
+            None => format!("  at {at}: {error}"),
+        }
+    };
+    let mut problems = Vec::new();
+    for error in validator.iter_errors(&value) {
+        describe_innermost(&error, &describe, &mut problems);
+    }
     if !problems.is_empty() {
         bail!("{shown}: invalid environment:\n{}", problems.join("\n"));
     }

@@ -25,7 +25,11 @@ const CASES: [(&str, &[&str]); 11] = [
     ),
     (
         "bad-email",
-        &["at /emulator", "\"ops-at-example.com\"", "emulated AWS"],
+        &[
+            "at /emulator/alert_emails/0",
+            "\"ops-at-example.com\"",
+            "email address",
+        ],
     ),
     // Recipients are the `alert_emails` Terraform variable now (tests/terraform.rs).
     (
