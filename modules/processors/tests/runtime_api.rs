@@ -184,7 +184,10 @@ async fn a_missing_setting_fails_the_init_loudly() {
     let lambda = Lambda::new(
         binary(functions::QUEUE_PROCESSOR),
         functions::QUEUE_PROCESSOR,
-        BTreeMap::from([("AWS_REGION".to_owned(), "us-east-1".to_owned())]),
+        BTreeMap::from([
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            (env_vars::FUNCTION_TIMEOUT_S.to_owned(), "30".to_owned()),
+        ]),
         false,
     );
     let outcome = lambda.function.invoke(json!({"Records": []})).await.outcome;
