@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use aws::apigateway::AccountLogging;
-use aws::cloudwatch::{Alarm, Comparison, LogGroup};
+use aws::cloudwatch::{Alarm, Comparison, LogGroup, Metric};
 use aws::eventbridge::{Bus, Rule, Trigger};
 use aws::kms::{Key, KeyRef};
 use aws::lambda::{Architecture, Function, SqsSource};
-use aws::sns::Topic;
+use aws::sns::{Topic, TopicRef};
 use aws::sqs::Queue;
 use aws::Stack;
 use serde_json::{json, Value};
@@ -54,6 +54,28 @@ fn statement_for<'a>(statements: &'a [Value], service: &str) -> &'a Value {
         .iter()
         .find(|s| s["Principal"]["Service"] == service)
         .unwrap_or_else(|| panic!("no statement for {service}: {statements:?}"))
+}
+
+fn topic(stack: &mut Stack, key: &KeyRef) -> TopicRef {
+    stack.add(Topic {
+        name: "alerts".into(),
+        display_name: "alerts".into(),
+        key: key.clone(),
+    })
+}
+
+/// An alarm named `name` on `metric` (at least 1 in one period), notifying `topic`.
+fn alarm(name: &str, metric: Metric, topic: &TopicRef) -> Alarm {
+    Alarm {
+        name: name.into(),
+        description: name.into(),
+        metric,
+        comparison: Comparison::GreaterThanOrEqual,
+        threshold: 1,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        notify: topic.clone(),
+    }
 }
 
 fn function(key: &KeyRef, reserved_concurrency: Option<u32>) -> Function {
@@ -123,11 +145,7 @@ fn eventbridge_uses_the_key_without_source_conditions_and_others_with_them() {
     // for EventBridge-to-encrypted topics".
     let mut stack = stack();
     let key = key(&mut stack);
-    let topic = stack.add(Topic {
-        name: "alerts".into(),
-        display_name: "alerts".into(),
-        key: key.clone(),
-    });
+    let topic = topic(&mut stack, &key);
     let queue = stack.add(queue(&key));
     topic.subscribe_queue(&mut stack, &queue);
     let rule = stack.add(Rule {
@@ -144,16 +162,7 @@ fn eventbridge_uses_the_key_without_source_conditions_and_others_with_them() {
             dead_letter: queue.clone(),
         },
     );
-    stack.add(Alarm {
-        name: "a".into(),
-        description: "a".into(),
-        metric: rule.metric_failed_invocations(),
-        comparison: Comparison::GreaterThanOrEqual,
-        threshold: 1,
-        evaluation_periods: 1,
-        datapoints_to_alarm: 1,
-        notify: topic.clone(),
-    });
+    stack.add(alarm("a", rule.metric_failed_invocations(), &topic));
     let all = resources(stack);
     let policy = statements(&all["aws_kms_key.data"]["policy"]);
     assert!(statement_for(&policy, "events.amazonaws.com")
@@ -172,22 +181,9 @@ fn eventbridge_uses_the_key_without_source_conditions_and_others_with_them() {
 fn an_alarm_lets_cloudwatch_publish_to_its_own_topic() {
     let mut stack = stack();
     let key = key(&mut stack);
-    let topic = stack.add(Topic {
-        name: "alerts".into(),
-        display_name: "alerts".into(),
-        key: key.clone(),
-    });
+    let topic = topic(&mut stack, &key);
     let queue = stack.add(queue(&key));
-    stack.add(Alarm {
-        name: "depth".into(),
-        description: "depth".into(),
-        metric: queue.metric_visible_messages(),
-        comparison: Comparison::GreaterThan,
-        threshold: 10,
-        evaluation_periods: 1,
-        datapoints_to_alarm: 1,
-        notify: topic,
-    });
+    stack.add(alarm("depth", queue.metric_visible_messages(), &topic));
     let all = resources(stack);
     let policy = statements(&all["aws_sns_topic_policy.alerts"]["policy"]);
     let cloudwatch = statement_for(&policy, "cloudwatch.amazonaws.com");
@@ -230,24 +226,11 @@ fn failed_invocations_carry_the_dimensions_eventbridge_publishes() {
             pattern: tf::Tf::from(json!({"source": ["aws.s3"]})),
         },
     });
-    let dimensions = |metric: aws::cloudwatch::Metric| {
+    let dimensions = |metric: Metric| {
         let mut stack = self::stack();
         let key = key(&mut stack);
-        let topic = stack.add(Topic {
-            name: "t".into(),
-            display_name: "t".into(),
-            key,
-        });
-        stack.add(Alarm {
-            name: "a".into(),
-            description: "a".into(),
-            metric,
-            comparison: Comparison::GreaterThanOrEqual,
-            threshold: 1,
-            evaluation_periods: 1,
-            datapoints_to_alarm: 1,
-            notify: topic,
-        });
+        let topic = topic(&mut stack, &key);
+        stack.add(alarm("a", metric, &topic));
         resources(stack)["aws_cloudwatch_metric_alarm.a"]["dimensions"].clone()
     };
     assert_eq!(

@@ -76,6 +76,11 @@ pub async fn query_api(endpoint: &str, service: &str, form: &str) -> Result<Stri
     .await
 }
 
+/// An IAM Query-protocol call (`Action=...`; IAM's API version is added).
+pub async fn iam_api(endpoint: &str, form: &str) -> Result<String> {
+    query_api(endpoint, "iam", &format!("{form}&Version=2010-05-08")).await
+}
+
 /// [`query_api`] signed with `credentials`. A refusal (moto answers 403 with an XML
 /// `AccessDenied` / `InvalidClientTokenId` body) is an error that quotes the body.
 pub async fn query_api_as(

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::aws::{self, Credentials};
-use crate::faults::query_api;
+use crate::faults::iam_api;
 use crate::paths;
 
 /// A running `moto_server`.
@@ -136,16 +136,18 @@ impl Moto {
     /// the admin's keys work and the test keys no longer do.
     async fn bootstrap_admin(&self) -> Result<Credentials> {
         let endpoint = self.endpoint();
-        let iam = |form: String| {
-            let endpoint = endpoint.clone();
-            async move { query_api(&endpoint, "iam", &format!("{form}&Version=2010-05-08")).await }
-        };
-        iam(format!("Action=CreateUser&UserName={ADMIN_USER}"))
-            .await
-            .context("bootstrap iam:CreateUser")?;
-        let key = iam(format!("Action=CreateAccessKey&UserName={ADMIN_USER}"))
-            .await
-            .context("bootstrap iam:CreateAccessKey")?;
+        iam_api(
+            &endpoint,
+            &format!("Action=CreateUser&UserName={ADMIN_USER}"),
+        )
+        .await
+        .context("bootstrap iam:CreateUser")?;
+        let key = iam_api(
+            &endpoint,
+            &format!("Action=CreateAccessKey&UserName={ADMIN_USER}"),
+        )
+        .await
+        .context("bootstrap iam:CreateAccessKey")?;
         let field = |tag: &str| {
             aws::xml_text(&key, tag)
                 .map(str::to_owned)
@@ -159,10 +161,13 @@ impl Moto {
             "emulator admin",
         );
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        iam(format!(
-            "Action=PutUserPolicy&UserName={ADMIN_USER}&PolicyName=admin&PolicyDocument={}",
-            aws::form_encode(policy)
-        ))
+        iam_api(
+            &endpoint,
+            &format!(
+                "Action=PutUserPolicy&UserName={ADMIN_USER}&PolicyName=admin&PolicyDocument={}",
+                aws::form_encode(policy)
+            ),
+        )
         .await
         .context("bootstrap iam:PutUserPolicy")?;
         let identity = crate::faults::query_api_as(

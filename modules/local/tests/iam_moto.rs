@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use local::aws::{self, form_encode, Clients};
-use local::faults::query_api;
+use local::faults::iam_api;
 use local::Moto;
 use serde_json::json;
 
@@ -98,22 +98,20 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
          "Resource": "arn:aws:sqs:us-east-1:123456789012:granted"},
         {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
     ]});
-    let created = query_api(
+    let created = iam_api(
         &endpoint,
-        "iam",
         &format!(
-            "Action=CreateRole&Version=2010-05-08&RoleName=fn&AssumeRolePolicyDocument={}",
+            "Action=CreateRole&RoleName=fn&AssumeRolePolicyDocument={}",
             form_encode(&trust.to_string())
         ),
     )
     .await
     .unwrap();
     let role_arn = aws::xml_text(&created, "Arn").unwrap().to_owned();
-    query_api(
+    iam_api(
         &endpoint,
-        "iam",
         &format!(
-            "Action=PutRolePolicy&Version=2010-05-08&RoleName=fn&PolicyName=p&PolicyDocument={}",
+            "Action=PutRolePolicy&RoleName=fn&PolicyName=p&PolicyDocument={}",
             form_encode(&policy.to_string())
         ),
     )
