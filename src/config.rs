@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use aws::lambda::Architecture;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -156,7 +157,8 @@ pub struct Functions {
     /// often 10), so any reservation fails there; raise the Lambda "Concurrent executions"
     /// quota (Service Quotas L-B99A9384) above the total reserved plus 100 first.
     pub reserved_concurrency: Option<ReservedConcurrency>,
-    /// Instruction set. Only `x86_64` is packaged today; `arm64` is the next step.
+    /// Instruction set. `arm64` needs the processors packaged with `--arch arm64` (the
+    /// aarch64 Rust target on the build machine).
     pub architecture: Architecture,
 }
 
@@ -192,13 +194,6 @@ impl Default for ReservedConcurrency {
             websocket: 10,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum Architecture {
-    #[default]
-    #[serde(rename = "x86_64")]
-    X86_64,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use serde::{Deserialize, Serialize};
+pub use aws::lambda::Architecture;
 use shipment::contract::functions;
 
 use self::build::{BuildPlan, Tools, Workspace};
@@ -38,7 +38,7 @@ use self::manifest::{FunctionZip, Manifest};
 pub struct Args {
     /// Lambda architecture (`architectures`) to build for. arm64 needs the aarch64 Rust standard
     /// library (`rustup target add aarch64-unknown-linux-gnu`).
-    #[arg(long, value_enum, default_value_t = Architecture::X86_64)]
+    #[arg(long, default_value_t = Architecture::X86_64)]
     pub arch: Architecture,
     /// Newest glibc a binary may need; provided.al2023 (Amazon Linux 2023) has 2.34.
     #[arg(long, value_name = "VERSION", default_value = "2.34")]
@@ -59,45 +59,19 @@ pub struct Args {
     pub force: bool,
 }
 
-/// A Lambda instruction set architecture.
-///
-/// x86_64 is what the platform renders today. arm64 (Graviton, cheaper per GB-second) is the
-/// next step: it needs the aarch64 Rust standard library on the build machine
-/// (`rustup target add aarch64-unknown-linux-gnu`), `--arch arm64` here, and `arm64` in the
-/// rendered `architectures`; zig already links aarch64 glibc.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-pub enum Architecture {
-    #[value(name = "x86_64")]
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[value(name = "arm64")]
-    #[serde(rename = "arm64")]
-    Arm64,
+/// The Rust target of an architecture (glibc, as `provided.al2023` is a glibc system).
+pub fn rust_target(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+    }
 }
 
-impl Architecture {
-    /// The Lambda `architectures` value.
-    pub fn lambda_name(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64",
-            Architecture::Arm64 => "arm64",
-        }
-    }
-
-    /// The Rust target (glibc, as `provided.al2023` is a glibc system).
-    pub fn rust_target(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
-            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
-        }
-    }
-
-    /// ELF `e_machine` of its binaries.
-    fn elf_machine(self) -> u16 {
-        match self {
-            Architecture::X86_64 => object::elf::EM_X86_64,
-            Architecture::Arm64 => object::elf::EM_AARCH64,
-        }
+/// ELF `e_machine` of an architecture's binaries.
+fn elf_machine(arch: Architecture) -> u16 {
+    match arch {
+        Architecture::X86_64 => object::elf::EM_X86_64,
+        Architecture::Arm64 => object::elf::EM_AARCH64,
     }
 }
 
@@ -111,13 +85,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let manifest_path = out_dir.join(manifest::FILE_NAME);
     let functions: &[&str] = &functions::ALL;
-    let target = args.arch.rust_target();
+    let target = rust_target(args.arch);
     let shown = |p: &Path| display_path(p, &cwd);
 
     progress(format_args!(
         "{} functions for {} ({target}, glibc <= {}) into {}",
         functions.len(),
-        args.arch.lambda_name(),
+        args.arch.as_str(),
         args.glibc,
         shown(&out_dir)
     ));
@@ -203,12 +177,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 continue;
             }
         };
-        if info.machine != args.arch.elf_machine() {
+        if info.machine != elf_machine(args.arch) {
             problems.push(format!(
                 "{function} ({}): built for ELF machine {}, not {}",
                 shown(path),
                 info.machine,
-                args.arch.lambda_name()
+                args.arch.as_str()
             ));
         }
         for violation in info.violations(args.glibc) {
@@ -221,7 +195,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "{} problem(s); no zip was written. A binary must load on glibc {} ({} Lambda):\n  {}",
             problems.len(),
             args.glibc,
-            args.arch.lambda_name(),
+            args.arch.as_str(),
             problems.join("\n  ")
         );
     }
@@ -357,7 +331,7 @@ fn common_fingerprint(
 ) {
     f.item("manifest format", &manifest::FORMAT.to_le_bytes());
     f.item("shipstack", env!("CARGO_PKG_VERSION").as_bytes());
-    f.item("architecture", arch.lambda_name().as_bytes());
+    f.item("architecture", arch.as_str().as_bytes());
     f.item("glibc ceiling", glibc.to_string().as_bytes());
     f.item("functions", functions.join(",").as_bytes());
 }
@@ -418,7 +392,7 @@ fn print_summary(manifest: &Manifest, out_dir: &Path, cwd: &Path, build_time: Op
     println!(
         "{} zips for {} (glibc <= {}) in {}{built}",
         manifest.functions.len(),
-        manifest.architecture.lambda_name(),
+        manifest.architecture.as_str(),
         manifest.glibc_ceiling,
         display_path(out_dir, cwd)
     );
@@ -491,10 +465,10 @@ mod tests {
 
     #[test]
     fn architecture_names_match_lambda_and_rust() {
-        assert_eq!(Architecture::X86_64.lambda_name(), "x86_64");
-        assert_eq!(Architecture::Arm64.lambda_name(), "arm64");
+        assert_eq!(Architecture::X86_64.as_str(), "x86_64");
+        assert_eq!(Architecture::Arm64.as_str(), "arm64");
         assert_eq!(
-            Architecture::Arm64.rust_target(),
+            rust_target(Architecture::Arm64),
             "aarch64-unknown-linux-gnu"
         );
         assert_eq!(

@@ -238,7 +238,7 @@ pub struct BuildPlan<'a> {
 impl BuildPlan<'_> {
     /// `x86_64-unknown-linux-gnu.2.34`: cargo-zigbuild's spelling of "link against glibc 2.34".
     pub fn zig_target(&self) -> String {
-        format!("{}.{}", self.architecture.rust_target(), self.glibc)
+        format!("{}.{}", super::rust_target(self.architecture), self.glibc)
     }
 
     /// Path prefixes that would otherwise end up in the binaries (panic locations, `file!()`,

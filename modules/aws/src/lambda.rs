@@ -11,21 +11,52 @@ use crate::s3::BucketRef;
 use crate::sqs::QueueRef;
 use crate::{Component, Stack};
 
-/// The instruction set a function runs on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The instruction set a function runs on: the env's choice (`functions.architecture`), the
+/// packaging target (`package --arch`) and the rendered `architectures`, one type for all three.
+/// `arm64` (Graviton, cheaper per GB-second) needs the processors packaged with `--arch arm64`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Architecture {
     #[default]
+    #[serde(rename = "x86_64")]
     X86_64,
-    /// Graviton: cheaper per GB-second, once the processors are packaged for aarch64.
+    #[serde(rename = "arm64")]
     Arm64,
 }
 
 impl Architecture {
+    /// The Lambda `architectures` value.
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64",
             Architecture::Arm64 => "arm64",
         }
+    }
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Architecture, String> {
+        [Architecture::X86_64, Architecture::Arm64]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a Lambda architecture (x86_64, arm64)"))
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -81,7 +112,6 @@ pub struct SqsSource {
     /// Upper bound on concurrent invocations this queue drives (2 to 1000); at most the
     /// function's reserved concurrency, if it has one.
     pub max_concurrency: Option<u32>,
-    pub enabled: bool,
 }
 
 /// Feeding a function from a DynamoDB stream.
@@ -93,8 +123,19 @@ pub struct StreamSource {
     pub max_record_age_s: u32,
     /// Where records that exhaust their retries are written, with their metadata.
     pub on_failure: BucketRef,
-    pub enabled: bool,
 }
+
+/// The visibility timeout a queue needs for a consumer with this timeout and batching window:
+/// at least six times the timeout plus the window, or a message still being processed becomes
+/// visible again and is processed twice (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+pub fn queue_visibility_for(timeout_s: u32, batching_window_s: u32) -> u32 {
+    6 * timeout_s + batching_window_s
+}
+
+/// Name prefix of the outputs that describe, under an emulator, the stream mappings the harness
+/// plays: moto 5.2.5 ignores `enabled = false` on a stream mapping and consumes the records
+/// itself (a canned success), so there the mapping is rendered as an output, not a resource.
+pub const HARNESS_MAPPING_PREFIX: &str = "harness_mapping_";
 
 impl FunctionRef {
     pub fn arn(&self) -> Expr {
@@ -154,7 +195,7 @@ impl FunctionRef {
     /// Consumes `queue` in batches, reporting partial batch failures so only the failed
     /// messages are retried.
     pub fn consume_queue(&self, stack: &mut Stack, queue: &QueueRef, source: SqsSource) {
-        let needed = 6 * self.timeout_s + source.batching_window_s;
+        let needed = queue_visibility_for(self.timeout_s, source.batching_window_s);
         if queue.visibility_timeout_s() < needed {
             stack.doc().report(format!(
                 "queue {} has a visibility timeout of {} s; {} consumes it with a {} s timeout and a {} s window, so it needs at least {} s (6x timeout + window)",
@@ -197,7 +238,8 @@ impl FunctionRef {
                 "function_response_types",
                 Tf::list(["ReportBatchItemFailures"]),
             )
-            .set("enabled", source.enabled)
+            // Under an emulator the harness polls the queue (moto honours `enabled = false`).
+            .set("enabled", !stack.emulated)
             .set_opt(
                 "scaling_config",
                 source
@@ -216,7 +258,7 @@ impl FunctionRef {
     pub fn consume_stream(&self, stack: &mut Stack, table: &TableRef, source: StreamSource) {
         table.grant_stream_read(stack, self);
         source.on_failure.grant_put_objects(stack, self);
-        let body = Block::new()
+        let settings = Block::new()
             .set("event_source_arn", table.stream_arn())
             .set("function_name", self.arn())
             .set("starting_position", "LATEST")
@@ -232,20 +274,29 @@ impl FunctionRef {
                 "function_response_types",
                 Tf::list(["ReportBatchItemFailures"]),
             )
-            .set("enabled", source.enabled)
             .block(
                 "destination_config",
                 Block::new().block(
                     "on_failure",
                     Block::new().set("destination_arn", source.on_failure.arn()),
                 ),
-            )
-            .depends_on([&stack.role_policy(&self.role)]);
+            );
         let name = format!(
             "{}_from_{}_stream",
             self.function.name(),
             table.resource().name()
         );
+        if stack.emulated {
+            stack.doc().output(
+                &format!("{HARNESS_MAPPING_PREFIX}{name}"),
+                "Stream mapping the local harness plays (moto would consume the stream itself)",
+                settings,
+            );
+            return;
+        }
+        let body = settings
+            .set("enabled", true)
+            .depends_on([&stack.role_policy(&self.role)]);
         stack
             .doc()
             .resource("aws_lambda_event_source_mapping", &name, body);

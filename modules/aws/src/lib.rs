@@ -15,6 +15,7 @@ pub mod eventbridge;
 pub mod iam;
 pub mod kms;
 pub mod lambda;
+pub mod provider;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
@@ -64,6 +65,8 @@ pub struct Stack {
     /// Roles whose inline policy something waits for ([`Stack::role_policy`]).
     awaited_role_policies: BTreeSet<String>,
     resource_policies: BTreeMap<(&'static str, String), ResourcePolicy>,
+    /// Applied to an emulator ([`provider::Emulator`]): the harness plays event source mappings.
+    emulated: bool,
 }
 
 impl Stack {
@@ -81,6 +84,7 @@ impl Stack {
             role_policies: BTreeMap::new(),
             awaited_role_policies: BTreeSet::new(),
             resource_policies: BTreeMap::new(),
+            emulated: false,
         }
     }
 

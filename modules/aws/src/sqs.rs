@@ -14,8 +14,7 @@ pub struct Queue {
     /// Logical name; the queue is named `<prefix>-<name>`.
     pub name: String,
     pub key: KeyRef,
-    /// Must be at least 6x the consumer's timeout (plus its batching window), as AWS advises,
-    /// or a message still being processed becomes visible again and is processed twice.
+    /// For a Lambda consumer, at least [`crate::lambda::queue_visibility_for`] its timeout.
     pub visibility_timeout_s: u32,
     pub retention_s: u32,
     /// Long polling: 20 s makes empty receives rare and cheap.

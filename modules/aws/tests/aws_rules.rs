@@ -264,7 +264,6 @@ fn a_queue_mapping_above_the_functions_reserved_concurrency_is_a_render_error() 
                 batch_size: 10,
                 batching_window_s: 1,
                 max_concurrency: Some(max),
-                enabled: true,
             },
         );
         let errors = render_errors(stack);

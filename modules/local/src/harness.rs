@@ -39,7 +39,7 @@ pub struct HarnessOptions {
     /// Where the packaged zips are.
     pub dist: PathBuf,
     /// Mappings to play that are not in the emulator (see
-    /// [`crate::Deployment::leave_out_stream_mappings`]).
+    /// [`crate::Deployment::harness_mappings`]).
     pub extra_mappings: Vec<crate::deployed::Mapping>,
 }
 
@@ -288,15 +288,14 @@ impl Harness {
         })
     }
 
-    /// Applies `deployment` (the stream mappings left to the harness, see
-    /// [`Deployment::leave_out_stream_mappings`]) and starts the harness on it. Returns the
-    /// harness, the Terraform outputs and how long init and apply took.
+    /// Applies `deployment` and starts the harness on it, playing the stream mappings the
+    /// renderer left to it ([`Deployment::harness_mappings`]). Returns the harness, the
+    /// Terraform outputs and how long init and apply took.
     pub async fn deploy(
         deployment: &Deployment,
         options: HarnessOptions,
     ) -> Result<(Harness, Outputs, Duration)> {
         let started = Instant::now();
-        deployment.leave_out_stream_mappings()?;
         deployment.init()?;
         deployment.apply()?;
         let took = started.elapsed();
@@ -304,7 +303,7 @@ impl Harness {
         let harness = Harness::start(
             deployment.endpoint(),
             HarnessOptions {
-                extra_mappings: Deployment::left_out_mappings(&outputs),
+                extra_mappings: Deployment::harness_mappings(&outputs),
                 ..options
             },
         )

@@ -1,5 +1,5 @@
-//! Terraform against the emulator, in a copy of `generated/local` so no state file ever
-//! lands in the repository.
+//! Terraform against the emulator, in a byte-for-byte copy of `generated/local` (what was
+//! rendered and reviewed is what is applied) so no state file ever lands in the repository.
 //!
 //! The copy is `<work>/local/*.tf.json` with `<work>/dist` -> `generated/dist` next to it
 //! (the functions read `${path.module}/../dist/<function>.zip`). `terraform init` goes
@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use aws::lambda::HARNESS_MAPPING_PREFIX;
 use serde_json::Value;
 
 use crate::paths;
@@ -21,9 +22,6 @@ pub struct Deployment {
     _temp: Option<tempfile::TempDir>,
     endpoint: String,
 }
-
-/// Output name prefix of mappings left out of the emulator.
-pub const LEFT_OUT_PREFIX: &str = "harness_mapping_";
 
 /// One resource the plan would change, with the top-level attributes that differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,56 +68,15 @@ impl Deployment {
         })
     }
 
-    /// moto 5.2.5 ignores `enabled = false` on a DynamoDB stream mapping: on every write it
-    /// "invokes" the function itself (a canned success, without Docker) and then drops the
-    /// shard's records, so nothing is left for the harness to read. Until the renderer
-    /// leaves stream mappings out of the local env, this removes them from the copy before
-    /// apply and turns each into an output with the same settings (Terraform resolves its
-    /// references), which [`Deployment::left_out_mappings`] reads back. SQS mappings stay:
-    /// moto honours `enabled = false` for them. Returns how many were left out.
-    pub fn leave_out_stream_mappings(&self) -> Result<usize> {
-        let file = self.dir().join("lambda.tf.json");
-        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
-        let mut outputs = serde_json::Map::new();
-        if let Some(mappings) = doc
-            .pointer_mut("/resource/aws_lambda_event_source_mapping")
-            .and_then(Value::as_object_mut)
-        {
-            let streams: Vec<String> = mappings
-                .iter()
-                .filter(|(_, m)| {
-                    m["event_source_arn"]
-                        .as_str()
-                        .is_some_and(|a| a.contains(".stream_arn}"))
-                })
-                .map(|(name, _)| name.clone())
-                .collect();
-            for name in streams {
-                if let Some(Value::Object(mut mapping)) = mappings.remove(&name) {
-                    mapping.remove("depends_on");
-                    outputs.insert(
-                        format!("{LEFT_OUT_PREFIX}{name}"),
-                        serde_json::json!({"value": mapping, "description": "event source mapping played by the harness (left out of the emulator)"}),
-                    );
-                }
-            }
-        }
-        let count = outputs.len();
-        std::fs::write(&file, serde_json::to_string_pretty(&doc)?)?;
-        std::fs::write(
-            self.dir().join("local_harness_outputs.tf.json"),
-            serde_json::to_string_pretty(&serde_json::json!({"output": outputs}))?,
-        )?;
-        Ok(count)
-    }
-
-    /// The mappings [`Deployment::leave_out_stream_mappings`] took out, with resolved ARNs.
-    pub fn left_out_mappings(outputs: &Outputs) -> Vec<crate::deployed::Mapping> {
+    /// The stream mappings the renderer left to the harness (outputs named
+    /// [`HARNESS_MAPPING_PREFIX`]`<mapping>`: moto would consume the stream itself), with the
+    /// ARNs Terraform resolved.
+    pub fn harness_mappings(outputs: &Outputs) -> Vec<crate::deployed::Mapping> {
         use std::time::Duration;
         outputs
             .0
             .iter()
-            .filter_map(|(name, m)| Some((name.strip_prefix(LEFT_OUT_PREFIX)?, m)))
+            .filter_map(|(name, m)| Some((name.strip_prefix(HARNESS_MAPPING_PREFIX)?, m)))
             .map(|(name, m)| crate::deployed::Mapping {
                 uuid: format!("local-{name}"),
                 source_arn: m["event_source_arn"]

@@ -71,9 +71,6 @@ async fn run() -> Result<Vec<String>> {
     let mut failures = Vec::new();
     let mut figures: BTreeMap<&str, String> = BTreeMap::new();
 
-    // moto would consume the stream itself (see Deployment::leave_out_stream_mappings).
-    let left_out = deployment.leave_out_stream_mappings()?;
-    figures.insert("stream mappings left out of moto", left_out.to_string());
     // Scenario 1: apply, then a plan shows nothing but the emulator's known quirks.
     let init = deployment.init()?;
     let applied = deployment.apply()?;
@@ -99,7 +96,7 @@ async fn run() -> Result<Vec<String>> {
             &endpoint,
             HarnessOptions {
                 fault_seed: Some(FAULT_SEED),
-                extra_mappings: Deployment::left_out_mappings(&outputs),
+                extra_mappings: Deployment::harness_mappings(&outputs),
                 ..Default::default()
             },
         )
