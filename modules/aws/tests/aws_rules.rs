@@ -7,8 +7,9 @@ use aws::apigateway::AccountLogging;
 use aws::cloudwatch::{LogGroup, Metric};
 use aws::eventbridge::{Bus, Rule, Trigger};
 use aws::lambda::{Function, SqsSource};
-use aws::Stack;
-use kit::{alarm, function, key, queue, render, render_errors, stack, statement_for, topic};
+use kit::{
+    alarm, function, key, long_stack, queue, render, render_errors, stack, statement_for, topic,
+};
 use serde_json::json;
 
 #[test]
@@ -212,7 +213,7 @@ fn account_logging_settings_wait_for_their_roles_permissions() {
 
 #[test]
 fn names_longer_than_aws_allows_are_render_errors() {
-    let mut stack = Stack::new("shipstack-a-very-long-environment-name-indeed", "eu-west-1");
+    let mut stack = long_stack();
     let key = key(&mut stack);
     stack.add(Function {
         name: "websocket-handler-for-clients",

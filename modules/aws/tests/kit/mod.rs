@@ -7,14 +7,15 @@
 #![allow(dead_code)] // each test binary uses part of the kit
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use aws::cloudwatch::{Alarm, Comparison, Metric};
 use aws::kms::{Key, KeyRef};
-use aws::lambda::{Architecture, Function};
+use aws::lambda::{Architecture, Function, FunctionRef};
 use aws::sns::{Topic, TopicRef};
 use aws::sqs::Queue;
 use aws::Stack;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The prefix every scratch stack names its resources with.
 pub const PREFIX: &str = "shipstack-test";
@@ -27,8 +28,13 @@ pub fn stack() -> Stack {
 
 /// The customer-managed key `data`.
 pub fn key(stack: &mut Stack) -> KeyRef {
+    key_named(stack, "data")
+}
+
+/// A customer-managed key named `name`.
+pub fn key_named(stack: &mut Stack, name: &str) -> KeyRef {
     stack.add(Key {
-        name: "data".into(),
+        name: name.into(),
         description: "test".into(),
         deletion_window_days: 7,
     })
@@ -84,6 +90,63 @@ pub fn queue(key: &KeyRef) -> Queue {
         receive_wait_s: 20,
         dead_letter: None,
     }
+}
+
+/// A stack whose prefix is 45 characters long, for names past AWS's limits.
+pub fn long_stack() -> Stack {
+    Stack::new("shipstack-a-very-long-environment-name-indeed", REGION)
+}
+
+/// The ARN `arn:<partition>:<service>:eu-west-1:<account>:<resource>` as rendered.
+pub fn arn(service: &str, resource: &str) -> String {
+    format!("arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{resource}")
+}
+
+/// The rendered account id and partition references.
+pub const ACCOUNT: &str = "${data.aws_caller_identity.current.account_id}";
+pub const PARTITION: &str = "${data.aws_partition.current.partition}";
+
+/// Asserts that rendering `stack` fails with exactly one error, containing each of `parts`.
+#[track_caller]
+pub fn assert_render_error(stack: Stack, parts: &[&str]) {
+    let errors = render_errors(stack);
+    assert!(
+        errors.len() == 1 && parts.iter().all(|part| errors[0].contains(part)),
+        "expected one error with {parts:?}: {errors:#?}"
+    );
+}
+
+/// What `grant` adds to the role of the function `worker` (see [`function`]): the statements of
+/// its inline policy that a worker granted nothing does not have.
+pub fn granted(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
+    static UNGRANTED: LazyLock<Vec<Value>> = LazyLock::new(|| worker_statements(|_, _| ()));
+    worker_statements(grant)
+        .into_iter()
+        .filter(|s| !UNGRANTED.contains(s))
+        .collect()
+}
+
+fn worker_statements(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
+    let mut stack = stack();
+    let key = key(&mut stack);
+    let worker = stack.add(function(&key, None));
+    grant(&mut stack, &worker);
+    render(stack).role_statements("worker")
+}
+
+/// An `Allow` statement of `actions` on `resources`, as a role policy renders it.
+pub fn allow(actions: &[&str], resources: &[&str]) -> Value {
+    json!({"Action": actions, "Effect": "Allow", "Resource": resources})
+}
+
+/// Asserts that `actual` holds exactly the `expected` statements, in any order.
+#[track_caller]
+pub fn assert_statements(actual: Vec<Value>, expected: Vec<Value>) {
+    let sorted = |mut statements: Vec<Value>| {
+        statements.sort_by_key(Value::to_string);
+        Value::Array(statements)
+    };
+    pretty_assertions::assert_eq!(sorted(actual), sorted(expected));
 }
 
 /// The render errors of the finished stack.
@@ -234,7 +297,7 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON")
 }
 
-/// Debug-prints as pretty JSON, so a diff is line by line.
+/// Prints as pretty JSON, so a diff is line by line.
 struct PrettyJson<'a>(&'a Value);
 
 impl std::fmt::Debug for PrettyJson<'_> {
