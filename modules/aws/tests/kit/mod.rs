@@ -117,12 +117,28 @@ pub fn assert_render_error(stack: Stack, parts: &[&str]) {
 }
 
 /// What `grant` adds to the role of the function `worker` (see [`function`]): the statements of
-/// its inline policy that a worker granted nothing does not have.
+/// its inline policy less what a worker granted nothing has (the policy merges statements of
+/// the same actions, so what is left of one is its resources the worker did not have).
 pub fn granted(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
     static UNGRANTED: LazyLock<Vec<Value>> = LazyLock::new(|| worker_statements(|_, _| ()));
+    let without_resources = |s: &Value| {
+        let mut s = s.clone();
+        s.as_object_mut().expect("a statement").remove("Resource");
+        s
+    };
     worker_statements(grant)
         .into_iter()
-        .filter(|s| !UNGRANTED.contains(s))
+        .filter_map(|mut statement| {
+            let base = without_resources(&statement);
+            if let Some(had) = UNGRANTED.iter().find(|s| without_resources(s) == base) {
+                let resources = statement["Resource"].as_array_mut().expect("Resource list");
+                resources.retain(|r| !had["Resource"].as_array().unwrap().contains(r));
+                if resources.is_empty() {
+                    return None;
+                }
+            }
+            Some(statement)
+        })
         .collect()
 }
 
