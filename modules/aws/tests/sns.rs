@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 
 use aws::sns::Topic;
 use kit::{
-    alarm, allow, assert_statements, granted, key, key_named, queue, render, statement_for, topic,
-    Rendered, ACCOUNT, PARTITION,
+    alarm, allow, assert_has_statements, assert_statements, granted, key, key_named, queue, render,
+    statement_for, topic, Rendered, ACCOUNT, PARTITION,
 };
 use serde_json::json;
 
@@ -58,8 +58,7 @@ fn the_topic_policy_lets_the_account_manage_it_and_refuses_publishing_without_tl
         "Principal": {"AWS": "*"},
         "Resource": ["${aws_sns_topic.alerts.arn}"],
     });
-    assert!(statements.contains(&owner), "{statements:#?}");
-    assert!(statements.contains(&tls), "{statements:#?}");
+    assert_has_statements(&statements, &[owner, tls]);
     FIXTURE.has_properties(
         "aws_sns_topic_policy",
         "alerts",

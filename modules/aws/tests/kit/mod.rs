@@ -165,6 +165,19 @@ pub fn assert_statements(actual: Vec<Value>, expected: Vec<Value>) {
     pretty_assertions::assert_eq!(sorted(actual), sorted(expected));
 }
 
+/// Asserts that `actual` holds each of the `expected` statements (and maybe others).
+#[track_caller]
+pub fn assert_has_statements(actual: &[Value], expected: &[Value]) {
+    for statement in expected {
+        assert!(
+            actual.contains(statement),
+            "no {} in {}",
+            pretty(statement),
+            pretty(&actual.into())
+        );
+    }
+}
+
 /// The render errors of the finished stack.
 pub fn render_errors(stack: Stack) -> Vec<String> {
     match stack.finish().render(aws::file_of) {
