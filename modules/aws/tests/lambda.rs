@@ -10,7 +10,8 @@ use aws::lambda::{AsyncFailure, Function, SqsSource, StreamSource};
 use aws::s3::Bucket;
 use aws::sqs::Queue;
 use kit::{
-    allow, assert_has_statements, assert_render_error, function, key, queue, render, Rendered,
+    allow, assert_has_statements, assert_render_error, assert_statements, function, key, queue,
+    render, Rendered,
 };
 use serde_json::json;
 
@@ -127,18 +128,22 @@ fn a_function_logs_json_into_its_own_encrypted_log_group_created_first() {
 }
 
 #[test]
-fn the_role_is_assumed_by_lambda_only_and_may_write_logs_traces_and_decrypt() {
+fn the_role_shares_the_functions_name_and_is_assumed_by_lambda_only() {
     let role = FIXTURE.resource("aws_iam_role", "worker");
     assert_eq!(role["name"], "shipstack-test-worker");
-    let trust: serde_json::Value =
-        serde_json::from_str(role["assume_role_policy"].as_str().unwrap()).unwrap();
     assert_eq!(
-        trust["Statement"],
-        json!([{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}])
+        kit::statements(&role["assume_role_policy"]),
+        vec![
+            json!({"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}})
+        ]
     );
-    assert_has_statements(
-        &FIXTURE.role_statements("worker"),
-        &[
+}
+
+#[test]
+fn a_function_granted_nothing_may_only_write_its_logs_and_traces_and_decrypt_with_its_key() {
+    assert_statements(
+        kit::worker_statements(|_, _| ()),
+        vec![
             allow(
                 &["logs:CreateLogStream", "logs:PutLogEvents"],
                 &["${aws_cloudwatch_log_group.worker.arn}:*"],
@@ -147,6 +152,7 @@ fn the_role_is_assumed_by_lambda_only_and_may_write_logs_traces_and_decrypt() {
                 &["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
                 &["*"],
             ),
+            allow(&["kms:Decrypt"], &["${aws_kms_key.data.arn}"]),
         ],
     );
 }

@@ -9,7 +9,7 @@ use kit::{
     alarm, allow, assert_render_error, assert_statements, granted, key, key_named, queue, render,
     topic, Rendered,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let mut stack = kit::stack();
@@ -46,11 +46,8 @@ fn a_queue_is_encrypted_with_the_customer_key_and_long_polls() {
 
 #[test]
 fn a_queue_with_a_dead_letter_queue_redrives_after_max_receive_count() {
-    let redrive = FIXTURE.resource("aws_sqs_queue", "events")["redrive_policy"]
-        .as_str()
-        .expect("redrive_policy is JSON text");
     assert_eq!(
-        serde_json::from_str::<Value>(redrive).unwrap(),
+        kit::json_text(&FIXTURE.resource("aws_sqs_queue", "events")["redrive_policy"]),
         json!({"deadLetterTargetArn": "${aws_sqs_queue.events_dlq.arn}", "maxReceiveCount": 3})
     );
     assert!(FIXTURE.resource("aws_sqs_queue", "events_dlq")["redrive_policy"].is_null());

@@ -142,7 +142,8 @@ pub fn granted(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
         .collect()
 }
 
-fn worker_statements(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
+/// The statements of the worker function's inline policy once `grant` has run.
+pub fn worker_statements(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Value> {
     let mut stack = stack();
     let key = key(&mut stack);
     let worker = stack.add(function(&key, None));
@@ -293,12 +294,18 @@ pub fn assert_subset(actual: &Value, expected: Value) {
 
 /// The statements of a JSON policy document rendered as a string attribute.
 pub fn statements(policy: &Value) -> Vec<Value> {
-    let text = policy.as_str().expect("a policy is JSON text");
-    let doc: Value = serde_json::from_str(text).expect("policy JSON");
-    doc["Statement"]
+    json_text(policy)["Statement"]
         .as_array()
         .expect("a Statement list")
         .clone()
+}
+
+/// An attribute rendered as JSON text (a policy, a pattern, a dashboard body), parsed.
+pub fn json_text(attribute: &Value) -> Value {
+    let text = attribute
+        .as_str()
+        .unwrap_or_else(|| panic!("not JSON text: {attribute}"));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The statement whose principal is the service `service`.
