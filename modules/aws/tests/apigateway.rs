@@ -41,13 +41,10 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
 
 #[test]
 fn account_logging_has_a_role_api_gateway_assumes_allowed_only_to_write_this_regions_logs() {
-    let role = FIXTURE.resource("aws_iam_role", "apigateway_logging");
-    assert_eq!(role["name"], "shipstack-test-apigateway-logging");
-    assert_eq!(
-        kit::statements(&role["assume_role_policy"]),
-        vec![
-            json!({"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}})
-        ]
+    FIXTURE.assert_role(
+        "apigateway_logging",
+        "shipstack-test-apigateway-logging",
+        "apigateway.amazonaws.com",
     );
     assert_statements(
         FIXTURE.role_statements("apigateway_logging"),

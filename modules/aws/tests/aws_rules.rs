@@ -4,7 +4,7 @@
 mod kit;
 
 use aws::apigateway::AccountLogging;
-use aws::cloudwatch::{LogGroup, Metric};
+use aws::cloudwatch::Metric;
 use aws::eventbridge::{Bus, Rule, Trigger};
 use aws::lambda::{Function, SqsSource};
 use kit::{
@@ -18,12 +18,7 @@ fn the_key_policy_is_created_with_the_key_so_log_groups_never_race_it() {
     // not exist or is not allowed to be used") when the logs statement is not yet in force.
     let mut stack = stack();
     let key = key(&mut stack);
-    stack.add(LogGroup {
-        name: "app".into(),
-        path: "/app".into(),
-        retention_days: 7,
-        key: key.clone(),
-    });
+    stack.add(kit::log_group(&key));
     let all = render(stack);
     assert!(all.of_type("aws_kms_key_policy").is_empty(), "{all:?}");
     let policy = all.policy_statements("aws_kms_key", "data");

@@ -16,10 +16,8 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let mut stack = kit::stack();
     let key = key(&mut stack);
     stack.add(LogGroup {
-        name: "app".into(),
-        path: "/shipstack/app".into(),
         retention_days: 30,
-        key: key.clone(),
+        ..kit::log_group(&key)
     });
     let alerts = topic(&mut stack, &key);
     stack.add(Alarm {
@@ -47,7 +45,7 @@ fn a_log_group_keeps_its_retention_and_is_encrypted_with_the_customer_key() {
     FIXTURE.has_properties(
         "aws_cloudwatch_log_group",
         "app",
-        json!({"name": "/shipstack/app", "retention_in_days": 30, "kms_key_id": "${aws_kms_key.data.arn}"}),
+        json!({"name": "/app", "retention_in_days": 30, "kms_key_id": "${aws_kms_key.data.arn}"}),
     );
     let key_policy = FIXTURE.policy_statements("aws_kms_key", "data");
     let logs = statement_for(&key_policy, "logs.eu-west-1.amazonaws.com");

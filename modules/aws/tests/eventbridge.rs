@@ -5,7 +5,6 @@ mod kit;
 use std::sync::LazyLock;
 
 use aws::eventbridge::{Archive, Bus, Delivery, Rule, Trigger};
-use aws::sqs::Queue;
 use kit::{assert_render_error, function, key, queue, render, statement_for, topic, Rendered};
 use serde_json::{json, Value};
 
@@ -15,10 +14,7 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let bus = stack.add(Bus {
         name: "shipments".into(),
     });
-    let dlq = stack.add(Queue {
-        name: "events_dlq".into(),
-        ..queue(&key)
-    });
+    let dlq = stack.add(kit::dead_letter_queue(&key));
     let delivery = Delivery {
         max_retries: 4,
         max_event_age_s: 900,

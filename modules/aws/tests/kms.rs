@@ -4,7 +4,6 @@ mod kit;
 
 use std::sync::LazyLock;
 
-use aws::cloudwatch::LogGroup;
 use kit::{
     allow, arn, assert_statements, granted, key, key_named, render, Rendered, ACCOUNT, PARTITION,
 };
@@ -57,12 +56,7 @@ fn an_unused_key_policy_only_lets_the_account_administer_the_key() {
 fn a_log_group_lets_the_regional_logs_service_use_the_key_for_this_accounts_log_groups() {
     let mut stack = kit::stack();
     let key = key(&mut stack);
-    stack.add(LogGroup {
-        name: "app".into(),
-        path: "/app".into(),
-        retention_days: 7,
-        key,
-    });
+    stack.add(kit::log_group(&key));
     assert_statements(
         render(stack).policy_statements("aws_kms_key", "data"),
         vec![

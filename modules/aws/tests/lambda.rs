@@ -29,10 +29,7 @@ fn sqs_source(batching_window_s: u32) -> SqsSource {
 static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let mut stack = kit::stack();
     let key = key(&mut stack);
-    let dlq = stack.add(Queue {
-        name: "events_dlq".into(),
-        ..queue(&key)
-    });
+    let dlq = stack.add(kit::dead_letter_queue(&key));
     let worker = stack.add(Function {
         environment: vec![("MODE", "test".into())],
         async_failure: Some(AsyncFailure {
@@ -129,14 +126,7 @@ fn a_function_logs_json_into_its_own_encrypted_log_group_created_first() {
 
 #[test]
 fn the_role_shares_the_functions_name_and_is_assumed_by_lambda_only() {
-    let role = FIXTURE.resource("aws_iam_role", "worker");
-    assert_eq!(role["name"], "shipstack-test-worker");
-    assert_eq!(
-        kit::statements(&role["assume_role_policy"]),
-        vec![
-            json!({"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}})
-        ]
-    );
+    FIXTURE.assert_role("worker", "shipstack-test-worker", "lambda.amazonaws.com");
 }
 
 #[test]

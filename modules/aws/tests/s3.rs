@@ -100,13 +100,13 @@ fn a_bucket_is_versioned_and_expires_objects_old_versions_and_unfinished_uploads
 fn the_bucket_policy_denies_requests_without_tls_on_the_bucket_and_its_objects() {
     assert_statements(
         FIXTURE.policy_statements("aws_s3_bucket_policy", "records"),
-        vec![json!({
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Resource": ["${aws_s3_bucket.records.arn}/*", "${aws_s3_bucket.records.arn}"],
-        })],
+        vec![kit::deny_insecure_transport(
+            &["s3:GetObject", "s3:PutObject"],
+            &[
+                "${aws_s3_bucket.records.arn}/*",
+                "${aws_s3_bucket.records.arn}",
+            ],
+        )],
     );
     FIXTURE.has_properties(
         "aws_s3_bucket_policy",

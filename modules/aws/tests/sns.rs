@@ -51,13 +51,7 @@ fn the_topic_policy_lets_the_account_manage_it_and_refuses_publishing_without_tl
         "Principal": {"AWS": format!("arn:{PARTITION}:iam::{ACCOUNT}:root")},
         "Resource": ["${aws_sns_topic.alerts.arn}"],
     });
-    let tls = json!({
-        "Action": ["sns:Publish"],
-        "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
-        "Effect": "Deny",
-        "Principal": {"AWS": "*"},
-        "Resource": ["${aws_sns_topic.alerts.arn}"],
-    });
+    let tls = kit::deny_insecure_transport(&["sns:Publish"], &["${aws_sns_topic.alerts.arn}"]);
     assert_has_statements(&statements, &[owner, tls]);
     FIXTURE.has_properties(
         "aws_sns_topic_policy",

@@ -14,10 +14,7 @@ use serde_json::json;
 static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let mut stack = kit::stack();
     let key = key(&mut stack);
-    let dlq = stack.add(Queue {
-        name: "events_dlq".into(),
-        ..queue(&key)
-    });
+    let dlq = stack.add(kit::dead_letter_queue(&key));
     let events = stack.add(Queue {
         dead_letter: Some((dlq, 3)),
         ..queue(&key)
@@ -57,13 +54,10 @@ fn a_queue_with_a_dead_letter_queue_redrives_after_max_receive_count() {
 fn the_queue_policy_refuses_sending_and_receiving_without_tls() {
     assert_statements(
         FIXTURE.policy_statements("aws_sqs_queue_policy", "events"),
-        vec![json!({
-            "Action": ["sqs:ReceiveMessage", "sqs:SendMessage"],
-            "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Resource": ["${aws_sqs_queue.events.arn}"],
-        })],
+        vec![kit::deny_insecure_transport(
+            &["sqs:ReceiveMessage", "sqs:SendMessage"],
+            &["${aws_sqs_queue.events.arn}"],
+        )],
     );
     FIXTURE.has_properties(
         "aws_sqs_queue_policy",

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use aws::cloudwatch::{Alarm, Comparison, Metric};
+use aws::cloudwatch::{Alarm, Comparison, LogGroup, Metric};
 use aws::kms::{Key, KeyRef};
 use aws::lambda::{Architecture, Function, FunctionRef};
 use aws::sns::{Topic, TopicRef};
@@ -24,6 +24,24 @@ pub const REGION: &str = "eu-west-1";
 /// A scratch stack (`shipstack-test` in `eu-west-1`).
 pub fn stack() -> Stack {
     Stack::new(PREFIX, REGION)
+}
+
+/// The queue `events_dlq`, otherwise [`queue`].
+pub fn dead_letter_queue(key: &KeyRef) -> Queue {
+    Queue {
+        name: "events_dlq".into(),
+        ..queue(key)
+    }
+}
+
+/// The log group `app` at `/app`, keeping a week, encrypted with `key`.
+pub fn log_group(key: &KeyRef) -> LogGroup {
+    LogGroup {
+        name: "app".into(),
+        path: "/app".into(),
+        retention_days: 7,
+        key: key.clone(),
+    }
 }
 
 /// The customer-managed key `data`.
@@ -179,6 +197,17 @@ pub fn assert_has_statements(actual: &[Value], expected: &[Value]) {
     }
 }
 
+/// The `Deny` of `actions` on `resources` without TLS that every resource policy starts with.
+pub fn deny_insecure_transport(actions: &[&str], resources: &[&str]) -> Value {
+    json!({
+        "Action": actions,
+        "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": resources,
+    })
+}
+
 /// The render errors of the finished stack.
 pub fn render_errors(stack: Stack) -> Vec<String> {
     match stack.finish().render(aws::file_of) {
@@ -250,6 +279,20 @@ impl Rendered {
     /// topic or bucket policy, a key's policy).
     pub fn policy_statements(&self, resource_type: &str, name: &str) -> Vec<Value> {
         statements(&self.resource(resource_type, name)["policy"])
+    }
+
+    /// Asserts that `aws_iam_role.role` is named `name` and only `service` may assume it.
+    #[track_caller]
+    pub fn assert_role(&self, role: &str, name: &str, service: &str) {
+        let body = self.resource("aws_iam_role", role);
+        assert_eq!(body["name"], name, "{role}");
+        assert_eq!(
+            statements(&body["assume_role_policy"]),
+            vec![
+                json!({"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": service}})
+            ],
+            "{role}"
+        );
     }
 
     /// The statements of role `role`'s inline policy (what its grants add).
