@@ -320,7 +320,7 @@ pub fn subset(actual: &Value, expected: &Value, path: &str) -> Result<(), String
             .try_for_each(|(i, (got, want))| subset(got, want, &format!("{path}/{i}"))),
         _ if actual == expected => Ok(()),
         _ => Err(format!(
-            "{} differs\n{}",
+            "{} differs (< actual, > expected)\n{}",
             if path.is_empty() { "/" } else { path },
             pretty_assertions::Comparison::new(&PrettyJson(actual), &PrettyJson(expected))
         )),
