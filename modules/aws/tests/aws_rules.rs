@@ -1,109 +1,16 @@
 //! Rules real AWS enforces and moto does not, each checked on a scratch stack built to break
 //! it (or to show the component cannot break it).
 
-use std::collections::BTreeMap;
+mod kit;
 
 use aws::apigateway::AccountLogging;
-use aws::cloudwatch::{Alarm, Comparison, LogGroup, Metric};
+use aws::cloudwatch::Metric;
 use aws::eventbridge::{Bus, Rule, Trigger};
-use aws::kms::{Key, KeyRef};
-use aws::lambda::{Architecture, Function, SqsSource};
-use aws::sns::{Topic, TopicRef};
-use aws::sqs::Queue;
-use aws::Stack;
-use serde_json::{json, Value};
-
-fn stack() -> Stack {
-    Stack::new("shipstack-test", "eu-west-1")
-}
-
-fn key(stack: &mut Stack) -> KeyRef {
-    stack.add(Key {
-        name: "data".into(),
-        description: "test".into(),
-        deletion_window_days: 7,
-    })
-}
-
-/// Every resource of the finished stack, `type.name -> body`; panics on a render error.
-fn resources(stack: Stack) -> BTreeMap<String, Value> {
-    let doc = stack.finish();
-    doc.render(aws::file_of).expect("renders");
-    doc.resources()
-        .map(|(r, body)| (r.address(), body.to_json()))
-        .collect()
-}
-
-/// The render errors of the finished stack.
-fn render_errors(stack: Stack) -> Vec<String> {
-    match stack.finish().render(aws::file_of) {
-        Ok(_) => vec![],
-        Err(err) => err.0,
-    }
-}
-
-/// The statements of a JSON policy document rendered as a string attribute.
-fn statements(policy: &Value) -> Vec<Value> {
-    let text = policy.as_str().expect("a policy is JSON text");
-    let doc: Value = serde_json::from_str(text).expect("policy JSON");
-    doc["Statement"].as_array().unwrap().clone()
-}
-
-fn statement_for<'a>(statements: &'a [Value], service: &str) -> &'a Value {
-    statements
-        .iter()
-        .find(|s| s["Principal"]["Service"] == service)
-        .unwrap_or_else(|| panic!("no statement for {service}: {statements:?}"))
-}
-
-fn topic(stack: &mut Stack, key: &KeyRef) -> TopicRef {
-    stack.add(Topic {
-        name: "alerts".into(),
-        display_name: "alerts".into(),
-        key: key.clone(),
-    })
-}
-
-/// An alarm named `name` on `metric` (at least 1 in one period), notifying `topic`.
-fn alarm(name: &str, metric: Metric, topic: &TopicRef) -> Alarm {
-    Alarm {
-        name: name.into(),
-        description: name.into(),
-        metric,
-        comparison: Comparison::GreaterThanOrEqual,
-        threshold: 1,
-        evaluation_periods: 1,
-        datapoints_to_alarm: 1,
-        notify: topic.clone(),
-    }
-}
-
-fn function(key: &KeyRef, reserved_concurrency: Option<u32>) -> Function {
-    Function {
-        name: "worker",
-        description: "test".into(),
-        zip_path: "../dist/worker.zip".into(),
-        architecture: Architecture::X86_64,
-        memory_mb: 128,
-        timeout_s: 10,
-        environment: vec![],
-        reserved_concurrency,
-        log_retention_days: 7,
-        key: key.clone(),
-        async_failure: None,
-    }
-}
-
-fn queue(key: &KeyRef) -> Queue {
-    Queue {
-        name: "events".into(),
-        key: key.clone(),
-        visibility_timeout_s: 600,
-        retention_s: 3600,
-        receive_wait_s: 20,
-        dead_letter: None,
-    }
-}
+use aws::lambda::{Function, SqsSource};
+use kit::{
+    alarm, function, key, long_stack, queue, render, render_errors, stack, statement_for, topic,
+};
+use serde_json::json;
 
 #[test]
 fn the_key_policy_is_created_with_the_key_so_log_groups_never_race_it() {
@@ -111,22 +18,15 @@ fn the_key_policy_is_created_with_the_key_so_log_groups_never_race_it() {
     // not exist or is not allowed to be used") when the logs statement is not yet in force.
     let mut stack = stack();
     let key = key(&mut stack);
-    stack.add(LogGroup {
-        name: "app".into(),
-        path: "/app".into(),
-        retention_days: 7,
-        key: key.clone(),
-    });
-    let all = resources(stack);
-    assert!(
-        !all.keys().any(|a| a.starts_with("aws_kms_key_policy.")),
-        "{all:?}"
-    );
-    let policy = statements(&all["aws_kms_key.data"]["policy"]);
+    stack.add(kit::log_group(&key));
+    let all = render(stack);
+    assert!(all.of_type("aws_kms_key_policy").is_empty(), "{all:?}");
+    let policy = all.policy_statements("aws_kms_key", "data");
     let logs = statement_for(&policy, "logs.eu-west-1.amazonaws.com");
     assert!(logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].is_array());
     assert_eq!(
-        all["aws_cloudwatch_log_group.app"]["kms_key_id"], "${aws_kms_key.data.arn}",
+        all.resource("aws_cloudwatch_log_group", "app")["kms_key_id"],
+        "${aws_kms_key.data.arn}",
         "the log group references the key, whose creation includes its policy"
     );
     let admin = policy
@@ -163,8 +63,8 @@ fn eventbridge_uses_the_key_without_source_conditions_and_others_with_them() {
         },
     );
     stack.add(alarm("a", rule.metric_failed_invocations(), &topic));
-    let all = resources(stack);
-    let policy = statements(&all["aws_kms_key.data"]["policy"]);
+    let all = render(stack);
+    let policy = all.policy_statements("aws_kms_key", "data");
     assert!(statement_for(&policy, "events.amazonaws.com")
         .get("Condition")
         .is_none());
@@ -184,8 +84,8 @@ fn an_alarm_lets_cloudwatch_publish_to_its_own_topic() {
     let topic = topic(&mut stack, &key);
     let queue = stack.add(queue(&key));
     stack.add(alarm("depth", queue.metric_visible_messages(), &topic));
-    let all = resources(stack);
-    let policy = statements(&all["aws_sns_topic_policy.alerts"]["policy"]);
+    let all = render(stack);
+    let policy = all.policy_statements("aws_sns_topic_policy", "alerts");
     let cloudwatch = statement_for(&policy, "cloudwatch.amazonaws.com");
     assert_eq!(cloudwatch["Action"], json!(["sns:Publish"]));
     let sources = &cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"];
@@ -197,7 +97,7 @@ fn an_alarm_lets_cloudwatch_publish_to_its_own_topic() {
         "{sources}"
     );
     assert_eq!(
-        all["aws_cloudwatch_metric_alarm.depth"]["statistic"],
+        all.resource("aws_cloudwatch_metric_alarm", "depth")["statistic"],
         "Maximum"
     );
 }
@@ -231,7 +131,7 @@ fn failed_invocations_carry_the_dimensions_eventbridge_publishes() {
         let key = key(&mut stack);
         let topic = topic(&mut stack, &key);
         stack.add(alarm("a", metric, &topic));
-        resources(stack)["aws_cloudwatch_metric_alarm.a"]["dimensions"].clone()
+        render(stack).resource("aws_cloudwatch_metric_alarm", "a")["dimensions"].clone()
     };
     assert_eq!(
         dimensions(on_bus.metric_failed_invocations()),
@@ -283,8 +183,9 @@ fn without_a_reservation_the_function_renders_none() {
     let mut stack = stack();
     let key = key(&mut stack);
     stack.add(function(&key, None));
-    let all = resources(stack);
-    assert!(all["aws_lambda_function.worker"]
+    let all = render(stack);
+    assert!(all
+        .resource("aws_lambda_function", "worker")
         .get("reserved_concurrent_executions")
         .is_none());
 }
@@ -296,17 +197,17 @@ fn account_logging_settings_wait_for_their_roles_permissions() {
     stack.add(AccountLogging {
         name: "apigateway_logging".into(),
     });
-    let all = resources(stack);
+    let all = render(stack);
     assert_eq!(
-        all["aws_api_gateway_account.apigateway_logging"]["depends_on"],
+        all.resource("aws_api_gateway_account", "apigateway_logging")["depends_on"],
         json!(["aws_iam_role_policy.apigateway_logging"])
     );
-    assert!(all.contains_key("aws_iam_role_policy.apigateway_logging"));
+    assert!(all.has("aws_iam_role_policy", "apigateway_logging"));
 }
 
 #[test]
 fn names_longer_than_aws_allows_are_render_errors() {
-    let mut stack = Stack::new("shipstack-a-very-long-environment-name-indeed", "eu-west-1");
+    let mut stack = long_stack();
     let key = key(&mut stack);
     stack.add(Function {
         name: "websocket-handler-for-clients",
