@@ -20,7 +20,6 @@ fn sqs_source(batching_window_s: u32) -> SqsSource {
         batch_size: 10,
         batching_window_s,
         max_concurrency: None,
-        enabled: true,
     }
 }
 
@@ -68,7 +67,6 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
             max_retries: 3,
             max_record_age_s: 3600,
             on_failure: failed,
-            enabled: true,
         },
     );
     let rule = tf::Resource::new("aws_cloudwatch_event_rule", "nightly");

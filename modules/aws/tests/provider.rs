@@ -1,0 +1,125 @@
+//! The contract of `aws::provider`: the provider block, and the emulator profile (endpoints,
+//! and the event source mappings the local harness plays instead of the emulator).
+
+mod kit;
+
+use aws::dynamodb::{KeyAttribute, Table};
+use aws::lambda::{SqsSource, StreamSource, HARNESS_MAPPING_PREFIX};
+use aws::provider::{Emulator, Provider};
+use aws::s3::Bucket;
+use kit::{function, key, queue};
+use serde_json::{json, Value};
+
+/// A worker consuming a queue and a table's stream, under `emulator`: the rendered files.
+fn files(emulator: Option<Emulator>) -> Value {
+    let mut stack = kit::stack();
+    stack.add(Provider {
+        default_tags: [("Project".to_owned(), "shipstack".to_owned())].into(),
+        emulator,
+    });
+    let key = key(&mut stack);
+    let worker = stack.add(function(&key, None));
+    let events = stack.add(queue(&key));
+    let source = SqsSource {
+        batch_size: 10,
+        batching_window_s: 5,
+        max_concurrency: None,
+    };
+    worker.consume_queue(&mut stack, &events, source);
+    let table = stack.add(Table {
+        name: "shipments".into(),
+        partition_key: KeyAttribute::S("id"),
+        sort_key: None,
+        indexes: vec![],
+        stream: true,
+        ttl_attribute: None,
+        point_in_time_recovery: false,
+        deletion_protection: false,
+        key: key.clone(),
+    });
+    let failed = stack.add(Bucket {
+        name: "failed".into(),
+        key: key.clone(),
+        expire_after_days: 7,
+        force_destroy: true,
+        eventbridge_notifications: false,
+    });
+    let source = StreamSource {
+        batch_size: 100,
+        batching_window_s: 1,
+        max_retries: 3,
+        max_record_age_s: 3600,
+        on_failure: failed,
+    };
+    worker.consume_stream(&mut stack, &table, source);
+    let files = stack.finish().render(aws::file_of).expect("renders");
+    files
+        .iter()
+        .map(|(name, text)| (name.clone(), serde_json::from_str(text).unwrap()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn emulated() -> Value {
+    files(Some(Emulator {
+        endpoint: "http://localhost:5000".into(),
+    }))
+}
+
+#[test]
+fn an_account_provider_sets_region_and_tags_and_lambda_polls_every_source() {
+    let files = files(None);
+    let provider = &files["main.tf.json"]["provider"]["aws"][0];
+    assert_eq!(
+        *provider,
+        json!({"region": kit::REGION, "default_tags": [{"tags": {"Project": "shipstack"}}]})
+    );
+    assert!(files["main.tf.json"].get("variable").is_none());
+    let mappings = &files["lambda.tf.json"]["resource"]["aws_lambda_event_source_mapping"];
+    assert_eq!(mappings["worker_from_events"]["enabled"], true);
+    assert_eq!(mappings["worker_from_shipments_stream"]["enabled"], true);
+    assert!(files.get("outputs.tf.json").is_none());
+}
+
+#[test]
+fn an_emulator_points_every_service_at_its_endpoint_variable_without_account_lookups() {
+    let files = emulated();
+    let main = &files["main.tf.json"];
+    assert_eq!(
+        main["variable"]["emulator_endpoint"]["default"],
+        "http://localhost:5000"
+    );
+    let provider = &main["provider"]["aws"][0];
+    let endpoints = provider["endpoints"][0].as_object().unwrap();
+    assert_eq!(endpoints.len(), 13, "{endpoints:?}");
+    for (service, endpoint) in endpoints {
+        assert_eq!(endpoint, "${var.emulator_endpoint}", "{service}");
+    }
+    for skip in ["skip_credentials_validation", "skip_requesting_account_id"] {
+        assert_eq!(provider[skip], true, "{skip}");
+    }
+    assert!(provider.get("access_key").is_none() && provider.get("secret_key").is_none());
+}
+
+#[test]
+fn under_an_emulator_the_harness_polls_queues_and_streams_become_outputs() {
+    let files = emulated();
+    let mappings = &files["lambda.tf.json"]["resource"]["aws_lambda_event_source_mapping"];
+    // moto honours `enabled = false` on a queue mapping, so the harness can poll it.
+    assert_eq!(mappings["worker_from_events"]["enabled"], false);
+    // moto ignores it on a stream mapping, so that one is not applied at all.
+    assert!(mappings.get("worker_from_shipments_stream").is_none());
+    let output = &files["outputs.tf.json"]["output"]
+        [format!("{HARNESS_MAPPING_PREFIX}worker_from_shipments_stream")];
+    kit::assert_subset(
+        &output["value"],
+        json!({
+            "event_source_arn": "${aws_dynamodb_table.shipments.stream_arn}",
+            "function_name": "${aws_lambda_function.worker.arn}",
+            "bisect_batch_on_function_error": true,
+            "maximum_retry_attempts": 3,
+            "destination_config": [{"on_failure": [{"destination_arn": "${aws_s3_bucket.failed.arn}"}]}],
+        }),
+    );
+    assert!(output["value"].get("depends_on").is_none());
+}
