@@ -36,7 +36,7 @@ impl Component for AccountLogging {
         // What AWS's AmazonAPIGatewayPushToCloudWatchLogs grants, scoped to this account's log
         // groups in this region.
         let log_groups = stack.arn("logs", "log-group:*");
-        stack.grant_role(
+        let grant = stack.grant_role(
             &role,
             Statement::allow(
                 &[
@@ -52,13 +52,12 @@ impl Component for AccountLogging {
             ),
         );
         // UpdateAccount checks the role's permissions: its policy must exist first.
-        let policy = stack.role_policy(&role);
         stack.doc().resource(
             "aws_api_gateway_account",
             &self.name,
             Block::new()
                 .set("cloudwatch_role_arn", role.attr("arn"))
-                .depends_on([&policy]),
+                .depends_on([grant.policy()]),
         )
     }
 }

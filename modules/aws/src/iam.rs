@@ -10,6 +10,18 @@ pub trait Grantee {
     fn role(&self) -> &tf::Resource;
 }
 
+/// What a grant added to: the grantee's inline role policy, rendered by [`crate::Stack::finish`].
+/// Something AWS checks the grantee's permissions for at creation (an event source mapping,
+/// account settings) depends on it.
+#[derive(Clone, Debug)]
+pub struct Grant(pub(crate) tf::Resource);
+
+impl Grant {
+    pub fn policy(&self) -> &tf::Resource {
+        &self.0
+    }
+}
+
 /// A value ordered by its HCL text, so statements can be compared, merged and sorted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ordered(pub Tf);
@@ -209,10 +221,6 @@ impl PolicyDocument {
             .entry((deny, principal, resources, conditions))
             .or_default()
             .extend(actions);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
     }
 
     /// The merged statements, sorted.

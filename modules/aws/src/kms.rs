@@ -4,7 +4,7 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::iam::{Condition, Grantee, Principal, Service, Statement};
+use crate::iam::{Condition, Grant, Grantee, Principal, Service, Statement};
 use crate::{Component, Stack};
 
 /// A symmetric customer-managed key.
@@ -36,16 +36,16 @@ impl KeyRef {
     }
 
     /// Lets `to` read data encrypted under the key.
-    pub fn grant_decrypt(&self, stack: &mut Stack, to: &impl Grantee) {
-        stack.grant_role(to.role(), Statement::allow(DECRYPT, [self.arn().into()]));
+    pub fn grant_decrypt(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
+        stack.grant_role(to.role(), Statement::allow(DECRYPT, [self.arn().into()]))
     }
 
     /// Lets `to` write (and read) data encrypted under the key.
-    pub fn grant_encrypt_decrypt(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_encrypt_decrypt(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         stack.grant_role(
             to.role(),
             Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
-        );
+        )
     }
 
     /// Lets `service` use the key for what it delivers into a resource encrypted under it,

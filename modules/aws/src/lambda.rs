@@ -225,7 +225,7 @@ impl FunctionRef {
                 queue.resource().name(),
             ));
         }
-        queue.grant_consume_messages(stack, self);
+        let grant = queue.grant_consume_messages(stack, self);
         let body = Block::new()
             .set("event_source_arn", queue.arn())
             .set("function_name", self.arn())
@@ -246,7 +246,8 @@ impl FunctionRef {
                     .max_concurrency
                     .map(|n| Tf::list([Block::new().set("maximum_concurrency", n)])),
             )
-            .depends_on([&stack.role_policy(&self.role)]);
+            // Lambda checks the role may read the queue when the mapping is created.
+            .depends_on([grant.policy()]);
         let name = format!("{}_from_{}", self.function.name(), queue.resource().name());
         stack
             .doc()
@@ -257,7 +258,7 @@ impl FunctionRef {
     /// retrying a bounded number of times and writing what still fails to `on_failure`.
     pub fn consume_stream(&self, stack: &mut Stack, table: &TableRef, source: StreamSource) {
         table.grant_stream_read(stack, self);
-        source.on_failure.grant_put_objects(stack, self);
+        let grant = source.on_failure.grant_put_objects(stack, self);
         let settings = Block::new()
             .set("event_source_arn", table.stream_arn())
             .set("function_name", self.arn())
@@ -294,9 +295,7 @@ impl FunctionRef {
             );
             return;
         }
-        let body = settings
-            .set("enabled", true)
-            .depends_on([&stack.role_policy(&self.role)]);
+        let body = settings.set("enabled", true).depends_on([grant.policy()]);
         stack
             .doc()
             .resource("aws_lambda_event_source_mapping", &name, body);

@@ -23,7 +23,7 @@ pub mod websocket;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use iam::{PolicyDocument, Statement};
+use iam::{Grant, PolicyDocument, Statement};
 use tf::{Block, Document, Expr, Resource, Tf};
 
 /// Something that renders its resources into a stack and hands back typed references.
@@ -155,20 +155,22 @@ impl Stack {
         ])
     }
 
-    /// The inline policy [`Stack::finish`] renders for `role`'s grants: what anything AWS checks
-    /// the role's permissions for at creation (a mapping, a function, account settings) waits for.
-    pub fn role_policy(&mut self, role: &Resource) -> Resource {
+    /// The inline policy [`Stack::finish`] renders for `role`'s grants, for what is created
+    /// before the grants are made (a function waits for its role's permissions); a grant made
+    /// first hands back its [`Grant`] instead.
+    pub(crate) fn role_policy(&mut self, role: &Resource) -> Resource {
         self.awaited_role_policies.insert(role.name().to_owned());
         Resource::new("aws_iam_role_policy", role.name())
     }
 
     /// Adds a statement to a role's inline policy (see [`lambda::FunctionRef`] grants).
-    pub(crate) fn grant_role(&mut self, role: &Resource, statement: Statement) {
+    pub(crate) fn grant_role(&mut self, role: &Resource, statement: Statement) -> Grant {
         self.role_policies
             .entry(role.name().to_owned())
             .or_insert_with(|| (role.clone(), PolicyDocument::default()))
             .1
             .add(statement);
+        Grant(Resource::new("aws_iam_role_policy", role.name()))
     }
 
     /// Adds a statement to the resource policy of `target` (a queue, topic or bucket), rendered
@@ -292,5 +294,22 @@ mod tests {
         assert_eq!(file_of("aws_cloudwatch_log_group"), "logs");
         assert_eq!(file_of("aws_apigatewayv2_api"), "websocket");
         assert_eq!(file_of("aws_caller_identity"), "main");
+    }
+
+    #[test]
+    fn waiting_for_a_role_policy_that_is_never_rendered_is_a_render_error() {
+        let mut stack = Stack::new("shipstack-test", "eu-west-1");
+        let lonely = Resource::new("aws_iam_role", "lonely");
+        let policy = stack.role_policy(&lonely);
+        stack
+            .doc()
+            .resource("aws_sqs_queue", "q", Block::new().depends_on([&policy]));
+        let errors = stack.finish().render(file_of).unwrap_err().0;
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("aws_iam_role_policy.lonely")),
+            "{errors:?}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use tf::{Block, Expr, Resource, Tf};
 
-use crate::iam::{Grantee, Statement};
+use crate::iam::{Grant, Grantee, Statement};
 use crate::kms::KeyRef;
 use crate::{Component, Stack};
 
@@ -35,14 +35,14 @@ impl BucketRef {
     }
 
     /// Writing new objects (e.g. a Lambda on-failure destination).
-    pub fn grant_put_objects(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_put_objects(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         let objects = Tf::template([self.arn().into(), Tf::from("/*")]);
         stack.grant_role(to.role(), Statement::allow(&["s3:PutObject"], [objects]));
         stack.grant_role(
             to.role(),
             Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
         );
-        self.key.grant_encrypt_decrypt(stack, to);
+        self.key.grant_encrypt_decrypt(stack, to)
     }
 }
 

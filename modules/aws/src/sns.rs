@@ -4,7 +4,7 @@
 use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::Metric;
-use crate::iam::{Condition, Grantee, Ordered, Principal, Service, Statement};
+use crate::iam::{Condition, Grant, Grantee, Ordered, Principal, Service, Statement};
 use crate::kms::KeyRef;
 use crate::sqs::QueueRef;
 use crate::{Component, Stack};
@@ -48,12 +48,12 @@ impl TopicRef {
         &self.topic
     }
 
-    pub fn grant_publish(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_publish(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         stack.grant_role(
             to.role(),
             Statement::allow(&["sns:Publish"], [self.arn().into()]),
         );
-        self.key.grant_encrypt_decrypt(stack, to);
+        self.key.grant_encrypt_decrypt(stack, to)
     }
 
     /// Lets `service` publish from the resources `source_arn` matches only (a rule, this

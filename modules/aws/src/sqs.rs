@@ -4,7 +4,7 @@
 use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::{Metric, Statistic};
-use crate::iam::{Condition, Grantee, Principal, Service, Statement};
+use crate::iam::{Condition, Grant, Grantee, Principal, Service, Statement};
 use crate::kms::KeyRef;
 use crate::{Component, Stack};
 
@@ -82,14 +82,14 @@ impl QueueRef {
         self.visibility_timeout_s
     }
 
-    pub fn grant_send_messages(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_send_messages(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         stack.grant_role(to.role(), Statement::allow(SEND, [self.arn().into()]));
-        self.key.grant_encrypt_decrypt(stack, to);
+        self.key.grant_encrypt_decrypt(stack, to)
     }
 
-    pub fn grant_consume_messages(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_consume_messages(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         stack.grant_role(to.role(), Statement::allow(CONSUME, [self.arn().into()]));
-        self.key.grant_decrypt(stack, to);
+        self.key.grant_decrypt(stack, to)
     }
 
     /// Lets an AWS service (SNS, EventBridge) deliver into this queue, but only from

@@ -4,7 +4,7 @@
 use tf::{Block, Expr, Resource, Tf};
 
 use crate::apigateway::{AccessLogs, Throttling};
-use crate::iam::{Grantee, Service, Statement};
+use crate::iam::{Grant, Grantee, Service, Statement};
 use crate::kms::KeyRef;
 use crate::lambda::FunctionRef;
 use crate::{Component, Stack};
@@ -54,7 +54,7 @@ impl WebSocketApiRef {
     }
 
     /// Posting to (and so pushing updates over) this stage's connections.
-    pub fn grant_manage_connections(&self, stack: &mut Stack, to: &impl Grantee) {
+    pub fn grant_manage_connections(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         let connections = Tf::template([
             self.api.attr("execution_arn").into(),
             Tf::from(format!("/{}/POST/@connections/*", self.stage_name)),
@@ -62,7 +62,7 @@ impl WebSocketApiRef {
         stack.grant_role(
             to.role(),
             Statement::allow(&["execute-api:ManageConnections"], [connections]),
-        );
+        )
     }
 }
 

@@ -221,20 +221,3 @@ fn names_longer_than_aws_allows_are_render_errors() {
         "{errors:?}"
     );
 }
-
-#[test]
-fn waiting_for_a_role_policy_that_is_never_rendered_is_a_render_error() {
-    let mut stack = stack();
-    let lonely = tf::Resource::new("aws_iam_role", "lonely");
-    let policy = stack.role_policy(&lonely);
-    stack
-        .doc()
-        .resource("aws_sqs_queue", "q", tf::Block::new().depends_on([&policy]));
-    let errors = render_errors(stack);
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("aws_iam_role_policy.lonely")),
-        "{errors:?}"
-    );
-}

@@ -135,12 +135,12 @@ fn account_user_errors_have_no_table_dimension() {
 }
 
 /// A grant of a table to a function.
-type Grant = fn(&TableRef, &mut Stack, &FunctionRef);
+type GrantFn = fn(&TableRef, &mut Stack, &FunctionRef) -> aws::iam::Grant;
 
 #[test]
 fn grants_allow_exactly_reads_writes_or_stream_reads_on_their_resources() {
     let table_arn = "${aws_dynamodb_table.shipments.arn}";
-    let cases: [(Grant, _, _, _); 3] = [
+    let cases: [(GrantFn, _, _, _); 3] = [
         (
             |t, s, w| t.grant_read_data(s, w),
             &[
