@@ -16,6 +16,7 @@ pub mod iam;
 pub mod kms;
 pub mod lambda;
 pub mod s3;
+mod schema;
 pub mod sns;
 pub mod sqs;
 pub mod websocket;
@@ -249,6 +250,7 @@ impl Stack {
                 body.set("policy", policy.document.to_tf()),
             );
         }
+        self.doc.check_attributes(schema::has_field);
         self.doc
     }
 }
