@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tf::{Document, Resource, Tf};
+use tf::{Address, Document, Referrer, Resource, Tf};
 
 use crate::config::{Delivery, EnvConfig};
 
@@ -34,30 +34,28 @@ struct Edge {
     label: &'static str,
 }
 
-/// The first resource a value refers to.
-fn reference_in(value: &Tf) -> Option<Resource> {
-    value.expressions().into_iter().find_map(|e| {
-        let mut parts = e.hcl().split('.');
-        let (ty, name) = (parts.next()?, parts.next()?);
-        ty.starts_with("aws_").then(|| Resource::new(ty, name))
-    })
-}
+/// What one resource's body refers to, by the attribute keys leading to each reference.
+type Refs = Vec<(Vec<String>, Resource)>;
 
-/// The value at `path` in a body, looking into nested blocks (rendered as lists).
-fn nested<'a>(body: &'a Tf, path: &[&str]) -> Option<&'a Tf> {
-    path.iter().try_fold(body, |node, key| match node {
-        Tf::Map(map) => map.get(*key),
-        Tf::List(items) => match items.first() {
-            Some(Tf::Map(map)) => map.get(*key),
-            _ => None,
-        },
-        _ => None,
-    })
+/// The resources each resource refers to (data sources, variables and the like are no nodes).
+fn references_by_resource(doc: &Document) -> BTreeMap<Resource, Refs> {
+    let mut by_resource: BTreeMap<Resource, Refs> = BTreeMap::new();
+    for tf::Edge { from, at, to } in doc.references() {
+        if let (Referrer::Resource(from), Address::Resource { ty, name }) = (from, &to.address) {
+            by_resource
+                .entry(from)
+                .or_default()
+                .push((at, Resource::new(ty, name)));
+        }
+    }
+    by_resource
 }
 
 /// The first resource the attribute at `path` refers to.
-fn referenced(body: &Tf, path: &[&str]) -> Option<Resource> {
-    nested(body, path).and_then(reference_in)
+fn referenced(refs: &Refs, path: &[&str]) -> Option<Resource> {
+    refs.iter()
+        .find(|(at, _)| at.iter().map(String::as_str).eq(path.iter().copied()))
+        .map(|(_, r)| r.clone())
 }
 
 fn node_id(r: &Resource) -> String {
@@ -81,47 +79,57 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
             });
         }
     };
-    for (resource, body) in doc.resources() {
+    let references = references_by_resource(doc);
+    let none = Refs::new();
+    for (resource, _) in doc.resources() {
+        let refs = references.get(&resource).unwrap_or(&none);
         match resource.resource_type() {
             "aws_lambda_event_source_mapping" => {
-                let function = referenced(body, &["function_name"]);
+                let function = referenced(refs, &["function_name"]);
                 add(
-                    referenced(body, &["event_source_arn"]),
+                    referenced(refs, &["event_source_arn"]),
                     function.clone(),
                     "batches",
                 );
                 let on_failure = referenced(
-                    body,
+                    refs,
                     &["destination_config", "on_failure", "destination_arn"],
                 );
                 add(function, on_failure, "failed records");
             }
             "aws_cloudwatch_event_rule" => add(
-                referenced(body, &["event_bus_name"]),
+                referenced(refs, &["event_bus_name"]),
                 Some(resource.clone()),
                 "",
             ),
             "aws_cloudwatch_event_target" => {
-                add(referenced(body, &["rule"]), referenced(body, &["arn"]), "")
+                add(referenced(refs, &["rule"]), referenced(refs, &["arn"]), "")
             }
             "aws_sns_topic_subscription" => {
-                let endpoint = referenced(body, &["endpoint"]).or(Some(resource.clone()));
-                add(referenced(body, &["topic_arn"]), endpoint, "");
+                let endpoint = referenced(refs, &["endpoint"]).or(Some(resource.clone()));
+                add(referenced(refs, &["topic_arn"]), endpoint, "");
             }
             "aws_api_gateway_integration" => add(
-                referenced(body, &["rest_api_id"]),
-                referenced(body, &["uri"]),
+                referenced(refs, &["rest_api_id"]),
+                referenced(refs, &["uri"]),
                 "POST",
             ),
             "aws_apigatewayv2_integration" => add(
-                referenced(body, &["api_id"]),
-                referenced(body, &["integration_uri"]),
+                referenced(refs, &["api_id"]),
+                referenced(refs, &["integration_uri"]),
                 "routes",
             ),
             "aws_lambda_function" => {
-                if let Some(Tf::Map(variables)) = nested(body, &["environment", "variables"]) {
-                    for value in variables.values() {
-                        add(Some(resource.clone()), reference_in(value), "");
+                // The first resource each environment variable refers to.
+                let mut seen = BTreeSet::new();
+                for (at, to) in refs {
+                    if let [environment, variables, key] = at.as_slice() {
+                        if environment == "environment"
+                            && variables == "variables"
+                            && seen.insert(key)
+                        {
+                            add(Some(resource.clone()), Some(to.clone()), "");
+                        }
                     }
                 }
             }

@@ -17,6 +17,7 @@ pub mod kms;
 pub mod lambda;
 pub mod provider;
 pub mod s3;
+mod schema;
 pub mod sns;
 pub mod sqs;
 pub mod websocket;
@@ -255,6 +256,7 @@ impl Stack {
                 body.set("policy", policy.document.to_tf()),
             );
         }
+        self.doc.check_attributes(schema::has_field);
         self.doc
     }
 }

@@ -4,7 +4,6 @@
 mod kit;
 
 use aws::apigateway::AccountLogging;
-use aws::cloudwatch::Metric;
 use aws::eventbridge::{Bus, Rule, Trigger};
 use aws::lambda::{Function, SqsSource};
 use kit::{
@@ -106,39 +105,33 @@ fn an_alarm_lets_cloudwatch_publish_to_its_own_topic() {
 fn failed_invocations_carry_the_dimensions_eventbridge_publishes() {
     // EventBridge user guide: "Metrics that specify both the EventBusName and RuleName
     // dimensions refer to a custom event bus"; RuleName alone is the default bus.
-    let mut stack = stack();
-    let bus = stack.add(Bus {
-        name: "shipments".into(),
-    });
-    let on_bus = stack.add(Rule {
-        name: "on_bus".into(),
-        description: "x".into(),
-        trigger: Trigger::Pattern {
-            bus: Some(bus),
-            pattern: tf::Tf::from(json!({"source": ["a"]})),
-        },
-    });
-    let on_default = stack.add(Rule {
-        name: "on_default".into(),
-        description: "x".into(),
-        trigger: Trigger::Pattern {
-            bus: None,
-            pattern: tf::Tf::from(json!({"source": ["aws.s3"]})),
-        },
-    });
-    let dimensions = |metric: Metric| {
-        let mut stack = self::stack();
+    // The alarm is built in the stack that declares its rule (and bus).
+    let dimensions = |name: &str, on_bus: bool| {
+        let mut stack = stack();
+        let bus = on_bus.then(|| {
+            stack.add(Bus {
+                name: "shipments".into(),
+            })
+        });
+        let rule = stack.add(Rule {
+            name: name.into(),
+            description: "x".into(),
+            trigger: Trigger::Pattern {
+                bus,
+                pattern: tf::Tf::from(json!({"source": ["a"]})),
+            },
+        });
         let key = key(&mut stack);
         let topic = topic(&mut stack, &key);
-        stack.add(alarm("a", metric, &topic));
+        stack.add(alarm("a", rule.metric_failed_invocations(), &topic));
         render(stack).resource("aws_cloudwatch_metric_alarm", "a")["dimensions"].clone()
     };
     assert_eq!(
-        dimensions(on_bus.metric_failed_invocations()),
+        dimensions("on_bus", true),
         json!({"EventBusName": "${aws_cloudwatch_event_bus.shipments.name}", "RuleName": "shipstack-test-on-bus"})
     );
     assert_eq!(
-        dimensions(on_default.metric_failed_invocations()),
+        dimensions("on_default", false),
         json!({"RuleName": "shipstack-test-on-default"})
     );
 }

@@ -69,7 +69,9 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
             on_failure: failed,
         },
     );
-    let rule = tf::Resource::new("aws_cloudwatch_event_rule", "nightly");
+    let rule = stack
+        .doc()
+        .resource("aws_cloudwatch_event_rule", "nightly", tf::Block::new());
     worker.allow_invoke(
         &mut stack,
         "nightly_run",

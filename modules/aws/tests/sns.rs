@@ -17,10 +17,15 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     let topic = topic(&mut stack, &key);
     let events = stack.add(queue(&key));
     topic.subscribe_queue(&mut stack, &events);
-    topic.subscribe_emails(
-        &mut stack,
-        tf::Resource::new("terraform_data", "emails").attr("output"),
+    let emails = stack.doc().variable(
+        "emails",
+        tf::Variable {
+            r#type: "list(string)",
+            description: "who is mailed",
+            ..Default::default()
+        },
     );
+    topic.subscribe_emails(&mut stack, emails);
     stack.add(alarm(
         "failures",
         topic.metric_failed_notifications(),
@@ -96,7 +101,7 @@ fn email_subscriptions_are_one_per_address_of_the_list() {
         "aws_sns_topic_subscription",
         "alerts_email",
         json!({
-            "for_each": "${toset(terraform_data.emails.output)}",
+            "for_each": "${toset(var.emails)}",
             "topic_arn": "${aws_sns_topic.alerts.arn}",
             "protocol": "email",
             "endpoint": "${each.value}",

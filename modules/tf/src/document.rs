@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::expr::Expr;
+use crate::expr::{Address, Expr, Reference};
 use crate::value::{Block, Tf};
 
 /// A declared resource (or data source): its address, and typed references to its attributes.
@@ -43,7 +43,16 @@ impl Resource {
 
     /// A reference to one of its attributes: `${aws_sqs_queue.events.arn}`.
     pub fn attr(&self, attribute: &str) -> Expr {
-        Expr::reference(&format!("{}.{attribute}", self.address()))
+        Expr::reference(self.target()).attr(attribute)
+    }
+
+    /// The address as a reference target.
+    pub fn target(&self) -> Address {
+        let (ty, name) = (self.ty.clone(), self.name.clone());
+        match self.kind {
+            "data" => Address::Data { ty, name },
+            _ => Address::Resource { ty, name },
+        }
     }
 
     pub fn resource_type(&self) -> &str {
@@ -77,6 +86,42 @@ pub struct Validation {
     pub error_message: &'static str,
 }
 
+/// The block a reference is written in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Referrer {
+    /// A resource or data source.
+    Resource(Resource),
+    Variable(String),
+    Local(String),
+    Output(String),
+    Provider(String),
+}
+
+impl fmt::Display for Referrer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Referrer::Resource(r) => f.write_str(&r.address()),
+            Referrer::Variable(name) => write!(f, "variable {name}"),
+            Referrer::Local(name) => write!(f, "local {name}"),
+            Referrer::Output(name) => write!(f, "output {name}"),
+            Referrer::Provider(name) => write!(f, "provider {name}"),
+        }
+    }
+}
+
+/// An edge of the reference graph: `from` refers to `to` in the attribute at `at` (the keys
+/// leading to it in the block's body; list items add none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub from: Referrer,
+    pub at: Vec<String>,
+    pub to: Reference,
+}
+
+/// Whether a resource or data source type (an [`Address::Resource`] or [`Address::Data`]) has an
+/// attribute or nested block of this name; `None` when the type is not known at all.
+pub type Attributes = fn(&Address, &str) -> Option<bool>;
+
 /// Why a document could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError(pub Vec<String>);
@@ -106,6 +151,7 @@ pub struct Document {
     moved: Vec<(String, String)>,
     forgotten: Vec<String>,
     errors: Vec<String>,
+    attributes: Option<Attributes>,
 }
 
 /// Logical names are human snake_case: stable across refactors, never hashed.
@@ -136,7 +182,7 @@ impl Document {
 
     /// Declares a variable and returns a reference to it (`var.<name>`).
     pub fn variable(&mut self, name: &str, variable: Variable) -> Expr {
-        let reference = Expr::reference(&format!("var.{name}"));
+        let reference = Expr::reference(Address::Var(name.to_owned()));
         // A required or validated variable refuses null: the checks would fail on it unclearly.
         let non_null = variable.default.is_none() || !variable.validations.is_empty();
         self.check_name("variable", name, self.variables.contains_key(name));
@@ -164,7 +210,7 @@ impl Document {
     pub fn local(&mut self, name: &str, value: impl Into<Tf>) -> Expr {
         self.check_name("local", name, self.locals.contains_key(name));
         self.locals.insert(name.to_owned(), value.into());
-        Expr::reference(&format!("local.{name}"))
+        Expr::reference(Address::Local(name.to_owned()))
     }
 
     /// Declares a resource. A duplicate or badly formed name is reported by [`Document::render`].
@@ -222,6 +268,82 @@ impl Document {
         self.errors.push(problem.into());
     }
 
+    /// Has [`Document::render`] check every attribute referenced on a resource or data source
+    /// against the provider's schema (this crate knows no provider).
+    pub fn check_attributes(&mut self, attributes: Attributes) {
+        self.attributes = Some(attributes);
+    }
+
+    /// The reference graph: every reference of every block, in block order.
+    pub fn references(&self) -> Vec<Edge> {
+        let mut edges = Vec::new();
+        let mut add = |from: Referrer, body: &Tf| {
+            body.visit_references(&mut Vec::new(), &mut |at, to| {
+                edges.push(Edge {
+                    from: from.clone(),
+                    at: at.to_vec(),
+                    to,
+                })
+            })
+        };
+        for (name, configs) in &self.providers {
+            configs
+                .iter()
+                .for_each(|c| add(Referrer::Provider(name.clone()), c));
+        }
+        for (name, body) in &self.variables {
+            add(Referrer::Variable(name.clone()), body);
+        }
+        for (name, body) in &self.locals {
+            add(Referrer::Local(name.clone()), body);
+        }
+        for (resource, body) in self.resources().chain(self.data_sources()) {
+            add(Referrer::Resource(resource), body);
+        }
+        for (name, body) in &self.outputs {
+            add(Referrer::Output(name.clone()), body);
+        }
+        edges
+    }
+
+    fn data_sources(&self) -> impl Iterator<Item = (Resource, &Tf)> {
+        self.data.iter().flat_map(|(ty, by_name)| {
+            by_name
+                .iter()
+                .map(move |(name, body)| (Resource::data(ty, name), body))
+        })
+    }
+
+    /// Problems of the reference graph: references to undeclared objects, or to attributes
+    /// their type does not have.
+    fn reference_errors(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for Edge { from, to, .. } in self.references() {
+            let declared = match &to.address {
+                Address::Resource { ty, name } => nested_contains(&self.resources, ty, name),
+                Address::Data { ty, name } => nested_contains(&self.data, ty, name),
+                Address::Var(name) => self.variables.contains_key(name),
+                Address::Local(name) => self.locals.contains_key(name),
+                Address::PathModule | Address::EachValue => true,
+            };
+            if !declared {
+                errors.push(format!(
+                    "{from} refers to {}, which is not declared",
+                    to.address
+                ));
+            } else if let (Some(attributes), Some(attribute)) = (self.attributes, &to.attribute) {
+                if attributes(&to.address, attribute) == Some(false) {
+                    errors.push(format!(
+                        "{from} refers to {}.{attribute}, an attribute its type does not have",
+                        to.address
+                    ));
+                }
+            }
+        }
+        errors.dedup();
+        errors
+    }
+
     fn check_name(&mut self, what: &str, name: &str, duplicate: bool) {
         if duplicate {
             self.errors
@@ -252,8 +374,14 @@ impl Document {
         &self,
         file_of: impl Fn(&str) -> &'static str,
     ) -> Result<BTreeMap<String, String>, RenderError> {
-        if !self.errors.is_empty() {
-            return Err(RenderError(self.errors.clone()));
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .cloned()
+            .chain(self.reference_errors())
+            .collect();
+        if !errors.is_empty() {
+            return Err(RenderError(errors));
         }
         let mut files: BTreeMap<String, BTreeMap<String, Tf>> = BTreeMap::new();
         if !self.terraform.is_empty() {
@@ -313,6 +441,11 @@ impl Document {
             .map(|(name, body)| (format!("{name}.tf.json"), to_pretty_json(&Tf::Map(body))))
             .collect())
     }
+}
+
+fn nested_contains(map: &BTreeMap<String, BTreeMap<String, Tf>>, ty: &str, name: &str) -> bool {
+    map.get(ty)
+        .is_some_and(|by_name| by_name.contains_key(name))
 }
 
 fn insert_nonempty<T>(
@@ -467,11 +600,70 @@ mod tests {
     }
 
     #[test]
+    fn a_dangling_reference_is_a_render_error() {
+        let mut doc = Document::new();
+        let gone = Resource::new("aws_sqs_queue", "gone");
+        doc.output("queue_url", "x", gone.attr("url"));
+        doc.output(
+            "region",
+            "x",
+            Expr::reference(Address::Var("region".into())),
+        );
+        let err = doc.render(|_| "main").unwrap_err();
+        assert_eq!(
+            err.0,
+            [
+                "output queue_url refers to aws_sqs_queue.gone, which is not declared",
+                "output region refers to var.region, which is not declared",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_attribute_is_a_render_error() {
+        let mut doc = Document::new();
+        let queue = doc.resource("aws_sqs_queue", "q", Block::new());
+        doc.resource(
+            "aws_sns_topic",
+            "t",
+            Block::new()
+                .set("a", queue.attr("arn"))
+                .set("b", queue.attr("nope")),
+        );
+        doc.check_attributes(|_, attribute| Some(attribute == "arn"));
+        let err = doc.render(|_| "main").unwrap_err();
+        assert_eq!(
+            err.0,
+            ["aws_sns_topic.t refers to aws_sqs_queue.q.nope, an attribute its type does not have"]
+        );
+    }
+
+    #[test]
+    fn the_graph_names_each_reference_with_where_it_is_written() {
+        let mut doc = Document::new();
+        let queue = doc.resource("aws_sqs_queue", "q", Block::new());
+        let nested = Block::new().block("env", Block::new().set("url", queue.attr("url")));
+        let topic = doc.resource("aws_sns_topic", "t", nested);
+        let edges = doc.references();
+        assert_eq!(
+            edges,
+            [Edge {
+                from: Referrer::Resource(topic),
+                at: vec!["env".into(), "url".into()],
+                to: Reference {
+                    address: queue.target(),
+                    attribute: Some("url".into())
+                },
+            }]
+        );
+    }
+
+    #[test]
     fn data_sources_are_addressed_with_the_data_prefix() {
         let mut doc = Document::new();
         let caller = doc.data("aws_caller_identity", "current", Block::new());
         assert_eq!(
-            caller.attr("account_id").hcl(),
+            caller.attr("account_id").to_hcl(),
             "data.aws_caller_identity.current.account_id"
         );
     }

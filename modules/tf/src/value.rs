@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::expr::Expr;
+use crate::expr::{Expr, Reference};
 
 /// A value in a Terraform JSON document.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,21 +53,30 @@ impl Tf {
         Tf::Template(parts.into_iter().collect())
     }
 
-    /// Every expression inside this value (references, calls), outermost first.
-    pub fn expressions(&self) -> Vec<&Expr> {
-        let mut found = Vec::new();
-        self.collect_expressions(&mut found);
-        found
+    /// Every reference inside this value, with the attribute keys leading to it (list items
+    /// and template parts add no key), in key order.
+    pub(crate) fn collect_references(&self, found: &mut Vec<Reference>) {
+        self.visit_references(&mut Vec::new(), &mut |_, r| found.push(r));
     }
 
-    fn collect_expressions<'a>(&'a self, found: &mut Vec<&'a Expr>) {
+    pub(crate) fn visit_references(
+        &self,
+        at: &mut Vec<String>,
+        visit: &mut dyn FnMut(&[String], Reference),
+    ) {
         match self {
-            Tf::Expr(e) => found.push(e),
+            Tf::Expr(e) => e.references().into_iter().for_each(|r| visit(at, r)),
             Tf::Template(parts) | Tf::List(parts) => {
-                parts.iter().for_each(|p| p.collect_expressions(found))
+                parts.iter().for_each(|p| p.visit_references(at, visit))
             }
-            Tf::Map(map) => map.values().for_each(|v| v.collect_expressions(found)),
-            Tf::Json(inner) => inner.collect_expressions(found),
+            Tf::Map(map) => {
+                for (key, value) in map {
+                    at.push(key.clone());
+                    value.visit_references(at, visit);
+                    at.pop();
+                }
+            }
+            Tf::Json(inner) => inner.visit_references(at, visit),
             Tf::Null | Tf::Bool(_) | Tf::Int(_) | Tf::Str(_) => {}
         }
     }
@@ -80,7 +89,7 @@ impl Tf {
             Tf::Bool(b) => Value::Bool(*b),
             Tf::Int(i) => Value::from(*i),
             Tf::Str(s) => Value::String(escape_template(s)),
-            Tf::Expr(e) => Value::String(format!("${{{}}}", e.hcl())),
+            Tf::Expr(e) => Value::String(format!("${{{}}}", e.to_hcl())),
             Tf::Template(parts) => Value::String(template_body(parts)),
             Tf::List(items) => Value::Array(items.iter().map(Tf::to_json).collect()),
             Tf::Map(map) => {
@@ -100,7 +109,7 @@ impl Tf {
             Tf::Bool(b) => b.to_string(),
             Tf::Int(i) => i.to_string(),
             Tf::Str(s) => quoted(s),
-            Tf::Expr(e) => format!("\"${{{}}}\"", e.hcl()),
+            Tf::Expr(e) => format!("\"${{{}}}\"", e.to_hcl()),
             Tf::Template(parts) => {
                 let body: String = parts
                     .iter()
@@ -140,7 +149,7 @@ impl Tf {
             Tf::Bool(b) => b.to_string(),
             Tf::Int(i) => i.to_string(),
             Tf::Str(s) => format!("\"{}\"", escape_quoted(s)),
-            Tf::Expr(e) => e.hcl().to_string(),
+            Tf::Expr(e) => e.to_hcl(),
             Tf::Template(parts) => format!("\"{}\"", quoted_template_body(parts)),
             Tf::List(items) => {
                 format!(
@@ -364,10 +373,6 @@ impl Block {
     pub fn provider(self, name: &str, alias: &str) -> Block {
         self.set("provider", Tf::Str(format!("{name}.{alias}")))
     }
-
-    pub fn get(&self, key: &str) -> Option<&Tf> {
-        self.0.get(key)
-    }
 }
 
 /// Terraform's `lifecycle` meta-argument.
@@ -405,7 +410,7 @@ mod tests {
 
     #[test]
     fn json_documents_keep_references_and_escape_literals() {
-        let arn = Expr::reference("aws_sqs_queue.dlq.arn");
+        let arn = crate::Resource::new("aws_sqs_queue", "dlq").attr("arn");
         let v = Tf::json(Tf::object([
             ("deadLetterTargetArn", Tf::from(arn)),
             ("maxReceiveCount", Tf::from(3)),
@@ -426,7 +431,7 @@ mod tests {
 
     #[test]
     fn templates_mix_literals_and_references() {
-        let id = Expr::reference("aws_apigatewayv2_api.ws.id");
+        let id = crate::Resource::new("aws_apigatewayv2_api", "ws").attr("id");
         let v = Tf::template([Tf::from("https://"), id.into(), Tf::from(".example/${x}")]);
         assert_eq!(
             v.to_json(),
