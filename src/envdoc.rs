@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
+use aws::lambda::HARNESS_MAPPING_PREFIX;
 use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -37,18 +38,27 @@ struct Edge {
 /// What one resource's body refers to, by the attribute keys leading to each reference.
 type Refs = Vec<(Vec<String>, Resource)>;
 
-/// The resources each resource refers to (data sources, variables and the like are no nodes).
-fn references_by_resource(doc: &Document) -> BTreeMap<Resource, Refs> {
+/// The resources each resource refers to (data sources, variables and the like are no nodes),
+/// and what each mapping the emulator's harness plays (an output, see
+/// [`aws::lambda::HARNESS_MAPPING_PREFIX`]) refers to: drawn like the mapping it stands for.
+fn references_by_resource(doc: &Document) -> (BTreeMap<Resource, Refs>, Vec<Refs>) {
     let mut by_resource: BTreeMap<Resource, Refs> = BTreeMap::new();
+    let mut played: BTreeMap<String, Refs> = BTreeMap::new();
     for tf::Edge { from, at, to } in doc.references() {
-        if let (Referrer::Resource(from), Address::Resource { ty, name }) = (from, &to.address) {
-            by_resource
-                .entry(from)
-                .or_default()
-                .push((at, Resource::new(ty, name)));
+        let Address::Resource { ty, name } = &to.address else {
+            continue;
+        };
+        let to = Resource::new(ty, name);
+        match from {
+            Referrer::Resource(from) => by_resource.entry(from).or_default().push((at, to)),
+            Referrer::Output(output) if output.starts_with(HARNESS_MAPPING_PREFIX) => {
+                let at = at.into_iter().skip(1).collect(); // inside `value`
+                played.entry(output).or_default().push((at, to));
+            }
+            _ => {}
         }
     }
-    by_resource
+    (by_resource, played.into_values().collect())
 }
 
 /// The first resource the attribute at `path` refers to.
@@ -79,24 +89,13 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
             });
         }
     };
-    let references = references_by_resource(doc);
+    let (references, played_mappings) = references_by_resource(doc);
+    let mut mappings: Vec<&Refs> = played_mappings.iter().collect();
     let none = Refs::new();
     for (resource, _) in doc.resources() {
         let refs = references.get(&resource).unwrap_or(&none);
         match resource.resource_type() {
-            "aws_lambda_event_source_mapping" => {
-                let function = referenced(refs, &["function_name"]);
-                add(
-                    referenced(refs, &["event_source_arn"]),
-                    function.clone(),
-                    "batches",
-                );
-                let on_failure = referenced(
-                    refs,
-                    &["destination_config", "on_failure", "destination_arn"],
-                );
-                add(function, on_failure, "failed records");
-            }
+            "aws_lambda_event_source_mapping" => mappings.push(refs),
             "aws_cloudwatch_event_rule" => add(
                 referenced(refs, &["event_bus_name"]),
                 Some(resource.clone()),
@@ -135,6 +134,19 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
             }
             _ => {}
         }
+    }
+    for refs in mappings {
+        let function = referenced(refs, &["function_name"]);
+        add(
+            referenced(refs, &["event_source_arn"]),
+            function.clone(),
+            "batches",
+        );
+        let on_failure = referenced(
+            refs,
+            &["destination_config", "on_failure", "destination_arn"],
+        );
+        add(function, on_failure, "failed records");
     }
     edges
 }
