@@ -4,7 +4,7 @@
 //! Each handler ([`handlers`]) is a plain async function of (event, dependencies, clock,
 //! metrics); the dependencies are the narrow traits of [`ports`], implemented over the AWS
 //! SDK in [`aws`] and by in-memory fakes in the tests. A binary's `main` only loads the
-//! configuration, builds the clients and hands the handler to `lambda_runtime`.
+//! configuration, builds the clients and hands the handler to [`shell::serve`].
 //!
 //! # Failure semantics (no event is lost)
 //!
@@ -33,6 +33,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ports;
 pub mod settings;
+pub mod shell;
 
 /// JSON logs on stdout, one line per event, with the Lambda request id of the current
 /// invocation. The level comes from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (a plain level:
