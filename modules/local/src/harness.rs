@@ -14,14 +14,14 @@ use serde_json::Value;
 use shipment::contract::env_vars;
 use tokio::task::JoinHandle;
 
-use crate::aws::{self, Clients, Credentials, REGION};
 use crate::deployed::Deployed;
 use crate::faults::FaultProxy;
 use crate::gateway::{self, Functions, WsHub};
-use crate::lambda::{Function, FunctionSpec, Invocation, LogSink};
+use crate::lambda::{EmulatedFunction, FunctionSpec, Invocation, LogSink};
 use crate::paths;
-use crate::sqs_source::SqsSource;
-use crate::stream_source::StreamSource;
+use crate::queue_poller::QueuePoller;
+use crate::sdk_clients::{self, Clients, Credentials, REGION};
+use crate::stream_poller::StreamPoller;
 use crate::terraform::{Deployment, Outputs};
 
 /// How to run the harness.
@@ -62,9 +62,9 @@ pub struct Harness {
     pub clients: Clients,
     pub deployed: Deployed,
     /// By contract name.
-    functions: BTreeMap<String, Arc<Function>>,
-    pub sqs_sources: Vec<Arc<SqsSource>>,
-    pub stream_sources: Vec<Arc<StreamSource>>,
+    functions: BTreeMap<String, Arc<EmulatedFunction>>,
+    pub sqs_sources: Vec<Arc<QueuePoller>>,
+    pub stream_sources: Vec<Arc<StreamPoller>>,
     pub ws: Option<Arc<WsHub>>,
     /// `http://127.0.0.1:<port>`.
     pub rest_endpoint: String,
@@ -121,14 +121,14 @@ impl Harness {
             if deployed_fn.role.is_empty() || roles.contains_key(&deployed_fn.role) {
                 continue;
             }
-            let session = aws::assume_role(
+            let session = sdk_clients::assume_role(
                 moto_endpoint,
                 &clients.credentials,
                 &deployed_fn.role,
                 &format!("lambda-{}", deployed_fn.contract_name),
             )
             .await
-            .with_context(|| format!("the execution role of {}", deployed_fn.name))?;
+            .with_context(|| format!("the execution role of {}", deployed_fn.deployed_name))?;
             let role_clients = Clients::with_credentials(moto_endpoint, session.clone()).await;
             roles.insert(deployed_fn.role.clone(), (session, role_clients));
         }
@@ -136,7 +136,7 @@ impl Harness {
             let function = deployed
                 .functions
                 .values()
-                .find(|f| f.name == deployed_name)
+                .find(|f| f.deployed_name == deployed_name)
                 .with_context(|| format!("{deployed_name} is not deployed"))?;
             roles
                 .get(&function.role)
@@ -163,7 +163,7 @@ impl Harness {
                 // the @connections API.
                 env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
             }
-            let (session, _) = role_of(&deployed_fn.name)?;
+            let (session, _) = role_of(&deployed_fn.deployed_name)?;
             for (key, value) in [
                 ("AWS_ENDPOINT_URL", function_endpoint.clone()),
                 ("AWS_REGION", REGION.into()),
@@ -181,7 +181,7 @@ impl Harness {
                 env.insert(key.to_owned(), value);
             }
             let spec = FunctionSpec {
-                name: deployed_fn.name.clone(),
+                deployed_name: deployed_fn.deployed_name.clone(),
                 arn: deployed_fn.arn.clone(),
                 timeout: deployed_fn.timeout,
                 memory_mb: deployed_fn.memory_mb,
@@ -194,12 +194,12 @@ impl Harness {
             };
             functions.insert(
                 contract_name.clone(),
-                Arc::new(Function::new(spec, logs.clone())),
+                Arc::new(EmulatedFunction::new(spec, logs.clone())),
             );
         }
         let by_deployed_name: Functions = functions
             .values()
-            .map(|f| (f.spec.name.clone(), f.clone()))
+            .map(|f| (f.spec.deployed_name.clone(), f.clone()))
             .collect();
 
         let mut tasks = Vec::new();
@@ -239,7 +239,7 @@ impl Harness {
             let (_, role_clients) = role_of(&mapping.function_name)?;
             if mapping.is_sqs() {
                 let source = Arc::new(
-                    SqsSource::new(
+                    QueuePoller::new(
                         mapping.clone(),
                         &clients.sqs,
                         role_clients.sqs.clone(),
@@ -252,7 +252,7 @@ impl Harness {
                 }
                 sqs_sources.push(source);
             } else if mapping.is_dynamodb_stream() {
-                let source = Arc::new(StreamSource::new(
+                let source = Arc::new(StreamPoller::new(
                     mapping.clone(),
                     role_clients.clone(),
                     function,
@@ -313,7 +313,7 @@ impl Harness {
     }
 
     /// A function by contract name (`ingest-api`).
-    pub fn function(&self, contract_name: &str) -> &Arc<Function> {
+    pub fn function(&self, contract_name: &str) -> &Arc<EmulatedFunction> {
         self.functions
             .get(contract_name)
             .unwrap_or_else(|| panic!("no function {contract_name}"))
@@ -338,7 +338,7 @@ impl Harness {
             .clients
             .lambda
             .get_function_event_invoke_config()
-            .function_name(&function.spec.name)
+            .function_name(&function.spec.deployed_name)
             .send()
             .await
             .ok()

@@ -1,4 +1,4 @@
-//! Issue 5, end to end: the rendered `generated/local` applied by real Terraform to moto on
+//! End to end: the rendered `generated/local` applied by real Terraform to moto on
 //! a free loopback port, the real packaged functions run by the harness, driven through the
 //! real queues, stream and APIs.
 //!
@@ -249,7 +249,7 @@ fn only_emulator_quirks(changes: &[PlannedChange]) -> Result<()> {
 async fn nothing_left(deployment: &Deployment, endpoint: &str) -> Result<()> {
     let state = deployment.state_list()?;
     ensure!(state.is_empty(), "terraform state still lists {state:?}");
-    let clients = local::aws::Clients::new(endpoint).await;
+    let clients = local::sdk_clients::Clients::new(endpoint).await;
     let tables = clients
         .dynamodb
         .list_tables()
@@ -935,7 +935,7 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
         "account": "123456789012", "time": "2025-04-11T01:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/shipstack-local-daily-summary"], "detail": {}
     });
-    let summary_key = |clients: &local::aws::Clients| {
+    let summary_key = |clients: &local::sdk_clients::Clients| {
         clients
             .dynamodb
             .get_item()

@@ -22,18 +22,20 @@ where
     Fut: Future<Output = Result<R, Error>>,
 {
     crate::init_tracing();
-    let config = crate::aws::load_config().await?;
+    let config = crate::sdk::load_config().await?;
     // Both live as long as the process; leaking them lets every invocation borrow them.
     let deps: &'static D = Box::leak(Box::new(deps(&config)?));
     let metrics: &'static Metrics = Box::leak(Box::new(Metrics::from_env(function)));
     // Boxed: the runtime's future nested in this one's would pass the compiler's depth limit.
-    Box::pin(lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
-        let work = handler(event, deps, metrics);
-        async move {
-            let result = work.await;
-            metrics.flush();
-            result
-        }
-    })))
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<E>| {
+            let work = handler(event, deps, metrics);
+            async move {
+                let result = work.await;
+                metrics.flush();
+                result
+            }
+        },
+    )))
     .await
 }

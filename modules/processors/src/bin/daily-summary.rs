@@ -1,7 +1,7 @@
 //! `daily-summary`: yesterday's per-status counts. See [`processors::handlers::daily_summary`].
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::daily_summary::{handle, Deps};
-use processors::{aws, settings, shell::serve};
+use processors::{sdk, settings, shell::serve};
 use serde_json::Value;
 use shipment::contract::{env_vars, functions};
 
@@ -9,11 +9,11 @@ use shipment::contract::{env_vars, functions};
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
-            store: aws::DynamoShipments::new(
+            store: sdk::DynamoShipments::new(
                 config,
                 settings::required(env_vars::SHIPMENTS_TABLE)?,
             ),
-            publisher: aws::SnsPublisher::new(config),
+            publisher: sdk::SnsPublisher::new(config),
             notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
         })
     };

@@ -2,13 +2,13 @@
 //! [`processors::handlers::event_processor`].
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::event_processor::handle;
-use processors::{aws, shell::serve};
+use processors::{sdk, shell::serve};
 use serde_json::Value;
 use shipment::contract::functions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = |config: &_| Ok(aws::writer_deps(config)?);
+    let deps = |config: &_| Ok(sdk::writer_deps(config)?);
     serve(
         functions::EVENT_PROCESSOR,
         deps,

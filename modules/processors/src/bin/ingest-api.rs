@@ -2,14 +2,14 @@
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::ingest_api::{handle, out_of_time, Deps};
-use processors::{aws, deadline::before_deadline, settings, shell::serve};
+use processors::{deadline::before_deadline, sdk, settings, shell::serve};
 use shipment::contract::{env_vars, functions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
-            store: aws::DynamoShipments::new(
+            store: sdk::DynamoShipments::new(
                 config,
                 settings::required(env_vars::SHIPMENTS_TABLE)?,
             ),

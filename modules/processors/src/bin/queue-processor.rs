@@ -3,12 +3,12 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::queue_processor::handle;
-use processors::{aws, shell::serve};
+use processors::{sdk, shell::serve};
 use shipment::contract::functions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = |config: &_| Ok(aws::writer_deps(config)?);
+    let deps = |config: &_| Ok(sdk::writer_deps(config)?);
     serve(
         functions::QUEUE_PROCESSOR,
         deps,

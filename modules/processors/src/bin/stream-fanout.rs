@@ -2,19 +2,19 @@
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::stream_fanout::{handle, Deps};
-use processors::{aws, settings, shell::serve};
+use processors::{sdk, settings, shell::serve};
 use shipment::contract::{env_vars, functions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
-            publisher: aws::SnsPublisher::new(config),
-            connections: aws::DynamoConnections::new(
+            publisher: sdk::SnsPublisher::new(config),
+            connections: sdk::DynamoConnections::new(
                 config,
                 settings::required(env_vars::CONNECTIONS_TABLE)?,
             ),
-            push: aws::WebSocketPush::new(
+            push: sdk::WebSocketPush::new(
                 config,
                 &settings::required(env_vars::WEBSOCKET_ENDPOINT)?,
             ),

@@ -3,13 +3,13 @@
 use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::websocket_handler::{handle, out_of_time};
-use processors::{aws, deadline::before_deadline, settings, shell::serve};
+use processors::{deadline::before_deadline, sdk, settings, shell::serve};
 use shipment::contract::{env_vars, functions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
-        Ok(aws::DynamoConnections::new(
+        Ok(sdk::DynamoConnections::new(
             config,
             settings::required(env_vars::CONNECTIONS_TABLE)?,
         ))
