@@ -213,7 +213,9 @@ fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<E
     let task_root = packages.join(name);
     unzip(&paths::dist().join(format!("{name}.zip")), &task_root)?;
     let mut spec = template.clone();
-    spec.deployed_name = template.deployed_name.replace(functions::QUEUE_PROCESSOR, name);
+    spec.deployed_name = template
+        .deployed_name
+        .replace(functions::QUEUE_PROCESSOR, name);
     spec.task_root = task_root;
     Ok(EmulatedFunction::new(spec, harness.logs.clone()))
 }

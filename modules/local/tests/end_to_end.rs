@@ -661,7 +661,7 @@ fn stream_diagnostics(ctx: &Ctx) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let sources: Vec<String> = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| {
             format!(
@@ -1091,7 +1091,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     let baseline = drive::item_count(clients, &ctx.table).await?;
     let stream_before: u64 = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
@@ -1131,7 +1131,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
         },
     )
     .await?;
-    let queue = &ctx.harness.sqs_sources[0].queue_url;
+    let queue = &ctx.harness.queue_pollers[0].queue_url;
     eventually(
         "the events queue empty (nothing visible or in flight)",
         Duration::from_secs(240),
@@ -1164,7 +1164,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     // bucket policy refuses the harness's write, so the harness keeps them).
     let given_up: Vec<Value> = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .flat_map(|s| s.given_up())
         .map(|g| g.invocation_record["DDBStreamBatchInfo"].clone())
@@ -1175,7 +1175,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     );
     let streamed: u64 = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
