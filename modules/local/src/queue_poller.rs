@@ -26,7 +26,7 @@ use crate::deployed::Mapping;
 use crate::lambda::{EmulatedFunction, Outcome};
 use crate::sdk_clients::{arn_name, REGION};
 
-/// Counters of one source.
+/// Counters of one queue poller.
 #[derive(Debug, Default)]
 pub struct QueuePollerStats {
     pub batches: AtomicU64,
@@ -38,7 +38,7 @@ pub struct QueuePollerStats {
     pub busy: AtomicUsize,
 }
 
-/// A running SQS mapping.
+/// The poller of an SQS event source mapping.
 pub struct QueuePoller {
     pub mapping: Mapping,
     pub queue_url: String,

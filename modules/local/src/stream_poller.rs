@@ -48,7 +48,7 @@ pub struct GivenUp {
     pub delivered: bool,
 }
 
-/// A running stream mapping.
+/// The poller of a DynamoDB stream event source mapping.
 pub struct StreamPoller {
     pub mapping: Mapping,
     pub stats: StreamStats,
