@@ -1,4 +1,4 @@
-//! Functions benchmark (issue 6): the packaged binaries on the local platform (moto, the
+//! Functions benchmark: the packaged binaries on the local platform (moto, the
 //! applied `generated/local`, the harness's Runtime API).
 //!
 //! - CPU time per 1,000 SQS events for `queue-processor`: 1,000 distinct EventBridge events
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use local::harness::unzip;
-use local::lambda::Function;
-use local::sqs_source::sqs_record;
+use local::lambda::EmulatedFunction;
+use local::queue_poller::sqs_record;
 use local::{paths, Harness};
 use serde_json::{json, Value};
 use shipment::contract::functions;
@@ -54,7 +54,7 @@ async fn queue_processor_cpu(harness: &Harness, rounds: usize) -> Result<()> {
         .deployed
         .mappings
         .iter()
-        .find(|m| m.function_name == function.spec.name && m.is_sqs())
+        .find(|m| m.function_name == function.spec.deployed_name && m.is_sqs())
         .context("no SQS mapping for queue-processor")?;
     let batch_size = mapping.batch_size.max(1) as usize;
     println!(
@@ -109,7 +109,7 @@ struct Measured {
 /// Invokes `records` in batches, one at a time on the idle instance, and requires every
 /// batch to succeed without a failed item (a failure would measure the retry path).
 async fn run_batches(
-    function: &Function,
+    function: &EmulatedFunction,
     records: &[Value],
     batch_size: usize,
 ) -> Result<Measured> {
@@ -208,14 +208,16 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
 /// A writer the environment does not deploy (the local env's `delivery: queued` has no
 /// event-processor), run with queue-processor's settings: the same writer's (table,
 /// dead-letter queue, TTL).
-fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<Function> {
+fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<EmulatedFunction> {
     let template = &harness.function(functions::QUEUE_PROCESSOR).spec;
     let task_root = packages.join(name);
     unzip(&paths::dist().join(format!("{name}.zip")), &task_root)?;
     let mut spec = template.clone();
-    spec.name = template.name.replace(functions::QUEUE_PROCESSOR, name);
+    spec.deployed_name = template
+        .deployed_name
+        .replace(functions::QUEUE_PROCESSOR, name);
     spec.task_root = task_root;
-    Ok(Function::new(spec, harness.logs.clone()))
+    Ok(EmulatedFunction::new(spec, harness.logs.clone()))
 }
 
 /// `median [min, max]` in milliseconds.

@@ -9,14 +9,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use shipment::contract::functions;
 
-use crate::aws::{function_name_of, function_of_integration_uri, Clients};
+use crate::sdk_clients::{function_name_of, function_of_integration_uri, Clients};
 
 /// A deployed function.
 #[derive(Debug, Clone)]
 pub struct DeployedFunction {
     /// The contract name (`ingest-api`), which is also the package name.
     pub contract_name: String,
-    pub name: String,
+    pub deployed_name: String,
     pub arn: String,
     /// The execution role's ARN.
     pub role: String,
@@ -124,7 +124,7 @@ impl Deployed {
     pub fn contract_name_of(&self, deployed_name: &str) -> Option<&str> {
         self.functions
             .values()
-            .find(|f| f.name == deployed_name)
+            .find(|f| f.deployed_name == deployed_name)
             .map(|f| f.contract_name.as_str())
     }
 }
@@ -180,7 +180,7 @@ async fn discover_functions(clients: &Clients) -> Result<BTreeMap<String, Deploy
             contract_name.to_owned(),
             DeployedFunction {
                 contract_name: contract_name.to_owned(),
-                name: name.clone(),
+                deployed_name: name.clone(),
                 arn: config.function_arn().unwrap_or_default().to_owned(),
                 role: config.role().unwrap_or_default().to_owned(),
                 timeout: Duration::from_secs(config.timeout().unwrap_or(3).max(1) as u64),

@@ -13,8 +13,8 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 use shipment::contract::shipments_table;
 
-use crate::aws::Clients;
 use crate::faults::{fake_authorization, http_client};
+use crate::sdk_clients::Clients;
 
 /// An HTTP answer.
 #[derive(Debug, Clone)]

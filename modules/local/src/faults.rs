@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::aws::Credentials;
+use crate::sdk_clients::Credentials;
 use anyhow::{Context, Result};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -47,7 +47,7 @@ pub async fn raw_request(
     body: Vec<u8>,
 ) -> Result<(u16, Vec<u8>)> {
     let mut request = hyper::Request::builder().method(method).uri(url);
-    for (name, value) in crate::aws::sign(method, url, &[], &body, service, credentials)? {
+    for (name, value) in crate::sdk_clients::sign(method, url, &[], &body, service, credentials)? {
         request = request.header(name, value);
     }
     let request = request
@@ -63,13 +63,13 @@ pub async fn raw_request(
 }
 
 /// An AWS Query-protocol call (`Action=...&Version=...`) to the emulator, as
-/// [`crate::aws::credentials_for`] `endpoint`; the XML answer. Used for CloudWatch: the
+/// [`crate::sdk_clients::credentials_for`] `endpoint`; the XML answer. Used for CloudWatch: the
 /// current SDK speaks the RPC v2 CBOR protocol to it, which moto does not (it answers XML,
 /// and the SDK fails with `unexpected type 0x3c`).
 pub async fn query_api(endpoint: &str, service: &str, form: &str) -> Result<String> {
     query_api_as(
         endpoint,
-        &crate::aws::credentials_for(endpoint),
+        &crate::sdk_clients::credentials_for(endpoint),
         service,
         form,
     )
@@ -92,7 +92,7 @@ pub async fn query_api_as(
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let content_type = "application/x-www-form-urlencoded; charset=utf-8";
     let mut request = hyper::Request::builder().method("POST").uri(&url);
-    for (name, value) in crate::aws::sign(
+    for (name, value) in crate::sdk_clients::sign(
         "POST",
         &url,
         &[("content-type", content_type)],
@@ -124,8 +124,8 @@ pub fn fake_authorization(service: &str) -> String {
     let day = chrono::Utc::now().format("%Y%m%d");
     format!(
         "AWS4-HMAC-SHA256 Credential={}/{day}/{}/{service}/aws4_request, SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000",
-        crate::aws::ACCESS_KEY,
-        crate::aws::REGION
+        crate::sdk_clients::ACCESS_KEY,
+        crate::sdk_clients::REGION
     )
 }
 

@@ -14,14 +14,14 @@ use serde_json::Value;
 use shipment::contract::env_vars;
 use tokio::task::JoinHandle;
 
-use crate::aws::{self, Clients, Credentials, REGION};
 use crate::deployed::Deployed;
 use crate::faults::FaultProxy;
 use crate::gateway::{self, Functions, WsHub};
-use crate::lambda::{Function, FunctionSpec, Invocation, LogSink};
+use crate::lambda::{EmulatedFunction, FunctionSpec, Invocation, LogSink};
 use crate::paths;
-use crate::sqs_source::SqsSource;
-use crate::stream_source::StreamSource;
+use crate::queue_poller::QueuePoller;
+use crate::sdk_clients::{self, Clients, Credentials, REGION};
+use crate::stream_poller::StreamPoller;
 use crate::terraform::{Deployment, Outputs};
 
 /// How to run the harness.
@@ -62,12 +62,12 @@ pub struct Harness {
     pub clients: Clients,
     pub deployed: Deployed,
     /// By contract name.
-    functions: BTreeMap<String, Arc<Function>>,
-    pub sqs_sources: Vec<Arc<SqsSource>>,
-    pub stream_sources: Vec<Arc<StreamSource>>,
+    functions: BTreeMap<String, Arc<EmulatedFunction>>,
+    pub queue_pollers: Vec<Arc<QueuePoller>>,
+    pub stream_pollers: Vec<Arc<StreamPoller>>,
     pub ws: Option<Arc<WsHub>>,
     /// `http://127.0.0.1:<port>`.
-    pub rest_endpoint: String,
+    rest_endpoint: String,
     /// `ws://127.0.0.1:<port>/<stage>`.
     pub ws_url: String,
     pub faults: Option<FaultProxy>,
@@ -80,16 +80,7 @@ impl Harness {
     pub async fn start(moto_endpoint: &str, options: HarnessOptions) -> Result<Harness> {
         paths::check_dist(&options.dist)?;
         let clients = Clients::new(moto_endpoint).await;
-        let mut deployed = Deployed::discover(&clients).await?;
-        if let Some(enabled) = deployed.mappings.iter().find(|m| m.enabled) {
-            bail!(
-                "event source mapping {} ({} -> {}) is enabled in the emulator: moto would consume the source itself (it cannot run the function), so the local env renders mappings disabled and the harness plays them",
-                enabled.uuid, enabled.source_arn, enabled.function_name
-            );
-        }
-        deployed
-            .mappings
-            .extend(options.extra_mappings.iter().cloned());
+        let deployed = discover(&clients, &options).await?;
         let faults = match options.fault_seed {
             Some(seed) => Some(FaultProxy::start(moto_endpoint, seed).await?),
             None => None,
@@ -112,172 +103,50 @@ impl Harness {
             .as_ref()
             .map(|stage| format!("http://{ws_address}/{stage}"));
 
-        // Each function runs on a session of its own execution role, as on Lambda; the
-        // pollers of its event source mappings too (Lambda's event source mappings read
-        // with the function's role). The harness plays the Lambda service: it assumes the
-        // roles as the admin.
-        let mut roles: BTreeMap<String, (Credentials, Clients)> = BTreeMap::new();
-        for deployed_fn in deployed.functions.values() {
-            if deployed_fn.role.is_empty() || roles.contains_key(&deployed_fn.role) {
-                continue;
-            }
-            let session = aws::assume_role(
-                moto_endpoint,
-                &clients.credentials,
-                &deployed_fn.role,
-                &format!("lambda-{}", deployed_fn.contract_name),
-            )
-            .await
-            .with_context(|| format!("the execution role of {}", deployed_fn.name))?;
-            let role_clients = Clients::with_credentials(moto_endpoint, session.clone()).await;
-            roles.insert(deployed_fn.role.clone(), (session, role_clients));
-        }
-        let role_of = |deployed_name: &str| -> Result<&(Credentials, Clients)> {
-            let function = deployed
-                .functions
-                .values()
-                .find(|f| f.name == deployed_name)
-                .with_context(|| format!("{deployed_name} is not deployed"))?;
-            roles
-                .get(&function.role)
-                .with_context(|| format!("{deployed_name} has no execution role"))
-        };
-
+        let roles = ExecutionRoles::assume(moto_endpoint, &clients, &deployed).await?;
         let packages = tempfile::Builder::new()
             .prefix("shipstack-functions-")
             .tempdir()?;
         let logs = LogSink::new(options.echo_logs);
-        let mut functions = BTreeMap::new();
-        for (contract_name, deployed_fn) in &deployed.functions {
-            let task_root = packages.path().join(contract_name);
-            unzip(
-                &options.dist.join(format!("{contract_name}.zip")),
-                &task_root,
-            )?;
-            let mut env = deployed_fn.variables.clone();
-            if let (Some(endpoint), true) = (
-                &management_endpoint,
-                env.contains_key(env_vars::WEBSOCKET_ENDPOINT),
-            ) {
-                // The deployed value names execute-api on AWS; locally the harness serves
-                // the @connections API.
-                env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.clone());
-            }
-            let (session, _) = role_of(&deployed_fn.name)?;
-            for (key, value) in [
-                ("AWS_ENDPOINT_URL", function_endpoint.clone()),
-                ("AWS_REGION", REGION.into()),
-                ("AWS_DEFAULT_REGION", REGION.into()),
-                ("AWS_ACCESS_KEY_ID", session.access_key_id().to_owned()),
-                (
-                    "AWS_SECRET_ACCESS_KEY",
-                    session.secret_access_key().to_owned(),
-                ),
-                (
-                    "AWS_SESSION_TOKEN",
-                    session.session_token().unwrap_or_default().to_owned(),
-                ),
-            ] {
-                env.insert(key.to_owned(), value);
-            }
-            let spec = FunctionSpec {
-                name: deployed_fn.name.clone(),
-                arn: deployed_fn.arn.clone(),
-                timeout: deployed_fn.timeout,
-                memory_mb: deployed_fn.memory_mb,
-                concurrency: deployed_fn
-                    .reserved_concurrency
-                    .filter(|n| *n > 0)
-                    .unwrap_or(10) as usize,
-                env,
-                task_root,
-            };
-            functions.insert(
-                contract_name.clone(),
-                Arc::new(Function::new(spec, logs.clone())),
-            );
-        }
+        let functions = emulated_functions(
+            &deployed,
+            &roles,
+            &options.dist,
+            packages.path(),
+            &function_endpoint,
+            management_endpoint.as_deref(),
+            &logs,
+        )?;
         let by_deployed_name: Functions = functions
             .values()
-            .map(|f| (f.spec.name.clone(), f.clone()))
+            .map(|f| (f.spec.deployed_name.clone(), f.clone()))
             .collect();
 
         let mut tasks = Vec::new();
-        let rest = gateway::rest_app(deployed.rest.clone(), by_deployed_name.clone())?;
-        tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(
-                rest_listener,
-                rest.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-        }));
-        let ws = deployed
-            .websocket
-            .clone()
-            .map(|api| WsHub::new(api, by_deployed_name.clone()));
-        if let Some(hub) = &ws {
-            let app = hub.app();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(
-                    ws_listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await;
-            }));
-        }
-
-        let mut sqs_sources = Vec::new();
-        let mut stream_sources = Vec::new();
-        for mapping in &deployed.mappings {
-            let Some(function) = by_deployed_name.get(&mapping.function_name).cloned() else {
-                bail!(
-                    "mapping {} targets {}, which is not deployed",
-                    mapping.uuid,
-                    mapping.function_name
-                );
-            };
-            let (_, role_clients) = role_of(&mapping.function_name)?;
-            if mapping.is_sqs() {
-                let source = Arc::new(
-                    SqsSource::new(
-                        mapping.clone(),
-                        &clients.sqs,
-                        role_clients.sqs.clone(),
-                        function,
-                    )
-                    .await?,
-                );
-                for _ in 0..source.pollers() {
-                    tasks.push(tokio::spawn(source.clone().run()));
-                }
-                sqs_sources.push(source);
-            } else if mapping.is_dynamodb_stream() {
-                let source = Arc::new(StreamSource::new(
-                    mapping.clone(),
-                    role_clients.clone(),
-                    function,
-                    moto_endpoint,
-                ));
-                for (shard_id, iterator) in source.open().await? {
-                    tasks.push(tokio::spawn(source.clone().run_shard(shard_id, iterator)));
-                }
-                stream_sources.push(source);
-            } else {
-                bail!(
-                    "mapping {} reads {}, a source the harness does not play",
-                    mapping.uuid,
-                    mapping.source_arn
-                );
-            }
-        }
+        let ws = serve_gateways(
+            &deployed,
+            &by_deployed_name,
+            rest_listener,
+            ws_listener,
+            &mut tasks,
+        )?;
+        let (queue_pollers, stream_pollers) = start_pollers(
+            &deployed,
+            &by_deployed_name,
+            &roles,
+            &clients,
+            moto_endpoint,
+            &mut tasks,
+        )
+        .await?;
 
         Ok(Harness {
             moto_endpoint: moto_endpoint.to_owned(),
             clients,
             deployed,
             functions,
-            sqs_sources,
-            stream_sources,
+            queue_pollers,
+            stream_pollers,
             ws_url: format!("ws://{ws_address}/{}", ws_stage.unwrap_or_default()),
             ws,
             rest_endpoint,
@@ -312,7 +181,7 @@ impl Harness {
     }
 
     /// A function by contract name (`ingest-api`).
-    pub fn function(&self, contract_name: &str) -> &Arc<Function> {
+    pub fn function(&self, contract_name: &str) -> &Arc<EmulatedFunction> {
         self.functions
             .get(contract_name)
             .unwrap_or_else(|| panic!("no function {contract_name}"))
@@ -337,7 +206,7 @@ impl Harness {
             .clients
             .lambda
             .get_function_event_invoke_config()
-            .function_name(&function.spec.name)
+            .function_name(&function.spec.deployed_name)
             .send()
             .await
             .ok()
@@ -370,13 +239,13 @@ impl Harness {
             let since = Instant::now();
             tokio::time::sleep(Duration::from_millis(600)).await;
             let mut quiet = self
-                .sqs_sources
+                .queue_pollers
                 .iter()
                 .all(|s| s.stats.busy.load(Ordering::SeqCst) == 0)
-                && self.stream_sources.iter().all(|s| s.idle_since(since))
+                && self.stream_pollers.iter().all(|s| s.idle_since(since))
                 && self.functions.values().all(|f| f.in_flight() == 0);
             if quiet {
-                for source in &self.sqs_sources {
+                for source in &self.queue_pollers {
                     let (visible, _) = self.queue_depth(&source.queue_url).await?;
                     quiet &= visible == 0;
                 }
@@ -431,6 +300,213 @@ impl Drop for Harness {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What was deployed, with the mappings the harness plays: the emulator's (which must be
+/// disabled) and the options' extra ones.
+async fn discover(clients: &Clients, options: &HarnessOptions) -> Result<Deployed> {
+    let mut deployed = Deployed::discover(clients).await?;
+    if let Some(enabled) = deployed.mappings.iter().find(|m| m.enabled) {
+        bail!(
+            "event source mapping {} ({} -> {}) is enabled in the emulator: moto would consume the source itself (it cannot run the function), so the local env renders mappings disabled and the harness plays them",
+            enabled.uuid, enabled.source_arn, enabled.function_name
+        );
+    }
+    deployed
+        .mappings
+        .extend(options.extra_mappings.iter().cloned());
+    Ok(deployed)
+}
+
+/// Sessions of the functions' execution roles, by role ARN.
+///
+/// Each function runs on a session of its own execution role, as on Lambda; the pollers of
+/// its event source mappings too (Lambda's event source mappings read with the function's
+/// role). The harness plays the Lambda service: it assumes the roles as the admin.
+struct ExecutionRoles(BTreeMap<String, (Credentials, Clients)>);
+
+impl ExecutionRoles {
+    async fn assume(moto_endpoint: &str, clients: &Clients, deployed: &Deployed) -> Result<Self> {
+        let mut roles = BTreeMap::new();
+        for deployed_fn in deployed.functions.values() {
+            if deployed_fn.role.is_empty() || roles.contains_key(&deployed_fn.role) {
+                continue;
+            }
+            let session = sdk_clients::assume_role(
+                moto_endpoint,
+                &clients.credentials,
+                &deployed_fn.role,
+                &format!("lambda-{}", deployed_fn.contract_name),
+            )
+            .await
+            .with_context(|| format!("the execution role of {}", deployed_fn.deployed_name))?;
+            let role_clients = Clients::with_credentials(moto_endpoint, session.clone()).await;
+            roles.insert(deployed_fn.role.clone(), (session, role_clients));
+        }
+        Ok(ExecutionRoles(roles))
+    }
+
+    /// The session of the function deployed as `deployed_name`.
+    fn of(&self, deployed: &Deployed, deployed_name: &str) -> Result<&(Credentials, Clients)> {
+        let function = deployed
+            .functions
+            .values()
+            .find(|f| f.deployed_name == deployed_name)
+            .with_context(|| format!("{deployed_name} is not deployed"))?;
+        self.0
+            .get(&function.role)
+            .with_context(|| format!("{deployed_name} has no execution role"))
+    }
+}
+
+/// The deployed functions, unzipped under `packages` and configured to reach the emulator
+/// (through `function_endpoint`) on their role's session; by contract name.
+fn emulated_functions(
+    deployed: &Deployed,
+    roles: &ExecutionRoles,
+    dist: &Path,
+    packages: &Path,
+    function_endpoint: &str,
+    management_endpoint: Option<&str>,
+    logs: &LogSink,
+) -> Result<BTreeMap<String, Arc<EmulatedFunction>>> {
+    let mut functions = BTreeMap::new();
+    for (contract_name, deployed_fn) in &deployed.functions {
+        let task_root = packages.join(contract_name);
+        unzip(&dist.join(format!("{contract_name}.zip")), &task_root)?;
+        let mut env = deployed_fn.variables.clone();
+        if let (Some(endpoint), true) = (
+            management_endpoint,
+            env.contains_key(env_vars::WEBSOCKET_ENDPOINT),
+        ) {
+            // The deployed value names execute-api on AWS; locally the harness serves
+            // the @connections API.
+            env.insert(env_vars::WEBSOCKET_ENDPOINT.into(), endpoint.to_owned());
+        }
+        let (session, _) = roles.of(deployed, &deployed_fn.deployed_name)?;
+        for (key, value) in [
+            ("AWS_ENDPOINT_URL", function_endpoint.to_owned()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_DEFAULT_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", session.access_key_id().to_owned()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                session.secret_access_key().to_owned(),
+            ),
+            (
+                "AWS_SESSION_TOKEN",
+                session.session_token().unwrap_or_default().to_owned(),
+            ),
+        ] {
+            env.insert(key.to_owned(), value);
+        }
+        let spec = FunctionSpec {
+            deployed_name: deployed_fn.deployed_name.clone(),
+            arn: deployed_fn.arn.clone(),
+            timeout: deployed_fn.timeout,
+            memory_mb: deployed_fn.memory_mb,
+            concurrency: deployed_fn
+                .reserved_concurrency
+                .filter(|n| *n > 0)
+                .unwrap_or(10) as usize,
+            env,
+            task_root,
+        };
+        functions.insert(
+            contract_name.clone(),
+            Arc::new(EmulatedFunction::new(spec, logs.clone())),
+        );
+    }
+    Ok(functions)
+}
+
+/// Serves the REST API, and the WebSocket API when one is deployed, on their listeners.
+fn serve_gateways(
+    deployed: &Deployed,
+    functions: &Functions,
+    rest_listener: tokio::net::TcpListener,
+    ws_listener: tokio::net::TcpListener,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<Arc<WsHub>>> {
+    let rest = gateway::rest_app(deployed.rest.clone(), functions.clone())?;
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(
+            rest_listener,
+            rest.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    }));
+    let ws = deployed
+        .websocket
+        .clone()
+        .map(|api| WsHub::new(api, functions.clone()));
+    if let Some(hub) = &ws {
+        let app = hub.app();
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(
+                ws_listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        }));
+    }
+    Ok(ws)
+}
+
+/// Starts a poller for each event source mapping, reading with its function's role.
+async fn start_pollers(
+    deployed: &Deployed,
+    functions: &Functions,
+    roles: &ExecutionRoles,
+    clients: &Clients,
+    moto_endpoint: &str,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(Vec<Arc<QueuePoller>>, Vec<Arc<StreamPoller>>)> {
+    let mut queue_pollers = Vec::new();
+    let mut stream_pollers = Vec::new();
+    for mapping in &deployed.mappings {
+        let Some(function) = functions.get(&mapping.function_name).cloned() else {
+            bail!(
+                "mapping {} targets {}, which is not deployed",
+                mapping.uuid,
+                mapping.function_name
+            );
+        };
+        let (_, role_clients) = roles.of(deployed, &mapping.function_name)?;
+        if mapping.is_sqs() {
+            let poller = Arc::new(
+                QueuePoller::new(
+                    mapping.clone(),
+                    &clients.sqs,
+                    role_clients.sqs.clone(),
+                    function,
+                )
+                .await?,
+            );
+            for _ in 0..poller.pollers() {
+                tasks.push(tokio::spawn(poller.clone().run()));
+            }
+            queue_pollers.push(poller);
+        } else if mapping.is_dynamodb_stream() {
+            let poller = Arc::new(StreamPoller::new(
+                mapping.clone(),
+                role_clients.clone(),
+                function,
+                moto_endpoint,
+            ));
+            for (shard_id, iterator) in poller.open().await? {
+                tasks.push(tokio::spawn(poller.clone().run_shard(shard_id, iterator)));
+            }
+            stream_pollers.push(poller);
+        } else {
+            bail!(
+                "mapping {} reads {}, a source the harness does not play",
+                mapping.uuid,
+                mapping.source_arn
+            );
+        }
+    }
+    Ok((queue_pollers, stream_pollers))
 }
 
 /// Unzips a package; `bootstrap` must be in it and executable.

@@ -30,7 +30,7 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
     /// Deployed name (`shipstack-local-ingest-api`).
-    pub name: String,
+    pub deployed_name: String,
     pub arn: String,
     pub timeout: Duration,
     pub memory_mb: i32,
@@ -56,11 +56,11 @@ impl FunctionSpec {
         std::fs::create_dir_all(task_root)?;
         std::os::unix::fs::symlink(binary, task_root.join("bootstrap"))?;
         Ok(FunctionSpec {
-            name: name.to_owned(),
+            deployed_name: name.to_owned(),
             arn: format!(
                 "arn:aws:lambda:{}:{}:function:{name}",
-                crate::aws::REGION,
-                crate::aws::ACCOUNT
+                crate::sdk_clients::REGION,
+                crate::sdk_clients::ACCOUNT
             ),
             timeout,
             memory_mb: 128,
@@ -74,7 +74,7 @@ impl FunctionSpec {
     pub fn reserved_variables(&self) -> Vec<(&'static str, String)> {
         let root = self.task_root.display().to_string();
         vec![
-            ("AWS_LAMBDA_FUNCTION_NAME", self.name.clone()),
+            ("AWS_LAMBDA_FUNCTION_NAME", self.deployed_name.clone()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -82,11 +82,11 @@ impl FunctionSpec {
             ),
             (
                 "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", self.name),
+                format!("/aws/lambda/{}", self.deployed_name),
             ),
             (
                 "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("local/[$LATEST]{}", self.name),
+                format!("local/[$LATEST]{}", self.deployed_name),
             ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
             ("_HANDLER", "bootstrap".into()),
@@ -175,7 +175,7 @@ impl LogSink {
 }
 
 /// A deployed function, run locally.
-pub struct Function {
+pub struct EmulatedFunction {
     pub spec: FunctionSpec,
     permits: Semaphore,
     idle: Mutex<Vec<Instance>>,
@@ -185,9 +185,9 @@ pub struct Function {
     counter: AtomicU64,
 }
 
-impl Function {
-    pub fn new(spec: FunctionSpec, logs: LogSink) -> Function {
-        Function {
+impl EmulatedFunction {
+    pub fn new(spec: FunctionSpec, logs: LogSink) -> EmulatedFunction {
+        EmulatedFunction {
             permits: Semaphore::new(spec.concurrency.max(1)),
             spec,
             idle: Mutex::new(Vec::new()),
@@ -258,7 +258,7 @@ impl Function {
         if !outcome.is_ok() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
             self.logs.line(
-                &self.spec.name,
+                &self.spec.deployed_name,
                 format!("invocation {request_id} failed: {outcome:?}"),
             );
         }
@@ -418,7 +418,7 @@ impl Instance {
         .flatten()
         {
             let logs = logs.clone();
-            let name = spec.name.clone();
+            let name = spec.deployed_name.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {

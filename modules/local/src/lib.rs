@@ -1,18 +1,18 @@
 //! The platform end to end on an emulated AWS, without an AWS account.
 //!
 //! - [`moto`]: moto's server on a loopback port, killed on drop;
+//! - [`sdk_clients`]: SDK clients, credentials and request signing for the emulator;
 //! - [`terraform`]: `apply` / `plan` / `destroy` of a temporary copy of `generated/local`;
 //! - [`lambda`]: a Lambda Runtime API that runs the packaged `bootstrap` binaries as Lambda
 //!   does (one invocation per instance, concurrency capped, timeouts, crashes);
 //! - [`deployed`]: what was deployed, read back from the emulator (functions, event source
 //!   mappings, API routes), never from the Terraform files;
-//! - [`sqs_source`], [`stream_source`]: the event source mappings' pollers, playing Lambda's
+//! - [`queue_poller`], [`stream_poller`]: the event source mappings' pollers, playing Lambda's
 //!   part (moto would consume the sources itself, so the local env renders them disabled);
 //! - [`gateway`]: API Gateway's REST and WebSocket front doors and the `@connections` API;
 //! - [`faults`]: a fault-injecting proxy between the functions and the emulator;
 //! - [`harness`]: all of it together.
 
-pub mod aws;
 pub mod deployed;
 pub mod drive;
 pub mod faults;
@@ -21,10 +21,15 @@ pub mod harness;
 pub mod lambda;
 pub mod moto;
 pub mod paths;
-pub mod sqs_source;
-pub mod stream_source;
+pub mod queue_poller;
+pub mod sdk_clients;
+pub mod stream_poller;
 pub mod terraform;
 
 pub use harness::{Harness, HarnessOptions};
 pub use moto::Moto;
 pub use terraform::Deployment;
+
+// `terraform.rs` still names the old module path; it is left untouched here because its
+// stream-mapping rewrite is being replaced separately.
+use sdk_clients as aws;

@@ -8,7 +8,7 @@
 //!   set to the [`BOOTSTRAP_REQUESTS`] that create an admin user; from then on only that
 //!   user's keys and role sessions it assumes are accepted, and every call must be allowed
 //!   by the caller's policies. The admin's keys are registered for the endpoint
-//!   ([`crate::aws::register_credentials`]): Terraform and the harness act as the admin,
+//!   ([`crate::sdk_clients::register_credentials`]): Terraform and the harness act as the admin,
 //!   each function and poller as its execution role.
 
 use std::net::{TcpListener, TcpStream};
@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::aws::{self, Credentials};
 use crate::faults::iam_api;
 use crate::paths;
+use crate::sdk_clients::{self, Credentials};
 
 /// A running `moto_server`.
 pub struct Moto {
@@ -80,7 +80,7 @@ impl Moto {
             .env_remove("MOTO_IAM_LOAD_MANAGED_POLICIES");
         let mut moto = Moto::spawn(command, &python, port)?;
         let admin = moto.bootstrap_admin().await?;
-        aws::register_credentials(&moto.endpoint(), admin.clone());
+        sdk_clients::register_credentials(&moto.endpoint(), admin.clone());
         moto.admin = Some(admin);
         Ok(moto)
     }
@@ -149,7 +149,7 @@ impl Moto {
         .await
         .context("bootstrap iam:CreateAccessKey")?;
         let field = |tag: &str| {
-            aws::xml_text(&key, tag)
+            sdk_clients::xml_text(&key, tag)
                 .map(str::to_owned)
                 .with_context(|| format!("no <{tag}> in the CreateAccessKey answer {key}"))
         };
@@ -165,7 +165,7 @@ impl Moto {
             &endpoint,
             &format!(
                 "Action=PutUserPolicy&UserName={ADMIN_USER}&PolicyName=admin&PolicyDocument={}",
-                aws::form_encode(policy)
+                sdk_clients::form_encode(policy)
             ),
         )
         .await
@@ -184,7 +184,7 @@ impl Moto {
         );
         let refused = crate::faults::query_api_as(
             &endpoint,
-            &aws::test_credentials(),
+            &sdk_clients::test_credentials(),
             "sts",
             "Action=GetCallerIdentity&Version=2011-06-15",
         )
@@ -217,7 +217,9 @@ impl Moto {
     /// The credentials with every permission: the admin's under IAM enforcement, else the
     /// test credentials.
     pub fn credentials(&self) -> Credentials {
-        self.admin.clone().unwrap_or_else(aws::test_credentials)
+        self.admin
+            .clone()
+            .unwrap_or_else(sdk_clients::test_credentials)
     }
 
     /// Stops it now (also done on drop).
@@ -231,7 +233,7 @@ impl Drop for Moto {
     fn drop(&mut self) {
         self.stop();
         if self.admin.is_some() {
-            aws::unregister_credentials(&self.endpoint());
+            sdk_clients::unregister_credentials(&self.endpoint());
         }
     }
 }

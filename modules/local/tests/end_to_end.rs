@@ -1,4 +1,4 @@
-//! Issue 5, end to end: the rendered `generated/local` applied by real Terraform to moto on
+//! End to end: the rendered `generated/local` applied by real Terraform to moto on
 //! a free loopback port, the real packaged functions run by the harness, driven through the
 //! real queues, stream and APIs.
 //!
@@ -246,7 +246,7 @@ fn only_emulator_quirks(changes: &[PlannedChange]) -> Result<()> {
 async fn nothing_left(deployment: &Deployment, endpoint: &str) -> Result<()> {
     let state = deployment.state_list()?;
     ensure!(state.is_empty(), "terraform state still lists {state:?}");
-    let clients = local::aws::Clients::new(endpoint).await;
+    let clients = local::sdk_clients::Clients::new(endpoint).await;
     let tables = clients
         .dynamodb
         .list_tables()
@@ -658,7 +658,7 @@ fn stream_diagnostics(ctx: &Ctx) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let sources: Vec<String> = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| {
             format!(
@@ -932,7 +932,7 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
         "account": "123456789012", "time": "2025-04-11T01:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/shipstack-local-daily-summary"], "detail": {}
     });
-    let summary_key = |clients: &local::aws::Clients| {
+    let summary_key = |clients: &local::sdk_clients::Clients| {
         clients
             .dynamodb
             .get_item()
@@ -1088,7 +1088,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     let baseline = drive::item_count(clients, &ctx.table).await?;
     let stream_before: u64 = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
@@ -1128,7 +1128,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
         },
     )
     .await?;
-    let queue = &ctx.harness.sqs_sources[0].queue_url;
+    let queue = &ctx.harness.queue_pollers[0].queue_url;
     eventually(
         "the events queue empty (nothing visible or in flight)",
         Duration::from_secs(240),
@@ -1161,7 +1161,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     // bucket policy refuses the harness's write, so the harness keeps them).
     let given_up: Vec<Value> = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .flat_map(|s| s.given_up())
         .map(|g| g.invocation_record["DDBStreamBatchInfo"].clone())
@@ -1172,7 +1172,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
     );
     let streamed: u64 = ctx
         .harness
-        .stream_sources
+        .stream_pollers
         .iter()
         .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
         .sum();

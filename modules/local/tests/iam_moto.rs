@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use local::aws::{self, form_encode, Clients};
 use local::faults::iam_api;
+use local::sdk_clients::{self, form_encode, Clients};
 use local::Moto;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
     let admin = Clients::new(&endpoint).await;
 
     // The test keys are refused; the admin's work, body-less GETs included.
-    let refused = Clients::with_credentials(&endpoint, aws::test_credentials()).await;
+    let refused = Clients::with_credentials(&endpoint, sdk_clients::test_credentials()).await;
     let error = refused.dynamodb.list_tables().send().await.unwrap_err();
     assert_eq!(
         error.raw_response().map(|r| r.status().as_u16()),
@@ -107,7 +107,7 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
     )
     .await
     .unwrap();
-    let role_arn = aws::xml_text(&created, "Arn").unwrap().to_owned();
+    let role_arn = sdk_clients::xml_text(&created, "Arn").unwrap().to_owned();
     iam_api(
         &endpoint,
         &format!(
@@ -117,7 +117,7 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
     )
     .await
     .unwrap();
-    let session = aws::assume_role(&endpoint, &moto.credentials(), &role_arn, "lambda-fn")
+    let session = sdk_clients::assume_role(&endpoint, &moto.credentials(), &role_arn, "lambda-fn")
         .await
         .unwrap();
     let role = Clients::with_credentials(&endpoint, session).await;

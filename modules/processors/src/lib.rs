@@ -3,8 +3,8 @@
 //!
 //! Each handler ([`handlers`]) is a plain async function of (event, dependencies, clock,
 //! metrics); the dependencies are the narrow traits of [`ports`], implemented over the AWS
-//! SDK in [`aws`] and by in-memory fakes in the tests. A binary's `main` only loads the
-//! configuration, builds the clients and hands the handler to `lambda_runtime`.
+//! SDK in [`sdk`] and by in-memory fakes in the tests. A binary's `main` only loads the
+//! configuration, builds the clients and hands the handler to [`shell::serve`].
 //!
 //! # Failure semantics (no event is lost)
 //!
@@ -25,14 +25,15 @@
 //! One JSON log line per event (with `shipment_id`) via `tracing`, and CloudWatch Embedded
 //! Metric Format lines per invocation ([`metrics`]).
 
-pub mod aws;
 pub mod deadline;
 pub mod dynamo_json;
 pub mod handlers;
 pub mod ingest;
 pub mod metrics;
 pub mod ports;
+pub mod sdk;
 pub mod settings;
+pub mod shell;
 
 /// JSON logs on stdout, one line per event, with the Lambda request id of the current
 /// invocation. The level comes from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (a plain level:

@@ -1,6 +1,6 @@
 //! What the handlers need from AWS, as narrow traits: the handlers are plain async
 //! functions of (event, dependencies), so tests drive them with in-memory fakes and the
-//! binaries with the SDK-backed [`crate::aws`] implementations.
+//! binaries with the SDK-backed [`crate::sdk`] implementations.
 
 use std::fmt;
 use std::future::Future;

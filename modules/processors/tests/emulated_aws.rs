@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::encodings::Body;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use processors::aws::WebSocketPush;
 use processors::handlers::{
     daily_summary, event_processor, ingest_api, queue_processor, stream_fanout, websocket_handler,
 };
+use processors::sdk::WebSocketPush;
 use serde_json::{json, Value};
 use shipment::contract::{dead_letter, functions, shipments_table as st};
 use shipment::{AttrValue, Item};
@@ -383,8 +383,8 @@ async fn daily_summary_counts_with_the_status_index_and_overwrites_on_rerun() {
 async fn sdk_failures_other_than_a_conditional_check_are_retried_not_dropped() {
     let cloud = Cloud::start().await;
     let deps = queue_processor::Deps {
-        store: processors::aws::DynamoShipments::new(&cloud.config, "no-such-table"),
-        dead_letters: processors::aws::SqsDeadLetters::new(
+        store: processors::sdk::DynamoShipments::new(&cloud.config, "no-such-table"),
+        dead_letters: processors::sdk::SqsDeadLetters::new(
             &cloud.config,
             format!("{}/123456789012/no-such-queue", cloud.moto.endpoint()),
         ),

@@ -3,8 +3,8 @@
 use processors::metrics::Metrics;
 use std::time::Duration;
 
-use processors::aws::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
 use processors::deadline::ANSWER_MARGIN;
+use processors::sdk::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
 use processors::settings::{parse_function_timeout, parse_ttl_days, DEFAULT_EVENT_TTL_DAYS};
 use serde_json::json;
 use shipment::contract::metrics as metric;

@@ -92,14 +92,12 @@ pub mod connections_table {
     pub const TTL_ATTRIBUTE: &str = "expiresAt";
 }
 
-/// EventBridge vocabulary: the sources and detail types the bus rules match. Seeds 002
-/// (`shipment.service`, `shipment.*`) and 003/004 (`logistics.shipments`, `Shipment Update`,
-/// ...) both publish unchanged.
+/// EventBridge vocabulary: the sources and detail types the bus rules match. Both
+/// publishers (`shipment.service`, `shipment.*`; `logistics.shipments`, `Shipment Update`, ...)
+/// are matched unchanged.
 pub mod events {
     /// Event sources routed to the processors.
     pub const SOURCES: [&str; 2] = ["logistics.shipments", "shipment.service"];
-    /// Source of the events this platform itself publishes (none are routed back).
-    pub const OWN_SOURCE: &str = "shipstack";
 }
 
 /// Custom metrics namespace of the Embedded Metric Format lines.

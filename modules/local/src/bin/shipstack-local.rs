@@ -219,9 +219,9 @@ fn down(port: u16) -> Result<()> {
         if let Ok(key) = std::fs::read_to_string(work.join("admin.key")) {
             let mut lines = key.lines();
             if let (Some(id), Some(secret)) = (lines.next(), lines.next()) {
-                local::aws::register_credentials(
+                local::sdk_clients::register_credentials(
                     &endpoint,
-                    local::aws::Credentials::new(id, secret, None, None, "emulator admin"),
+                    local::sdk_clients::Credentials::new(id, secret, None, None, "emulator admin"),
                 );
             }
         }

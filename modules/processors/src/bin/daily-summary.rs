@@ -1,24 +1,28 @@
 //! `daily-summary`: yesterday's per-status counts. See [`processors::handlers::daily_summary`].
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::daily_summary::{handle, Deps};
-use processors::{aws, metrics::Metrics, settings};
+use processors::{sdk, settings, shell::serve};
 use serde_json::Value;
 use shipment::contract::{env_vars, functions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    processors::init_tracing();
-    let config = aws::load_config().await?;
-    let deps = &Deps {
-        store: aws::DynamoShipments::new(&config, settings::required(env_vars::SHIPMENTS_TABLE)?),
-        publisher: aws::SnsPublisher::new(&config),
-        notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
+    let deps = |config: &_| {
+        Ok(Deps {
+            store: sdk::DynamoShipments::new(
+                config,
+                settings::required(env_vars::SHIPMENTS_TABLE)?,
+            ),
+            publisher: sdk::SnsPublisher::new(config),
+            notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
+        })
     };
-    let metrics = &Metrics::from_env(functions::DAILY_SUMMARY);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let result = handle(event.payload, deps, chrono::Utc::now(), metrics).await;
-        metrics.flush();
-        result.map_err(Error::from)
-    }))
+    serve(
+        functions::DAILY_SUMMARY,
+        deps,
+        |event: LambdaEvent<Value>, deps, metrics| async move {
+            Ok(handle(event.payload, deps, chrono::Utc::now(), metrics).await?)
+        },
+    )
     .await
 }

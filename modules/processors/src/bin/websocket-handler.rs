@@ -1,27 +1,28 @@
 //! `websocket-handler`: `$connect`, `$disconnect`, `$default`. See
 //! [`processors::handlers::websocket_handler`].
 use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::websocket_handler::{handle, out_of_time};
-use processors::{aws, deadline::before_deadline, metrics::Metrics, settings};
+use processors::{deadline::before_deadline, sdk, settings, shell::serve};
 use shipment::contract::{env_vars, functions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    processors::init_tracing();
-    let config = aws::load_config().await?;
-    let connections =
-        &aws::DynamoConnections::new(&config, settings::required(env_vars::CONNECTIONS_TABLE)?);
-    let metrics = &Metrics::from_env(functions::WEBSOCKET_HANDLER);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+    let deps = |config: &_| {
+        Ok(sdk::DynamoConnections::new(
+            config,
+            settings::required(env_vars::CONNECTIONS_TABLE)?,
+        ))
+    };
+    serve(
+        functions::WEBSOCKET_HANDLER,
+        deps,
+        |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>, connections, metrics| async move {
             let work = handle(event.payload, connections, chrono::Utc::now(), metrics);
-            let response = before_deadline(event.context.deadline, work)
+            Ok(before_deadline(event.context.deadline, work)
                 .await
-                .unwrap_or_else(|| out_of_time(metrics));
-            metrics.flush();
-            Ok::<_, Error>(response)
+                .unwrap_or_else(|| out_of_time(metrics)))
         },
-    ))
+    )
     .await
 }

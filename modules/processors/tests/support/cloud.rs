@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
-use processors::aws::{from_sdk, DynamoConnections, DynamoShipments, SnsPublisher, SqsDeadLetters};
+use processors::sdk::{from_sdk, DynamoConnections, DynamoShipments, SnsPublisher, SqsDeadLetters};
 use serde_json::Value;
 use shipment::contract::{connections_table as ct, shipments_table as st};
 use shipment::Item;
@@ -60,7 +60,7 @@ pub struct Published {
 impl Cloud {
     pub async fn start() -> Cloud {
         let moto = Moto::start().expect("moto (scripts/setup-python installs it)");
-        let config = local::aws::sdk_config(&moto.endpoint()).await;
+        let config = local::sdk_clients::sdk_config(&moto.endpoint()).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);

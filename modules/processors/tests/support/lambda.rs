@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use local::lambda::{Function, FunctionSpec, LogSink};
+use local::lambda::{EmulatedFunction, FunctionSpec, LogSink};
 use serde_json::Value;
 
 /// A function built by cargo, with its own directory for `bootstrap`.
 pub struct Lambda {
-    pub function: Function,
+    pub function: EmulatedFunction,
     logs: LogSink,
     _task_root: tempfile::TempDir,
 }
@@ -28,7 +28,7 @@ impl Lambda {
                 .expect("link bootstrap");
         let logs = LogSink::new(echo);
         Lambda {
-            function: Function::new(spec, logs.clone()),
+            function: EmulatedFunction::new(spec, logs.clone()),
             logs,
             _task_root: task_root,
         }
@@ -36,7 +36,7 @@ impl Lambda {
 
     /// The function's log lines (stdout and stderr), oldest first.
     pub fn log_lines(&self) -> Vec<String> {
-        let prefix = format!("[{}] ", self.function.spec.name);
+        let prefix = format!("[{}] ", self.function.spec.deployed_name);
         self.logs
             .recent()
             .iter()

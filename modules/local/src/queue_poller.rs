@@ -6,7 +6,7 @@
 //! - `ReportBatchItemFailures` and a `batchItemFailures` answer: every message but the
 //!   listed ones is deleted; an empty, unknown or malformed identifier fails the whole batch
 //!   (Lambda's rule).
-//! - Function error or timeout: nothing is deleted.
+//! - EmulatedFunction error or timeout: nothing is deleted.
 //!
 //! Messages not deleted stay in flight until the queue's own visibility timeout ends and are
 //! received again; after `maxReceiveCount` receives the queue's redrive policy (the
@@ -22,13 +22,13 @@ use anyhow::{Context, Result};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{json, Map, Value};
 
-use crate::aws::{arn_name, REGION};
 use crate::deployed::Mapping;
-use crate::lambda::{Function, Outcome};
+use crate::lambda::{EmulatedFunction, Outcome};
+use crate::sdk_clients::{arn_name, REGION};
 
-/// Counters of one source.
+/// Counters of one queue poller.
 #[derive(Debug, Default)]
-pub struct SourceStats {
+pub struct QueuePollerStats {
     pub batches: AtomicU64,
     pub records: AtomicU64,
     pub deleted: AtomicU64,
@@ -38,16 +38,16 @@ pub struct SourceStats {
     pub busy: AtomicUsize,
 }
 
-/// A running SQS mapping.
-pub struct SqsSource {
+/// The poller of an SQS event source mapping.
+pub struct QueuePoller {
     pub mapping: Mapping,
     pub queue_url: String,
-    pub stats: SourceStats,
+    pub stats: QueuePollerStats,
     sqs: aws_sdk_sqs::Client,
-    function: Arc<Function>,
+    function: Arc<EmulatedFunction>,
 }
 
-impl SqsSource {
+impl QueuePoller {
     /// `lookup` finds the queue's URL (Lambda knows it; the function's role need not
     /// allow sqs:GetQueueUrl); `sqs` receives and deletes, so it should act as the
     /// function's execution role, as Lambda's mapping does.
@@ -55,8 +55,8 @@ impl SqsSource {
         mapping: Mapping,
         lookup: &aws_sdk_sqs::Client,
         sqs: aws_sdk_sqs::Client,
-        function: Arc<Function>,
-    ) -> Result<SqsSource> {
+        function: Arc<EmulatedFunction>,
+    ) -> Result<QueuePoller> {
         let queue_url = lookup
             .get_queue_url()
             .queue_name(arn_name(&mapping.source_arn))
@@ -66,10 +66,10 @@ impl SqsSource {
             .queue_url()
             .unwrap_or_default()
             .to_owned();
-        Ok(SqsSource {
+        Ok(QueuePoller {
             mapping,
             queue_url,
-            stats: SourceStats::default(),
+            stats: QueuePollerStats::default(),
             sqs,
             function,
         })

@@ -1,384 +1,32 @@
-//! API Gateway's front doors, routed as deployed (see [`crate::deployed`]):
-//!
-//! - REST: `http://127.0.0.1:<rest port>/<stage><resource path>`; each method integrated
-//!   with a function (`AWS_PROXY`) gets the REST proxy event (`ApiGatewayProxyRequest`); the
-//!   method's request validator and `application/json` model are applied first (400
-//!   `Invalid request body`, as API Gateway answers); a method with `AWS_IAM` authorization
-//!   needs a SigV4 `Authorization` header (403 `Missing Authentication Token` otherwise).
-//!   **The signature is not verified**: the emulator has no real credentials to check it
-//!   against.
-//! - WebSocket: `ws://127.0.0.1:<ws port>/<stage>`; `$connect` runs before the upgrade is
-//!   accepted (a non-2xx answer refuses it), messages are routed by the API's route
-//!   selection expression (`$request.body.action`) to their route or `$default`, and
-//!   `$disconnect` runs when the socket closes. An integration's reply goes back to the
-//!   client only when the route has a route response, as in API Gateway.
-//! - The `@connections` management API on the WebSocket port
-//!   (`http://127.0.0.1:<ws port>/<stage>/@connections/{id}`): `POST` sends to a live
-//!   connection (200) or answers 410 `GoneException` for closed ones and ones marked stale
-//!   with [`WsHub::mark_stale`]; every post is recorded for assertions.
+//! The WebSocket front door (`$connect`, routed messages, `$disconnect`) and the
+//! `@connections` management API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use anyhow::Result;
-use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayWebsocketProxyRequest};
-use axum::body::{Body, Bytes};
+use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
+use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::aws::ACCOUNT;
-use crate::deployed::{RestRoute, WebSocketApi};
-use crate::lambda::{Function, Outcome};
+use crate::deployed::WebSocketApi;
+use crate::lambda::Outcome;
 
-/// Functions by deployed name.
-pub type Functions = BTreeMap<String, Arc<Function>>;
-
-fn now_epoch_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as i64
-}
-
-fn request_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%d/%b/%Y:%H:%M:%S +0000")
-        .to_string()
-}
-
-/// A connection id shaped like API Gateway's (`L0SM9cOFvHcCIhw=`: 16 base64 characters).
-fn new_id(counter: &AtomicU64) -> String {
-    let n = counter.fetch_add(1, Ordering::Relaxed) as u32;
-    let t = now_epoch_ms() as u64;
-    let mut bytes = [0u8; 11];
-    bytes[..4].copy_from_slice(&n.to_be_bytes());
-    bytes[4..].copy_from_slice(&t.to_be_bytes()[1..]);
-    base64::engine::general_purpose::STANDARD
-        .encode(bytes)
-        .replace('/', "_")
-        .replace('+', "-")
-}
-
-/// A SigV4 `Authorization` header (or presigned query): present, not verified.
-fn sigv4_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
-    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
-        let credential = rest.split("Credential=").nth(1)?;
-        return credential.split('/').next().map(str::to_owned);
-    }
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
-        .and_then(|c| c.split("%2F").next().or_else(|| c.split('/').next()))
-        .map(str::to_owned)
-}
-
-fn header_maps(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
-    single_and_multi(headers.iter().map(|(name, value)| {
-        (
-            name.as_str().to_owned(),
-            value.to_str().unwrap_or_default().to_owned(),
-        )
-    }))
-}
-
-/// API Gateway's pair of maps: the last value per name, and every value per name.
-fn single_and_multi(
-    pairs: impl Iterator<Item = (String, String)>,
-) -> (Map<String, Value>, Map<String, Value>) {
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in pairs {
-        single.insert(name.clone(), json!(value));
-        if let Some(values) = multi
-            .entry(name)
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            values.push(json!(value));
-        }
-    }
-    (single, multi)
-}
-
-fn query_maps(query: &str) -> (Value, Value) {
-    if query.is_empty() {
-        return (Value::Null, Value::Null);
-    }
-    let (single, multi) =
-        single_and_multi(query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k.to_owned(), v.to_owned())
-        }));
-    (Value::Object(single), Value::Object(multi))
-}
-
-fn api_error(status: StatusCode, message: &str, kind: &str) -> Response {
-    let mut response = (status, axum::Json(json!({"message": message}))).into_response();
-    if let Ok(kind) = kind.parse() {
-        response.headers_mut().insert("x-amzn-errortype", kind);
-    }
-    response
-}
-
-// ---------------------------------------------------------------- REST
-
-struct RestState {
-    routes: Vec<(RestRoute, Option<jsonschema::Validator>)>,
-    functions: Functions,
-    counter: AtomicU64,
-}
-
-/// Serves the REST routes on `listener`.
-pub fn rest_app(routes: Vec<RestRoute>, functions: Functions) -> Result<Router> {
-    let mut compiled = Vec::new();
-    for route in routes {
-        let validator =
-            match &route.body_schema {
-                Some(schema) => Some(jsonschema::validator_for(schema).map_err(|e| {
-                    anyhow::anyhow!("model of {} {}: {e}", route.method, route.path)
-                })?),
-                None => None,
-            };
-        compiled.push((route, validator));
-    }
-    let state = Arc::new(RestState {
-        routes: compiled,
-        functions,
-        counter: AtomicU64::new(1),
-    });
-    Ok(Router::new().fallback(rest).with_state(state))
-}
-
-async fn rest(State(state): State<Arc<RestState>>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let peer = ConnectInfo::<SocketAddr>::from_request_parts(&mut parts, &())
-        .await
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|_| "127.0.0.1".into());
-    let Ok(body) = axum::body::to_bytes(body, 10 * 1024 * 1024).await else {
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request Too Long",
-            "RequestTooLongException",
-        );
-    };
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or_default().to_owned();
-    let found = state.routes.iter().find(|(route, _)| {
-        route.method.eq_ignore_ascii_case(parts.method.as_str())
-            && path.trim_end_matches('/') == format!("/{}{}", route.stage, route.path)
-    });
-    let Some((route, validator)) = found else {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
-        );
-    };
-    let access_key = sigv4_access_key(&parts.headers, &query);
-    if route.authorization == "AWS_IAM" && access_key.is_none() {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
-        );
-    }
-    if let Some(validator) = validator {
-        let json_body = parts
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|ct| ct.starts_with("application/json"));
-        if json_body {
-            let valid = serde_json::from_slice::<Value>(&body)
-                .map(|value| validator.is_valid(&value))
-                .unwrap_or(false);
-            if !valid {
-                return api_error(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid request body",
-                    "BadRequestException",
-                );
-            }
-        }
-    }
-    let Some(function) = state.functions.get(&route.function) else {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error",
-            "InternalServerErrorException",
-        );
-    };
-    let epoch = now_epoch_ms();
-    let request_id = uuid_like(&state.counter);
-    let (headers, multi_headers) = header_maps(&parts.headers);
-    let (qs, multi_qs) = query_maps(&query);
-    let (text, base64_encoded) = match std::str::from_utf8(&body) {
-        Ok(text) => (text.to_owned(), false),
-        Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(&body),
-            true,
-        ),
-    };
-    let user_agent = parts
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok());
-    let event = json!({
-        "resource": route.path,
-        "path": route.path,
-        "httpMethod": route.method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": qs,
-        "multiValueQueryStringParameters": multi_qs,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "resourceId": route.resource_id,
-            "resourcePath": route.path,
-            "httpMethod": route.method,
-            "extendedRequestId": format!("{request_id}="),
-            "requestTime": request_time(epoch),
-            "path": format!("/{}{}", route.stage, route.path),
-            "accountId": ACCOUNT,
-            "protocol": "HTTP/1.1",
-            "stage": route.stage,
-            "domainPrefix": route.api_id,
-            "requestTimeEpoch": epoch,
-            "requestId": request_id,
-            "identity": {
-                "sourceIp": peer,
-                "userAgent": user_agent,
-                "accessKey": access_key,
-                "accountId": access_key.as_ref().map(|_| ACCOUNT),
-                "caller": access_key,
-                "user": access_key,
-                "userArn": access_key.as_ref().map(|k| format!("arn:aws:iam::{ACCOUNT}:user/{k}")),
-            },
-            "domainName": format!("{}.execute-api.{}.amazonaws.com", route.api_id, crate::aws::REGION),
-            "apiId": route.api_id,
-        },
-        "body": if body.is_empty() { Value::Null } else { json!(text) },
-        "isBase64Encoded": base64_encoded,
-    });
-    // The event is checked against the typed shape the functions deserialize.
-    let event = match serde_json::from_value::<ApiGatewayProxyRequest>(event)
-        .and_then(serde_json::to_value)
-    {
-        Ok(event) => event,
-        Err(error) => {
-            eprintln!("[rest] could not build the proxy event: {error}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-                "InternalServerErrorException",
-            );
-        }
-    };
-    let invocation = function.invoke(event).await;
-    let mut response = proxy_response(&invocation.outcome);
-    if let Ok(id) = request_id.parse() {
-        response.headers_mut().insert("x-amzn-requestid", id);
-    }
-    response
-}
-
-fn uuid_like(counter: &AtomicU64) -> String {
-    let n = counter.fetch_add(1, Ordering::Relaxed);
-    let t = now_epoch_ms() as u64;
-    format!(
-        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-        (t >> 16) as u32,
-        t as u16,
-        (n >> 12) & 0xfff,
-        n & 0xfff,
-        n
-    )
-}
-
-/// A Lambda proxy integration's answer as the HTTP response API Gateway gives.
-fn proxy_response(outcome: &Outcome) -> Response {
-    let Outcome::Response(answer) = outcome else {
-        return api_error(
-            StatusCode::BAD_GATEWAY,
-            "Internal server error",
-            "InternalServerErrorException",
-        );
-    };
-    let Some(status) = answer
-        .get("statusCode")
-        .and_then(Value::as_u64)
-        .and_then(|s| StatusCode::from_u16(s as u16).ok())
-    else {
-        return api_error(
-            StatusCode::BAD_GATEWAY,
-            "Internal server error",
-            "InternalServerErrorException",
-        );
-    };
-    let body = match answer.get("body") {
-        Some(Value::String(text)) if answer.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap_or_default()
-        }
-        Some(Value::String(text)) => text.clone().into_bytes(),
-        _ => Vec::new(),
-    };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    for (name, value) in answer
-        .get("headers")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        if let (Ok(name), Some(Ok(value))) = (
-            name.parse::<axum::http::HeaderName>(),
-            value.as_str().map(|v| v.parse::<axum::http::HeaderValue>()),
-        ) {
-            headers.insert(name, value);
-        }
-    }
-    for (name, values) in answer
-        .get("multiValueHeaders")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        for value in values
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if let (Ok(name), Ok(value)) = (
-                name.parse::<axum::http::HeaderName>(),
-                value.parse::<axum::http::HeaderValue>(),
-            ) {
-                headers.append(name, value);
-            }
-        }
-    }
-    response
-}
-
-// ---------------------------------------------------------------- WebSocket
+use super::http::{
+    api_error, header_maps, new_id, now_epoch_ms, query_maps, request_time, uuid_like,
+};
+use super::signing::sigv4_access_key;
+use super::Functions;
 
 /// One `@connections` post the management API received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,7 +143,7 @@ impl WsHub {
             "requestTimeEpoch": epoch,
             "identity": {"sourceIp": extra["sourceIp"].clone(), "userAgent": extra["userAgent"].clone()},
             "requestId": uuid_like(&self.counter),
-            "domainName": format!("{}.execute-api.{}.amazonaws.com", self.api.api_id, crate::aws::REGION),
+            "domainName": format!("{}.execute-api.{}.amazonaws.com", self.api.api_id, crate::sdk_clients::REGION),
             "connectionId": connection_id,
             "apiId": self.api.api_id,
         });
@@ -816,18 +464,5 @@ mod tests {
             Some("conn-1")
         );
         assert_eq!(typed.request_context.route_key.as_deref(), Some("$default"));
-    }
-
-    #[test]
-    fn iam_routes_need_a_sigv4_header() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(sigv4_access_key(&headers, ""), None);
-        headers.insert(
-            "authorization",
-            crate::faults::fake_authorization("execute-api")
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(sigv4_access_key(&headers, "").as_deref(), Some("test"));
     }
 }

@@ -24,10 +24,10 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use crate::aws::{arn_name, Clients, REGION};
 use crate::deployed::Mapping;
 use crate::faults::raw_request;
-use crate::lambda::{Function, Outcome};
+use crate::lambda::{EmulatedFunction, Outcome};
+use crate::sdk_clients::{arn_name, Clients, REGION};
 
 /// Counters of one stream source.
 #[derive(Debug, Default)]
@@ -48,12 +48,12 @@ pub struct GivenUp {
     pub delivered: bool,
 }
 
-/// A running stream mapping.
-pub struct StreamSource {
+/// The poller of a DynamoDB stream event source mapping.
+pub struct StreamPoller {
     pub mapping: Mapping,
     pub stats: StreamStats,
     clients: Clients,
-    function: Arc<Function>,
+    function: Arc<EmulatedFunction>,
     moto_endpoint: String,
     /// True while any shard has fetched records it has not finished.
     busy: AtomicBool,
@@ -70,14 +70,14 @@ enum Verdict {
     FunctionError(&'static str),
 }
 
-impl StreamSource {
+impl StreamPoller {
     pub fn new(
         mapping: Mapping,
         clients: Clients,
-        function: Arc<Function>,
+        function: Arc<EmulatedFunction>,
         moto_endpoint: &str,
-    ) -> StreamSource {
-        StreamSource {
+    ) -> StreamPoller {
+        StreamPoller {
             mapping,
             stats: StreamStats::default(),
             clients,
