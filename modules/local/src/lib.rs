@@ -2,13 +2,14 @@
 //!
 //! - [`moto`]: moto's server on a loopback port, killed on drop;
 //! - [`sdk_clients`]: SDK clients, credentials and request signing for the emulator;
-//! - [`terraform`]: `apply` / `plan` / `destroy` of a temporary copy of `generated/local`;
+//! - [`terraform`]: `apply` / `plan` / `destroy` of a byte-for-byte copy of `generated/local`;
 //! - [`lambda`]: a Lambda Runtime API that runs the packaged `bootstrap` binaries as Lambda
 //!   does (one invocation per instance, concurrency capped, timeouts, crashes);
 //! - [`deployed`]: what was deployed, read back from the emulator (functions, event source
 //!   mappings, API routes), never from the Terraform files;
 //! - [`queue_poller`], [`stream_poller`]: the event source mappings' pollers, playing Lambda's
-//!   part (moto would consume the sources itself, so the local env renders them disabled);
+//!   part (moto would consume the sources itself, so the local env renders queue mappings
+//!   disabled and the stream mapping as an output);
 //! - [`gateway`]: API Gateway's REST and WebSocket front doors and the `@connections` API;
 //! - [`faults`]: a fault-injecting proxy between the functions and the emulator;
 //! - [`harness`]: all of it together.
@@ -29,7 +30,3 @@ pub mod terraform;
 pub use harness::{Harness, HarnessOptions};
 pub use moto::Moto;
 pub use terraform::Deployment;
-
-// `terraform.rs` still names the old module path; it is left untouched here because its
-// stream-mapping rewrite is being replaced separately.
-use sdk_clients as aws;

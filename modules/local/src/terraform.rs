@@ -83,7 +83,7 @@ impl Deployment {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned(),
-                function_name: crate::aws::function_name_of(
+                function_name: crate::sdk_clients::function_name_of(
                     m["function_name"].as_str().unwrap_or_default(),
                 ),
                 enabled: false,
@@ -134,7 +134,7 @@ impl Deployment {
         let mut command = Command::new("terraform");
         // The rendered provider names no credentials: Terraform acts as whoever the
         // emulator's credentials are (its admin user when moto enforces IAM).
-        let credentials = crate::aws::credentials_for(&self.endpoint);
+        let credentials = crate::sdk_clients::credentials_for(&self.endpoint);
         command
             .arg(format!("-chdir={}", self.dir().display()))
             .args(args)
