@@ -4,10 +4,8 @@ mod kit;
 
 use std::sync::LazyLock;
 
-use aws::dynamodb::{KeyAttribute, Table};
 use aws::iam::Service;
-use aws::lambda::{AsyncFailure, Function, SqsSource, StreamSource};
-use aws::s3::Bucket;
+use aws::lambda::{AsyncFailure, Function, SqsSource};
 use aws::sqs::Queue;
 use kit::{
     allow, assert_has_statements, assert_render_error, assert_statements, function, key, queue,
@@ -40,35 +38,8 @@ static FIXTURE: LazyLock<Rendered> = LazyLock::new(|| {
     });
     let events = stack.add(queue(&key));
     worker.consume_queue(&mut stack, &events, sqs_source(5));
-    let table = stack.add(Table {
-        name: "shipments".into(),
-        partition_key: KeyAttribute::S("id"),
-        sort_key: None,
-        indexes: vec![],
-        stream: true,
-        ttl_attribute: None,
-        point_in_time_recovery: false,
-        deletion_protection: false,
-        key: key.clone(),
-    });
-    let failed = stack.add(Bucket {
-        name: "failed".into(),
-        key: key.clone(),
-        expire_after_days: 7,
-        force_destroy: true,
-        eventbridge_notifications: false,
-    });
-    worker.consume_stream(
-        &mut stack,
-        &table,
-        StreamSource {
-            batch_size: 100,
-            batching_window_s: 1,
-            max_retries: 3,
-            max_record_age_s: 3600,
-            on_failure: failed,
-        },
-    );
+    let table = stack.add(kit::streamed_table(&key));
+    kit::consume_stream(&mut stack, &key, &worker, &table);
     let rule = stack
         .doc()
         .resource("aws_cloudwatch_event_rule", "nightly", tf::Block::new());

@@ -3,10 +3,8 @@
 
 mod kit;
 
-use aws::dynamodb::{KeyAttribute, Table};
-use aws::lambda::{SqsSource, StreamSource, HARNESS_MAPPING_PREFIX};
+use aws::lambda::{SqsSource, HARNESS_MAPPING_PREFIX};
 use aws::provider::{Emulator, Provider};
-use aws::s3::Bucket;
 use kit::{function, key, queue};
 use serde_json::{json, Value};
 
@@ -26,32 +24,8 @@ fn files(emulator: Option<Emulator>) -> Value {
         max_concurrency: None,
     };
     worker.consume_queue(&mut stack, &events, source);
-    let table = stack.add(Table {
-        name: "shipments".into(),
-        partition_key: KeyAttribute::S("id"),
-        sort_key: None,
-        indexes: vec![],
-        stream: true,
-        ttl_attribute: None,
-        point_in_time_recovery: false,
-        deletion_protection: false,
-        key: key.clone(),
-    });
-    let failed = stack.add(Bucket {
-        name: "failed".into(),
-        key: key.clone(),
-        expire_after_days: 7,
-        force_destroy: true,
-        eventbridge_notifications: false,
-    });
-    let source = StreamSource {
-        batch_size: 100,
-        batching_window_s: 1,
-        max_retries: 3,
-        max_record_age_s: 3600,
-        on_failure: failed,
-    };
-    worker.consume_stream(&mut stack, &table, source);
+    let table = stack.add(kit::streamed_table(&key));
+    kit::consume_stream(&mut stack, &key, &worker, &table);
     let files = stack.finish().render(aws::file_of).expect("renders");
     files
         .iter()

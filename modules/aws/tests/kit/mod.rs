@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use aws::cloudwatch::{Alarm, Comparison, LogGroup, Metric};
+use aws::dynamodb::{KeyAttribute, Table, TableRef};
 use aws::kms::{Key, KeyRef};
-use aws::lambda::{Architecture, Function, FunctionRef};
+use aws::lambda::{Architecture, Function, FunctionRef, StreamSource};
+use aws::s3::Bucket;
 use aws::sns::{Topic, TopicRef};
 use aws::sqs::Queue;
 use aws::Stack;
@@ -108,6 +110,41 @@ pub fn queue(key: &KeyRef) -> Queue {
         receive_wait_s: 20,
         dead_letter: None,
     }
+}
+
+/// The table `shipments` (key `id`, with a stream), no index, TTL or protection.
+pub fn streamed_table(key: &KeyRef) -> Table {
+    Table {
+        name: "shipments".into(),
+        partition_key: KeyAttribute::S("id"),
+        sort_key: None,
+        indexes: vec![],
+        stream: true,
+        ttl_attribute: None,
+        point_in_time_recovery: false,
+        deletion_protection: false,
+        key: key.clone(),
+    }
+}
+
+/// `worker` consumes the stream of `table` in batches of 100, three retries within an hour,
+/// what still fails into the bucket `failed`.
+pub fn consume_stream(stack: &mut Stack, key: &KeyRef, worker: &FunctionRef, table: &TableRef) {
+    let failed = stack.add(Bucket {
+        name: "failed".into(),
+        key: key.clone(),
+        expire_after_days: 7,
+        force_destroy: true,
+        eventbridge_notifications: false,
+    });
+    let source = StreamSource {
+        batch_size: 100,
+        batching_window_s: 1,
+        max_retries: 3,
+        max_record_age_s: 3600,
+        on_failure: failed,
+    };
+    worker.consume_stream(stack, table, source);
 }
 
 /// A stack whose prefix is 45 characters long, for names past AWS's limits.
