@@ -7,12 +7,35 @@ use std::sync::atomic::Ordering;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::ApiGatewayProxyResponse;
 use processors::handlers::websocket_handler::handle;
+use processors::metrics::Metrics;
 use serde_json::Value;
 use shipment::contract::connections_table as ct;
 use shipment::AttrValue;
 use support::fakes::FakeConnections;
 use support::payloads::websocket_request;
 use support::{metrics, now};
+
+/// One frame from `connection` on `route`, handled at `now()`.
+async fn send(
+    table: &FakeConnections,
+    metrics: &Metrics,
+    route: &str,
+    connection: &str,
+    body: Option<&str>,
+) -> ApiGatewayProxyResponse {
+    handle(
+        websocket_request(route, connection, body),
+        table,
+        now(),
+        metrics,
+    )
+    .await
+}
+
+/// The `$default` message body that (un)subscribes from one shipment.
+fn message(action: &str, shipment_id: &str) -> String {
+    format!(r#"{{"action":"{action}","shipmentId":"{shipment_id}"}}"#)
+}
 
 fn reply(response: &ApiGatewayProxyResponse) -> Value {
     match &response.body {
@@ -24,13 +47,7 @@ fn reply(response: &ApiGatewayProxyResponse) -> Value {
 #[tokio::test]
 async fn connect_stores_the_connection_for_24_hours() {
     let table = FakeConnections::default();
-    let response = handle(
-        websocket_request("$connect", "c-1", None),
-        &table,
-        now(),
-        &metrics("ws"),
-    )
-    .await;
+    let response = send(&table, &metrics("ws"), "$connect", "c-1", None).await;
     assert_eq!(response.status_code, 200);
     let row = table.row("c-1", "CONNECTION").unwrap();
     assert_eq!(
@@ -43,22 +60,13 @@ async fn connect_stores_the_connection_for_24_hours() {
 async fn subscribe_and_unsubscribe_manage_subscription_rows() {
     let table = FakeConnections::default();
     let m = metrics("ws");
-    handle(
-        websocket_request("$connect", "c-1", None),
+    send(&table, &m, "$connect", "c-1", None).await;
+    let response = send(
         &table,
-        now(),
         &m,
-    )
-    .await;
-    let response = handle(
-        websocket_request(
-            "$default",
-            "c-1",
-            Some(r#"{"action":"subscribe","shipmentId":"SHIP-1"}"#),
-        ),
-        &table,
-        now(),
-        &m,
+        "$default",
+        "c-1",
+        Some(&message("subscribe", "SHIP-1")),
     )
     .await;
     assert_eq!(response.status_code, 200);
@@ -73,15 +81,12 @@ async fn subscribe_and_unsubscribe_manage_subscription_rows() {
     );
     assert!(row.contains_key(ct::TTL_ATTRIBUTE));
 
-    let response = handle(
-        websocket_request(
-            "$default",
-            "c-1",
-            Some(r#"{"action":"unsubscribe","shipmentId":"SHIP-1"}"#),
-        ),
+    let response = send(
         &table,
-        now(),
         &m,
+        "$default",
+        "c-1",
+        Some(&message("unsubscribe", "SHIP-1")),
     )
     .await;
     assert_eq!(reply(&response)["type"], "unsubscribed");
@@ -92,38 +97,20 @@ async fn subscribe_and_unsubscribe_manage_subscription_rows() {
 async fn disconnect_deletes_the_connection_and_its_subscriptions() {
     let table = FakeConnections::default();
     let m = metrics("ws");
-    handle(
-        websocket_request("$connect", "c-1", None),
-        &table,
-        now(),
-        &m,
-    )
-    .await;
-    handle(
-        websocket_request("$connect", "c-2", None),
-        &table,
-        now(),
-        &m,
-    )
-    .await;
+    send(&table, &m, "$connect", "c-1", None).await;
+    send(&table, &m, "$connect", "c-2", None).await;
     for id in ["A", "B"] {
-        let body = format!(r#"{{"action":"subscribe","shipmentId":"{id}"}}"#);
-        handle(
-            websocket_request("$default", "c-1", Some(&body)),
+        send(
             &table,
-            now(),
             &m,
+            "$default",
+            "c-1",
+            Some(&message("subscribe", id)),
         )
         .await;
     }
     assert_eq!(table.sort_keys("c-1").len(), 3);
-    let response = handle(
-        websocket_request("$disconnect", "c-1", None),
-        &table,
-        now(),
-        &m,
-    )
-    .await;
+    let response = send(&table, &m, "$disconnect", "c-1", None).await;
     assert_eq!(response.status_code, 200);
     assert!(table.sort_keys("c-1").is_empty());
     assert_eq!(table.sort_keys("c-2"), ["CONNECTION"]);
@@ -145,13 +132,7 @@ async fn anything_else_gets_a_clear_error_reply() {
             "shipmentId:",
         ),
     ] {
-        let response = handle(
-            websocket_request("$default", "c-1", body),
-            &table,
-            now(),
-            &metrics("ws"),
-        )
-        .await;
+        let response = send(&table, &metrics("ws"), "$default", "c-1", body).await;
         assert_eq!(response.status_code, 400, "{body:?}");
         let reply = reply(&response);
         assert_eq!(reply["type"], "error");
@@ -161,13 +142,7 @@ async fn anything_else_gets_a_clear_error_reply() {
         );
     }
     assert!(table.rows.lock().unwrap().is_empty());
-    let response = handle(
-        websocket_request("$connect", "", None),
-        &table,
-        now(),
-        &metrics("ws"),
-    )
-    .await;
+    let response = send(&table, &metrics("ws"), "$connect", "", None).await;
     assert_eq!(response.status_code, 400);
 }
 
@@ -175,23 +150,11 @@ async fn anything_else_gets_a_clear_error_reply() {
 async fn storage_failures_are_500_with_a_generic_reply() {
     let table = FakeConnections::default();
     table.fail.store(1, Ordering::SeqCst);
-    let response = handle(
-        websocket_request("$connect", "c-1", None),
-        &table,
-        now(),
-        &metrics("ws"),
-    )
-    .await;
+    let response = send(&table, &metrics("ws"), "$connect", "c-1", None).await;
     assert_eq!(response.status_code, 500);
     assert!(!reply(&response).to_string().contains("throttled"));
     table.fail.store(1, Ordering::SeqCst);
-    let response = handle(
-        websocket_request("$disconnect", "c-1", None),
-        &table,
-        now(),
-        &metrics("ws"),
-    )
-    .await;
+    let response = send(&table, &metrics("ws"), "$disconnect", "c-1", None).await;
     assert_eq!(response.status_code, 500);
 }
 
@@ -199,40 +162,22 @@ async fn storage_failures_are_500_with_a_generic_reply() {
 async fn a_connection_follows_at_most_50_shipments() {
     let table = FakeConnections::default();
     let m = metrics("ws");
-    handle(
-        websocket_request("$connect", "c-1", None),
-        &table,
-        now(),
-        &m,
-    )
-    .await;
-    let subscribe = |id: String| {
-        websocket_request(
-            "$default",
-            "c-1",
-            Some(format!(r#"{{"action":"subscribe","shipmentId":"{id}"}}"#).as_str()),
-        )
+    send(&table, &m, "$connect", "c-1", None).await;
+    let (table_ref, m_ref) = (&table, &m);
+    let subscribe = move |id: String| {
+        let body = message("subscribe", &id);
+        async move { send(table_ref, m_ref, "$default", "c-1", Some(&body)).await }
     };
     for i in 0..50 {
-        assert_eq!(
-            handle(subscribe(format!("S-{i}")), &table, now(), &m)
-                .await
-                .status_code,
-            200
-        );
+        assert_eq!(subscribe(format!("S-{i}")).await.status_code, 200);
     }
-    let refused = handle(subscribe("S-50".into()), &table, now(), &m).await;
+    let refused = subscribe("S-50".into()).await;
     assert_eq!(refused.status_code, 400);
     assert!(reply(&refused)["message"]
         .as_str()
         .unwrap()
         .contains("at most 50"));
     // Re-subscribing to a followed shipment is fine (it refreshes the row).
-    assert_eq!(
-        handle(subscribe("S-7".into()), &table, now(), &m)
-            .await
-            .status_code,
-        200
-    );
+    assert_eq!(subscribe("S-7".into()).await.status_code, 200);
     assert_eq!(table.sort_keys("c-1").len(), 51);
 }
