@@ -38,39 +38,33 @@ pub async fn store_event<S: EventStore>(
         .and_then(|v| v.as_s())
         .unwrap_or_default()
         .to_owned();
-    match store.put_if_absent(&item).await {
-        Ok(PutOutcome::Created) => {
-            metrics.incr_status(metric::EVENTS_PROCESSED, event.status);
-            tracing::info!(
+    // Every outcome is logged with the same fields identifying the event, then its own.
+    macro_rules! log_outcome {
+        ($level:ident, $outcome:literal $(, $field:ident = $value:expr)*; $message:literal) => {
+            tracing::$level!(
                 shipment_id = %event.shipment_id,
                 status = %event.status,
                 event_key = %event_key,
-                outcome = "stored",
-                "shipment event stored"
-            );
+                outcome = $outcome,
+                $($field = %$value,)*
+                $message
+            )
+        };
+    }
+    match store.put_if_absent(&item).await {
+        Ok(PutOutcome::Created) => {
+            metrics.incr_status(metric::EVENTS_PROCESSED, event.status);
+            log_outcome!(info, "stored"; "shipment event stored");
             Ok((item, PutOutcome::Created))
         }
         Ok(PutOutcome::AlreadyExists) => {
             metrics.incr(metric::DUPLICATES_SKIPPED);
-            tracing::info!(
-                shipment_id = %event.shipment_id,
-                status = %event.status,
-                event_key = %event_key,
-                outcome = "duplicate",
-                "redelivered shipment event skipped"
-            );
+            log_outcome!(info, "duplicate"; "redelivered shipment event skipped");
             Ok((item, PutOutcome::AlreadyExists))
         }
         Err(error) => {
             metrics.incr(metric::PROCESSING_ERRORS);
-            tracing::error!(
-                shipment_id = %event.shipment_id,
-                status = %event.status,
-                event_key = %event_key,
-                outcome = "failed",
-                error = %error,
-                "storing shipment event failed"
-            );
+            log_outcome!(error, "failed", error = error; "storing shipment event failed");
             Err(error)
         }
     }

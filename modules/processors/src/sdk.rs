@@ -58,10 +58,7 @@ pub fn writer_deps(
     crate::settings::SettingsError,
 > {
     Ok(crate::ingest::WriterDeps {
-        store: DynamoShipments::new(
-            config,
-            crate::settings::required(shipment::contract::env_vars::SHIPMENTS_TABLE)?,
-        ),
+        store: DynamoShipments::from_env(config)?,
         dead_letters: SqsDeadLetters::new(
             config,
             crate::settings::required(shipment::contract::env_vars::DEAD_LETTER_QUEUE_URL)?,
@@ -85,6 +82,16 @@ where
         ),
         None => DisplayErrorContext(err).to_string(),
     }
+}
+
+/// How a failed SDK call becomes a port error: named by the IAM action it needed,
+/// described by [`describe`].
+fn failed<E, R>(action: &'static str) -> impl FnOnce(SdkError<E, R>) -> Transient
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |err| Transient::new(action, describe(&err))
 }
 
 /// Domain value to SDK value.
@@ -145,6 +152,14 @@ impl DynamoShipments {
             table: table.into(),
         }
     }
+
+    /// The deployed shipments table, named by `SHIPMENTS_TABLE`.
+    pub fn from_env(config: &SdkConfig) -> Result<Self, crate::settings::SettingsError> {
+        Ok(Self::new(
+            config,
+            crate::settings::required(shipment::contract::env_vars::SHIPMENTS_TABLE)?,
+        ))
+    }
 }
 
 impl EventStore for DynamoShipments {
@@ -167,7 +182,7 @@ impl EventStore for DynamoShipments {
             {
                 Ok(PutOutcome::AlreadyExists)
             }
-            Err(err) => Err(Transient::new("dynamodb:PutItem", describe(&err))),
+            Err(err) => Err(failed("dynamodb:PutItem")(err)),
         }
     }
 
@@ -181,7 +196,7 @@ impl EventStore for DynamoShipments {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| Transient::new("dynamodb:GetItem", describe(&err)))?;
+            .map_err(failed("dynamodb:GetItem"))?;
         Ok(output.item().map(from_sdk_item))
     }
 
@@ -193,7 +208,7 @@ impl EventStore for DynamoShipments {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:PutItem", describe(&err)))
+            .map_err(failed("dynamodb:PutItem"))
     }
 
     async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
@@ -214,7 +229,7 @@ impl EventStore for DynamoShipments {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|err| Transient::new("dynamodb:Query", describe(&err)))?;
+                .map_err(failed("dynamodb:Query"))?;
             total += u64::try_from(output.count()).unwrap_or(0);
             match output.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -237,6 +252,14 @@ impl DynamoConnections {
             client: aws_sdk_dynamodb::Client::new(config),
             table: table.into(),
         }
+    }
+
+    /// The deployed connections table, named by `CONNECTIONS_TABLE`.
+    pub fn from_env(config: &SdkConfig) -> Result<Self, crate::settings::SettingsError> {
+        Ok(Self::new(
+            config,
+            crate::settings::required(shipment::contract::env_vars::CONNECTIONS_TABLE)?,
+        ))
     }
 
     async fn query_all(
@@ -262,7 +285,7 @@ impl DynamoConnections {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|err| Transient::new("dynamodb:Query", describe(&err)))?;
+                .map_err(failed("dynamodb:Query"))?;
             found.extend(
                 output
                     .items()
@@ -286,7 +309,7 @@ impl Connections for DynamoConnections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:PutItem", describe(&err)))
+            .map_err(failed("dynamodb:PutItem"))
     }
 
     async fn delete_row(&self, connection_id: &str, sort_key: &str) -> Result<(), Transient> {
@@ -298,7 +321,7 @@ impl Connections for DynamoConnections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("dynamodb:DeleteItem", describe(&err)))
+            .map_err(failed("dynamodb:DeleteItem"))
     }
 
     async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
@@ -372,7 +395,7 @@ impl DeadLetters for SqsDeadLetters {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("sqs:SendMessage", describe(&err)))
+            .map_err(failed("sqs:SendMessage"))
     }
 }
 
@@ -410,7 +433,7 @@ impl Publisher for SnsPublisher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| Transient::new("sns:Publish", describe(&err)))
+            .map_err(failed("sns:Publish"))
     }
 }
 
@@ -450,10 +473,7 @@ impl Push for WebSocketPush {
             {
                 Ok(PostOutcome::Gone)
             }
-            Err(err) => Err(Transient::new(
-                "execute-api:ManageConnections",
-                describe(&err),
-            )),
+            Err(err) => Err(failed("execute-api:ManageConnections")(err)),
         }
     }
 }
