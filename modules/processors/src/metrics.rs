@@ -35,15 +35,9 @@ impl Metrics {
     /// Namespace from `METRICS_NAMESPACE` (default [`contract::METRICS_NAMESPACE`]), the
     /// `Environment` dimension from `ENVIRONMENT` (default `unknown`).
     pub fn from_env(function: &str) -> Self {
-        let namespace = std::env::var(env_vars::METRICS_NAMESPACE)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| contract::METRICS_NAMESPACE.to_owned());
-        let environment = std::env::var(env_vars::ENVIRONMENT)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned());
-        Metrics::new(namespace, environment, function)
+        let namespace =
+            crate::settings::or_default(env_vars::METRICS_NAMESPACE, contract::METRICS_NAMESPACE);
+        Metrics::new(namespace, crate::settings::environment(), function)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<Status>), u64>> {

@@ -69,10 +69,15 @@ pub fn parse_function_timeout(raw: &str) -> Result<std::time::Duration, Settings
         })
 }
 
-/// `ENVIRONMENT`, default `unknown`.
-pub fn environment() -> String {
-    std::env::var(env_vars::ENVIRONMENT)
+/// An optional variable: its value, or `default` when it is unset or empty.
+pub fn or_default(name: &str, default: &str) -> String {
+    std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// `ENVIRONMENT`, default `unknown`.
+pub fn environment() -> String {
+    or_default(env_vars::ENVIRONMENT, "unknown")
 }

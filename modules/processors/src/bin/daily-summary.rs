@@ -9,10 +9,7 @@ use shipment::contract::{env_vars, functions};
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
-            store: sdk::DynamoShipments::new(
-                config,
-                settings::required(env_vars::SHIPMENTS_TABLE)?,
-            ),
+            store: sdk::DynamoShipments::from_env(config)?,
             publisher: sdk::SnsPublisher::new(config),
             notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
         })

@@ -3,16 +3,13 @@ use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::ingest_api::{handle, out_of_time, Deps};
 use processors::{deadline::before_deadline, sdk, settings, shell::serve};
-use shipment::contract::{env_vars, functions};
+use shipment::contract::functions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
-            store: sdk::DynamoShipments::new(
-                config,
-                settings::required(env_vars::SHIPMENTS_TABLE)?,
-            ),
+            store: sdk::DynamoShipments::from_env(config)?,
             ttl_days: settings::ttl_days()?,
         })
     };

@@ -10,10 +10,7 @@ async fn main() -> Result<(), Error> {
     let deps = |config: &_| {
         Ok(Deps {
             publisher: sdk::SnsPublisher::new(config),
-            connections: sdk::DynamoConnections::new(
-                config,
-                settings::required(env_vars::CONNECTIONS_TABLE)?,
-            ),
+            connections: sdk::DynamoConnections::from_env(config)?,
             push: sdk::WebSocketPush::new(
                 config,
                 &settings::required(env_vars::WEBSOCKET_ENDPOINT)?,

@@ -3,17 +3,12 @@
 use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{Error, LambdaEvent};
 use processors::handlers::websocket_handler::{handle, out_of_time};
-use processors::{deadline::before_deadline, sdk, settings, shell::serve};
-use shipment::contract::{env_vars, functions};
+use processors::{deadline::before_deadline, sdk, shell::serve};
+use shipment::contract::functions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let deps = |config: &_| {
-        Ok(sdk::DynamoConnections::new(
-            config,
-            settings::required(env_vars::CONNECTIONS_TABLE)?,
-        ))
-    };
+    let deps = |config: &_| Ok(sdk::DynamoConnections::from_env(config)?);
     serve(
         functions::WEBSOCKET_HANDLER,
         deps,
