@@ -94,6 +94,30 @@ where
     move |err| Transient::new(action, describe(&err))
 }
 
+/// An SDK call whose output the port does not need: `()`, or the [`failed`] error.
+fn sent<T, E, R>(action: &'static str, result: Result<T, SdkError<E, R>>) -> Result<(), Transient>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    result.map(|_| ()).map_err(failed(action))
+}
+
+/// An unconditional PutItem: the shipments table's `put` and the connections table's `put_row`.
+async fn put_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: &Item,
+) -> Result<(), Transient> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(to_sdk_item(item)))
+        .send()
+        .await;
+    sent("dynamodb:PutItem", result)
+}
+
 /// Domain value to SDK value.
 pub fn to_sdk(value: &AttrValue) -> AttributeValue {
     match value {
@@ -201,14 +225,7 @@ impl EventStore for DynamoShipments {
     }
 
     async fn put(&self, item: &Item) -> Result<(), Transient> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk_item(item)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(failed("dynamodb:PutItem"))
+        put_item(&self.client, &self.table, item).await
     }
 
     async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
@@ -302,26 +319,19 @@ impl DynamoConnections {
 
 impl Connections for DynamoConnections {
     async fn put_row(&self, item: &Item) -> Result<(), Transient> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk_item(item)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(failed("dynamodb:PutItem"))
+        put_item(&self.client, &self.table, item).await
     }
 
     async fn delete_row(&self, connection_id: &str, sort_key: &str) -> Result<(), Transient> {
-        self.client
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key(connections_table::PARTITION_KEY, s(connection_id))
             .key(connections_table::SORT_KEY, s(sort_key))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(failed("dynamodb:DeleteItem"))
+            .await;
+        sent("dynamodb:DeleteItem", result)
     }
 
     async fn rows_of(&self, connection_id: &str) -> Result<Vec<String>, Transient> {
@@ -391,11 +401,7 @@ impl DeadLetters for SqsDeadLetters {
             request =
                 request.message_attributes(dead_letter::ORIGINAL_ID_ATTRIBUTE, sqs_attribute(id)?);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(failed("sqs:SendMessage"))
+        sent("sqs:SendMessage", request.send().await)
     }
 }
 
@@ -429,11 +435,7 @@ impl Publisher for SnsPublisher {
                 .map_err(|e| Transient::new("sns message attribute", e))?;
             request = request.message_attributes(name, attribute);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(failed("sns:Publish"))
+        sent("sns:Publish", request.send().await)
     }
 }
 
