@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use shipment::contract::metrics as metric;
 use shipment::item::{event_item, StoreMeta};
-use shipment::{Dedupe, Item, ShipmentEvent};
+use shipment::{Dedupe, Item, Rejection, ShipmentEvent};
 
 use crate::metrics::Metrics;
-use crate::ports::{EventStore, PutOutcome, Transient};
+use crate::ports::{DeadLetter, DeadLetters, EventStore, PutOutcome, Transient};
 
 /// What a bus-event writer (queue-processor, event-processor) needs: where events are stored,
 /// where invalid ones go, and how long they are kept.
@@ -68,6 +68,32 @@ pub async fn store_event<S: EventStore>(
             Err(error)
         }
     }
+}
+
+/// Sends an invalid event's body, unchanged, to the dead-letter queue with its (shortened)
+/// reason, and counts the outcome: rejected once it is there, a processing error if the send
+/// failed. Returns the reason for the caller's log line, and how the send went.
+pub async fn dead_letter<D: DeadLetters>(
+    dead_letters: &D,
+    body: &str,
+    rejection: &Rejection,
+    function: &str,
+    original_id: Option<&str>,
+    metrics: &Metrics,
+) -> (String, Result<(), Transient>) {
+    let reason = short_reason(&rejection.to_string());
+    let letter = DeadLetter {
+        body,
+        reason: &reason,
+        function,
+        original_id,
+    };
+    let sent = dead_letters.send(&letter).await;
+    metrics.incr(match sent {
+        Ok(()) => metric::EVENTS_REJECTED,
+        Err(_) => metric::PROCESSING_ERRORS,
+    });
+    (reason, sent)
 }
 
 /// Truncates a reason to what fits comfortably in a message attribute.

@@ -8,12 +8,12 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use shipment::contract::{functions, metrics as metric};
+use shipment::contract::functions;
 use shipment::{parse_body, Dedupe};
 
-use crate::ingest::{short_reason, store_event};
+use crate::ingest::{dead_letter, store_event};
 use crate::metrics::Metrics;
-use crate::ports::{DeadLetter, DeadLetters, EventStore, PutOutcome, Transient};
+use crate::ports::{DeadLetters, EventStore, PutOutcome, Transient};
 
 /// What the event processor needs: the same as every bus-event writer.
 pub use crate::ingest::WriterDeps as Deps;
@@ -45,19 +45,19 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
             }))
         }
         Err(rejection) => {
-            let reason = short_reason(&rejection.to_string());
-            let letter = DeadLetter {
-                body: &raw,
-                reason: &reason,
-                function: functions::EVENT_PROCESSOR,
-                original_id: envelope_id,
-            };
-            if let Err(error) = deps.dead_letters.send(&letter).await {
-                metrics.incr(metric::PROCESSING_ERRORS);
+            let (reason, sent) = dead_letter(
+                &deps.dead_letters,
+                &raw,
+                &rejection,
+                functions::EVENT_PROCESSOR,
+                envelope_id,
+                metrics,
+            )
+            .await;
+            if let Err(error) = sent {
                 tracing::error!(event_id = envelope_id, reason = %reason, error = %error, outcome = "failed", "sending an invalid event to the dead-letter queue failed");
                 return Err(error);
             }
-            metrics.incr(metric::EVENTS_REJECTED);
             let shipment_id = shipment::event::raw_shipment_id(&raw);
             tracing::warn!(shipment_id, event_id = envelope_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
             Ok(json!({"outcome": "rejected", "reason": reason}))

@@ -14,12 +14,12 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::future::join_all;
-use shipment::contract::{functions, metrics as metric};
+use shipment::contract::functions;
 use shipment::{parse_body, Dedupe, Rejection};
 
-use crate::ingest::{short_reason, store_event};
+use crate::ingest::{dead_letter, store_event};
 use crate::metrics::Metrics;
-use crate::ports::{DeadLetter, DeadLetters, EventStore};
+use crate::ports::{DeadLetters, EventStore};
 
 /// What the queue processor needs: the same as every bus-event writer.
 pub use crate::ingest::WriterDeps as Deps;
@@ -84,22 +84,22 @@ async fn process<S: EventStore, D: DeadLetters>(
         .await
         .is_ok(),
         Err(rejection) => {
-            let reason = short_reason(&rejection.to_string());
-            let letter = DeadLetter {
+            let (reason, sent) = dead_letter(
+                &deps.dead_letters,
                 body,
-                reason: &reason,
-                function: functions::QUEUE_PROCESSOR,
-                original_id: message_id,
-            };
-            match deps.dead_letters.send(&letter).await {
+                &rejection,
+                functions::QUEUE_PROCESSOR,
+                message_id,
+                metrics,
+            )
+            .await;
+            match sent {
                 Ok(()) => {
-                    metrics.incr(metric::EVENTS_REJECTED);
                     let shipment_id = shipment::event::raw_shipment_id(body);
                     tracing::warn!(shipment_id, message_id, reason = %reason, outcome = "rejected", "invalid event sent to the dead-letter queue");
                     true
                 }
                 Err(error) => {
-                    metrics.incr(metric::PROCESSING_ERRORS);
                     tracing::error!(message_id, reason = %reason, error = %error, outcome = "failed", "sending an invalid event to the dead-letter queue failed; it will be redelivered");
                     false
                 }
