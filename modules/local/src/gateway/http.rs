@@ -77,6 +77,12 @@ pub(super) fn query_maps(query: &str) -> (Value, Value) {
 }
 
 pub(super) fn api_error(status: StatusCode, message: &str, kind: &str) -> Response {
+    error_reply(status, Some(message), kind)
+}
+
+/// An AWS-style error reply: `{"message": …}` (`null` where the service sends none) and
+/// the `x-amzn-errortype` header naming the error.
+pub(super) fn error_reply(status: StatusCode, message: Option<&str>, kind: &str) -> Response {
     let mut response = (status, axum::Json(json!({"message": message}))).into_response();
     if let Ok(kind) = kind.parse() {
         response.headers_mut().insert("x-amzn-errortype", kind);

@@ -23,7 +23,7 @@ use crate::deployed::WebSocketApi;
 use crate::lambda::Outcome;
 
 use super::http::{
-    api_error, header_maps, new_id, now_epoch_ms, query_maps, request_time, uuid_like,
+    api_error, error_reply, header_maps, new_id, now_epoch_ms, query_maps, request_time, uuid_like,
 };
 use super::signing::sigv4_access_key;
 use super::Functions;
@@ -353,11 +353,7 @@ async fn session(
 }
 
 fn gone() -> Response {
-    let mut response = (StatusCode::GONE, axum::Json(json!({"message": null}))).into_response();
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", "GoneException".parse().expect("static"));
-    response
+    error_reply(StatusCode::GONE, None, "GoneException")
 }
 
 async fn post_to_connection(
