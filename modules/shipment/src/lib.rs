@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod idempotency;
 pub mod item;
+pub mod samples;
 pub mod status;
 pub mod summary;
 

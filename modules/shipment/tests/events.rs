@@ -4,6 +4,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use shipment::error::Rejection;
 use shipment::idempotency::{content_digest, event_key, validate_idempotency_key, Dedupe};
+use shipment::samples::seed_003_envelope;
 use shipment::{parse_body, parse_value, Status, MAX_EVENT_BYTES};
 
 fn received() -> Option<chrono::DateTime<Utc>> {
@@ -20,28 +21,6 @@ fn fields(rejection: Rejection) -> Vec<String> {
 
 fn reject(body: serde_json::Value) -> Rejection {
     parse_value(&body, received()).expect_err("should be rejected")
-}
-
-/// Seed 003's docstring event, exactly as EventBridge delivers it to Lambda.
-pub fn seed_003_envelope() -> serde_json::Value {
-    json!({
-        "version": "0",
-        "id": "event-id",
-        "detail-type": "Shipment Update",
-        "source": "logistics.shipments",
-        "account": "123456789012",
-        "time": "2025-10-17T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "shipmentId": "SHIP-12345",
-            "status": "IN_TRANSIT",
-            "location": "Dallas, TX",
-            "carrier": "FedEx",
-            "trackingNumber": "1234567890",
-            "timestamp": "2025-10-17T12:00:00Z"
-        }
-    })
 }
 
 #[test]

@@ -5,26 +5,9 @@
 use serde_json::{json, Value};
 use shipment::{AttrValue, Item};
 
-/// Seed 003's docstring event, as EventBridge delivers it.
+/// Seed 003's docstring event, as EventBridge delivers it (the domain crate's sample).
 pub fn seed_003_event() -> Value {
-    json!({
-        "version": "0",
-        "id": "event-id",
-        "detail-type": "Shipment Update",
-        "source": "logistics.shipments",
-        "account": "123456789012",
-        "time": "2025-10-17T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "shipmentId": "SHIP-12345",
-            "status": "IN_TRANSIT",
-            "location": "Dallas, TX",
-            "carrier": "FedEx",
-            "trackingNumber": "1234567890",
-            "timestamp": "2025-10-17T12:00:00Z"
-        }
-    })
+    shipment::samples::seed_003_envelope()
 }
 
 /// Seed 004's `aws events put-events` example, as EventBridge delivers it to a target.
