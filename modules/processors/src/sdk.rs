@@ -103,6 +103,26 @@ where
     result.map(|_| ()).map_err(failed(action))
 }
 
+/// An SDK call with two good outcomes: `done` when it succeeds, and `expected.0` when it
+/// fails with the service error `expected.1` recognises (the item already exists, the
+/// connection is gone); any other error is [`failed`].
+fn outcome<T, E, R, O>(
+    action: &'static str,
+    result: Result<T, SdkError<E, R>>,
+    done: O,
+    expected: (O, impl FnOnce(&E) -> bool),
+) -> Result<O, Transient>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(done),
+        Err(err) if err.as_service_error().is_some_and(expected.1) => Ok(expected.0),
+        Err(err) => Err(failed(action)(err)),
+    }
+}
+
 /// An unconditional PutItem: the shipments table's `put` and the connections table's `put_row`.
 async fn put_item(
     client: &aws_sdk_dynamodb::Client,
@@ -197,17 +217,14 @@ impl EventStore for DynamoShipments {
             .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(PutOutcome::AlreadyExists)
-            }
-            Err(err) => Err(failed("dynamodb:PutItem")(err)),
-        }
+        outcome(
+            "dynamodb:PutItem",
+            result,
+            PutOutcome::Created,
+            (PutOutcome::AlreadyExists, |e| {
+                e.is_conditional_check_failed_exception()
+            }),
+        )
     }
 
     async fn get(&self, shipment_id: &str, event_key: &str) -> Result<Option<Item>, Transient> {
@@ -466,16 +483,11 @@ impl Push for WebSocketPush {
             .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(data))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(PostOutcome::Delivered),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_gone_exception()) =>
-            {
-                Ok(PostOutcome::Gone)
-            }
-            Err(err) => Err(failed("execute-api:ManageConnections")(err)),
-        }
+        outcome(
+            "execute-api:ManageConnections",
+            result,
+            PostOutcome::Delivered,
+            (PostOutcome::Gone, |e| e.is_gone_exception()),
+        )
     }
 }
