@@ -67,6 +67,7 @@ pub struct Table {
 pub struct TableRef {
     table: Resource,
     key: KeyRef,
+    stream: bool,
 }
 
 const READ: &[&str] = &[
@@ -98,6 +99,11 @@ impl TableRef {
 
     pub fn arn(&self) -> Expr {
         self.table.attr("arn")
+    }
+
+    /// Whether the table has a stream (`Table::stream`): only then is there a `stream_arn`.
+    pub fn has_stream(&self) -> bool {
+        self.stream
     }
 
     pub fn stream_arn(&self) -> Expr {
@@ -246,6 +252,7 @@ impl Component for Table {
         TableRef {
             table,
             key: self.key,
+            stream: self.stream,
         }
     }
 }

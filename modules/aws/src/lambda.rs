@@ -257,6 +257,14 @@ impl FunctionRef {
     /// Consumes the table's stream, bisecting a failing batch to isolate the bad record,
     /// retrying a bounded number of times and writing what still fails to `on_failure`.
     pub fn consume_stream(&self, stack: &mut Stack, table: &TableRef, source: StreamSource) {
+        // Without a stream the table's `stream_arn` is empty and creating the mapping fails.
+        if !table.has_stream() {
+            stack.doc().report(format!(
+                "{} consumes the stream of table {}, which has none (set its `stream`)",
+                self.function.name(),
+                table.resource().name(),
+            ));
+        }
         table.grant_stream_read(stack, self);
         let grant = source.on_failure.grant_put_objects(stack, self);
         let settings = Block::new()

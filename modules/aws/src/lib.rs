@@ -205,13 +205,18 @@ impl Stack {
         name: &str,
         body: Block,
     ) -> Resource {
-        self.resource_policies.insert(
+        let replaced = self.resource_policies.insert(
             (resource_type, name.to_owned()),
             ResourcePolicy {
                 home: PolicyHome::Inline { body },
                 document: PolicyDocument::default(),
             },
         );
+        if replaced.is_some() {
+            self.doc.report(format!(
+                "resource {resource_type} \"{name}\" is declared twice"
+            ));
+        }
         Resource::new(resource_type, name)
     }
 

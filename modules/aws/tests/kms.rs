@@ -95,3 +95,17 @@ fn grant_decrypt_allows_only_decrypt_and_grant_encrypt_decrypt_adds_encrypt_and_
         assert_statements(added, vec![allow(actions, &["${aws_kms_key.other.arn}"])]);
     }
 }
+
+#[test]
+fn two_keys_with_one_name_are_a_render_error_not_one_policy_replacing_the_other() {
+    let mut stack = kit::stack();
+    key(&mut stack);
+    key(&mut stack);
+    let errors = kit::render_errors(stack);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e == "resource aws_kms_key \"data\" is declared twice"),
+        "{errors:?}"
+    );
+}

@@ -252,3 +252,19 @@ fn a_queue_whose_visibility_is_below_six_timeouts_plus_the_window_is_a_render_er
         }
     }
 }
+
+#[test]
+fn consuming_the_stream_of_a_table_without_one_is_a_render_error() {
+    let mut stack = kit::stack();
+    let key = key(&mut stack);
+    let worker = stack.add(function(&key, None));
+    let table = stack.add(aws::dynamodb::Table {
+        stream: false,
+        ..kit::streamed_table(&key)
+    });
+    kit::consume_stream(&mut stack, &key, &worker, &table);
+    assert_render_error(
+        stack,
+        &["worker consumes the stream of table shipments, which has none"],
+    );
+}
