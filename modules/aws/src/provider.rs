@@ -49,6 +49,17 @@ impl Component for Provider {
             Block::new().set("tags", Tf::object(self.default_tags)),
         );
         if let Some(emulator) = self.emulator {
+            // Mappings read the profile when they are added: one added before would be polled by
+            // the emulator itself.
+            if stack
+                .doc()
+                .resources()
+                .any(|(r, _)| r.resource_type() == "aws_lambda_event_source_mapping")
+            {
+                stack.doc().report(
+                    "the emulator provider is added after an event source mapping: add it first",
+                );
+            }
             stack.emulated = true;
             let endpoint = stack.doc().variable(
                 "emulator_endpoint",

@@ -8,6 +8,14 @@ use aws::provider::{Emulator, Provider};
 use kit::{function, key, queue};
 use serde_json::{json, Value};
 
+fn queue_source() -> SqsSource {
+    SqsSource {
+        batch_size: 10,
+        batching_window_s: 5,
+        max_concurrency: None,
+    }
+}
+
 /// A worker consuming a queue and a table's stream, under `emulator`: the rendered files.
 fn files(emulator: Option<Emulator>) -> Value {
     let mut stack = kit::stack();
@@ -18,12 +26,7 @@ fn files(emulator: Option<Emulator>) -> Value {
     let key = key(&mut stack);
     let worker = stack.add(function(&key, None));
     let events = stack.add(queue(&key));
-    let source = SqsSource {
-        batch_size: 10,
-        batching_window_s: 5,
-        max_concurrency: None,
-    };
-    worker.consume_queue(&mut stack, &events, source);
+    worker.consume_queue(&mut stack, &events, queue_source());
     let table = stack.add(kit::streamed_table(&key));
     kit::consume_stream(&mut stack, &key, &worker, &table);
     let files = stack.finish().render(aws::file_of).expect("renders");
@@ -96,4 +99,20 @@ fn under_an_emulator_the_harness_polls_queues_and_streams_become_outputs() {
         }),
     );
     assert!(output["value"].get("depends_on").is_none());
+}
+
+#[test]
+fn an_emulator_provider_added_after_a_mapping_is_a_render_error() {
+    let mut stack = kit::stack();
+    let key = key(&mut stack);
+    let worker = stack.add(function(&key, None));
+    let events = stack.add(queue(&key));
+    worker.consume_queue(&mut stack, &events, queue_source());
+    stack.add(Provider {
+        default_tags: Default::default(),
+        emulator: Some(Emulator {
+            endpoint: "http://localhost:5000".into(),
+        }),
+    });
+    kit::assert_render_error(stack, &["added after an event source mapping"]);
 }
