@@ -53,7 +53,10 @@ pub async fn store_event<S: EventStore>(
     }
     match store.put_if_absent(&item).await {
         Ok(PutOutcome::Created) => {
-            metrics.incr_status(metric::EVENTS_PROCESSED, event.status);
+            metrics.incr_status(metric::EVENTS_PROCESSED, &event.status);
+            if event.status.is_unrecognised() {
+                metrics.incr_status(metric::UNRECOGNISED_STATUS, &event.status);
+            }
             log_outcome!(info, "stored"; "shipment event stored");
             Ok((item, PutOutcome::Created))
         }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use shipment::contract::{self, env_vars};
-use shipment::Status;
+use shipment::ShipmentStatus;
 
 /// Per-invocation counters.
 #[derive(Debug)]
@@ -15,7 +15,7 @@ pub struct Metrics {
     namespace: String,
     environment: String,
     function: String,
-    counts: Mutex<BTreeMap<(&'static str, Option<Status>), u64>>,
+    counts: Mutex<BTreeMap<(&'static str, Option<ShipmentStatus>), u64>>,
 }
 
 impl Metrics {
@@ -40,7 +40,7 @@ impl Metrics {
         Metrics::new(namespace, crate::settings::environment(), function)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<Status>), u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<ShipmentStatus>), u64>> {
         // A panic while holding the lock cannot leave the counters inconsistent.
         self.counts
             .lock()
@@ -53,15 +53,17 @@ impl Metrics {
     }
 
     /// Adds one to a metric with a `Status` dimension (also counted in the total).
-    pub fn incr_status(&self, name: &'static str, status: Status) {
-        *self.lock().entry((name, Some(status))).or_insert(0) += 1;
+    pub fn incr_status(&self, name: &'static str, status: &ShipmentStatus) {
+        *self.lock().entry((name, Some(status.clone()))).or_insert(0) += 1;
     }
 
     /// A count so far (`status: None` is the total over all statuses).
-    pub fn get(&self, name: &str, status: Option<Status>) -> u64 {
+    pub fn get(&self, name: &str, status: Option<&str>) -> u64 {
         self.lock()
             .iter()
-            .filter(|((n, s), _)| *n == name && (status.is_none() || *s == status))
+            .filter(|((n, s), _)| {
+                *n == name && (status.is_none() || s.as_ref().map(ShipmentStatus::as_str) == status)
+            })
             .map(|(_, v)| *v)
             .sum()
     }

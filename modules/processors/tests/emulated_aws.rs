@@ -44,7 +44,7 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
     let seed_001 = r#"{"tracking_id":"TRK-1","status":"IN_TRANSIT","carrier":"DPD","details":{"weightKg":12.75,"lat":53.8008,"lon":-1.5491,"pieces":3},"timestamp":"2025-10-17T08:00:00Z"}"#;
     let scan_a = r#"{"shipment_id":"S-2","event_timestamp":"2025-10-17T10:00:00Z","event_type":"IN_TRANSIT","event_data":{"scan":"A"}}"#;
     let scan_b = r#"{"shipment_id":"S-2","event_timestamp":"2025-10-17T10:00:00Z","event_type":"IN_TRANSIT","event_data":{"scan":"B"}}"#;
-    let invalid = r#"{"tracking_id":"TRK-1","status":"VANISHED"}"#;
+    let invalid = r#"{"tracking_id":"TRK-1","status":"VAN/ISHED"}"#;
 
     for delivery in 0..5 {
         let response = queue_processor::handle(
@@ -88,7 +88,7 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
     let letters = cloud.drain(&cloud.dead_letter_queue_url).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].0, invalid, "body unchanged");
-    assert!(letters[0].1[dead_letter::REASON_ATTRIBUTE].contains("VANISHED"));
+    assert!(letters[0].1[dead_letter::REASON_ATTRIBUTE].contains("VAN/ISHED"));
     assert_eq!(
         letters[0].1[dead_letter::FUNCTION_ATTRIBUTE],
         functions::QUEUE_PROCESSOR
@@ -111,7 +111,7 @@ async fn ingest_api_conditional_put_answers_replays_from_the_table() {
     let key = [("Idempotency-Key", "delivery-1")];
     let created =
         ingest_api::handle(api_request(Some(body), &key), &deps, now(), &metrics("i")).await;
-    assert_eq!(created.status_code, 201);
+    assert_eq!(created.status_code, 200);
     let replay = ingest_api::handle(
         api_request(Some(body), &key),
         &deps,
@@ -123,10 +123,13 @@ async fn ingest_api_conditional_put_answers_replays_from_the_table() {
     let (Some(Body::Text(a)), Some(Body::Text(b))) = (&created.body, &replay.body) else {
         panic!("bodies")
     };
-    assert_eq!(
+    let (created, replayed) = (
         serde_json::from_str::<Value>(a).unwrap(),
-        serde_json::from_str::<Value>(b).unwrap()
+        serde_json::from_str::<Value>(b).unwrap(),
     );
+    assert_eq!((&created["outcome"], &replayed["outcome"]), (&"stored".into(), &"replay".into()));
+    assert_eq!(created["eventKey"], replayed["eventKey"]);
+    assert_eq!(created["ingestedAt"], replayed["ingestedAt"], "the record stored first");
     let reused = ingest_api::handle(
         api_request(Some(&body.replace("R. Roe", "J. Doe")), &key),
         &deps,
@@ -236,7 +239,7 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
         ttl_days: 90,
     };
     let created = ingest_api::handle(api_request(Some(r#"{"shipmentId":"SHIP-1","status":"DAMAGED","timestamp":"2025-10-17T09:00:00Z","location":"Hub 7","customerEmail":"c@example.com"}"#), &[]), &store, now(), &metrics("i")).await;
-    assert_eq!(created.status_code, 201);
+    assert_eq!(created.status_code, 200);
     let item = cloud.scan(&cloud.shipments_table).await.remove(0);
 
     let deps = stream_fanout::Deps {
@@ -244,7 +247,7 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
         connections: cloud.connections(),
         push: WebSocketPush::new(&cloud.config, &format!("http://{addr}/dev")),
         notifications_topic_arn: cloud.notifications_topic_arn.clone(),
-        alerts_topic_arn: cloud.alerts_topic_arn.clone(),
+        shipment_alerts_topic_arn: cloud.shipment_alerts_topic_arn.clone(),
         environment: "test".into(),
     };
     let fm = metrics("f");

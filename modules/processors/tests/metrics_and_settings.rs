@@ -13,9 +13,9 @@ use shipment::Status;
 #[test]
 fn emf_documents_carry_namespace_dimensions_and_counts() {
     let m = Metrics::new("Shipstack", "prod", "queue-processor");
-    m.incr_status(metric::EVENTS_PROCESSED, Status::Delivered);
-    m.incr_status(metric::EVENTS_PROCESSED, Status::Delivered);
-    m.incr_status(metric::EVENTS_PROCESSED, Status::Lost);
+    m.incr_status(metric::EVENTS_PROCESSED, &Status::Delivered.into());
+    m.incr_status(metric::EVENTS_PROCESSED, &Status::Delivered.into());
+    m.incr_status(metric::EVENTS_PROCESSED, &Status::Lost.into());
     m.incr(metric::DUPLICATES_SKIPPED);
     m.incr(metric::EVENTS_REJECTED);
     let docs = m.documents(1_760_702_400_000);

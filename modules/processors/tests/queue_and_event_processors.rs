@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use processors::handlers::{event_processor, queue_processor};
 use serde_json::json;
 use shipment::contract::{functions, metrics as metric, shipments_table as st};
-use shipment::{AttrValue, Status};
+use shipment::AttrValue;
 use support::fakes::{FakeDlq, FakeStore};
 use support::payloads::{seed_003_event, seed_004_event, sqs_event, sqs_record};
 use support::{metrics, now};
@@ -46,7 +46,7 @@ async fn redelivered_message_is_written_once() {
         assert!(failures(&response).is_empty());
     }
     assert_eq!(deps.store.len(), 1);
-    assert_eq!(m.get(metric::EVENTS_PROCESSED, Some(Status::InTransit)), 1);
+    assert_eq!(m.get(metric::EVENTS_PROCESSED, Some("IN_TRANSIT")), 1);
     assert_eq!(m.get(metric::DUPLICATES_SKIPPED, None), 4);
 }
 
@@ -118,7 +118,7 @@ async fn bare_event_without_time_uses_the_send_time_so_redeliveries_still_collid
 async fn invalid_message_goes_to_the_dead_letter_queue_with_its_reason_and_is_not_retried() {
     let deps = queue_deps();
     let m = metrics("q");
-    let bad = r#"{"tracking_id":"TRK-1","status":"TELEPORTED"}"#;
+    let bad = r#"{"tracking_id":"TRK-1","status":" "}"#;
     let response = queue_processor::handle(
         sqs_event(vec![
             sqs_record("m-bad", bad),
@@ -144,7 +144,7 @@ async fn invalid_message_goes_to_the_dead_letter_queue_with_its_reason_and_is_no
     assert!(
         bad_letter
             .reason
-            .starts_with("status: unknown status \"TELEPORTED\""),
+            .starts_with("status: must not be empty"),
         "{}",
         bad_letter.reason
     );
@@ -277,10 +277,37 @@ async fn seed_004_put_events_example_is_stored_at_the_envelope_time() {
 }
 
 #[tokio::test]
+async fn an_unrecognised_status_is_stored_as_sent_and_counted_not_rejected() {
+    let deps = event_deps();
+    let m = metrics("e");
+    let mut event = seed_004_event();
+    event["detail"]["status"] = json!("Customs Hold");
+    let outcome = event_processor::handle(event, &deps, now(), &m)
+        .await
+        .unwrap();
+    assert_eq!(outcome["outcome"], "stored");
+    assert!(deps.dead_letters.letters().is_empty());
+    let stored = deps.store.items();
+    assert_eq!(
+        stored[0]["status"],
+        AttrValue::S("CUSTOMS_HOLD".into()),
+        "normalised spelling"
+    );
+    assert_eq!(m.get(metric::UNRECOGNISED_STATUS, Some("CUSTOMS_HOLD")), 1);
+    assert_eq!(m.get(metric::EVENTS_PROCESSED, Some("CUSTOMS_HOLD")), 1);
+
+    let known = event_processor::handle(seed_004_event(), &deps, now(), &m)
+        .await
+        .unwrap();
+    assert_eq!(known["outcome"], "stored");
+    assert_eq!(m.get(metric::UNRECOGNISED_STATUS, None), 1, "known statuses are not counted");
+}
+
+#[tokio::test]
 async fn invalid_eventbridge_event_is_dead_lettered_and_acknowledged() {
     let deps = event_deps();
     let mut event = seed_004_event();
-    event["detail"]["status"] = json!("MISPLACED");
+    event["detail"]["status"] = json!("MIS<PLACED>");
     let outcome = event_processor::handle(event.clone(), &deps, now(), &metrics("e"))
         .await
         .unwrap();
@@ -289,7 +316,7 @@ async fn invalid_eventbridge_event_is_dead_lettered_and_acknowledged() {
     assert!(
         letter
             .reason
-            .starts_with("detail.status: unknown status \"MISPLACED\""),
+            .starts_with("detail.status: \"MIS<PLACED>\" is no status"),
         "{}",
         letter.reason
     );

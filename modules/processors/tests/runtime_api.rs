@@ -43,7 +43,7 @@ fn lambda_env(cloud: &Cloud) -> BTreeMap<String, String> {
             env_vars::NOTIFICATIONS_TOPIC_ARN,
             cloud.notifications_topic_arn.clone(),
         ),
-        (env_vars::ALERTS_TOPIC_ARN, cloud.alerts_topic_arn.clone()),
+        (env_vars::SHIPMENT_ALERTS_TOPIC_ARN, cloud.shipment_alerts_topic_arn.clone()),
         (
             env_vars::WEBSOCKET_ENDPOINT,
             format!("{}/dev", cloud.moto.endpoint()),
@@ -83,7 +83,7 @@ async fn ingest_api_binary_answers_through_the_runtime_api_and_logs_json_and_emf
     assert!(first.init.is_some(), "a new instance answered first");
     let cold_start = first.duration;
     let first = response(first.outcome);
-    assert_eq!(first["statusCode"], 201, "{first}");
+    assert_eq!(first["statusCode"], 200, "{first}");
     let record: Value = serde_json::from_str(first["body"].as_str().unwrap()).unwrap();
     assert_eq!(record["shipmentId"], "SHIP-77");
 

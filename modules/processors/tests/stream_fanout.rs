@@ -25,7 +25,7 @@ fn deps() -> Deps<FakePublisher, FakeConnections, FakePush> {
         connections: FakeConnections::default(),
         push: FakePush::default(),
         notifications_topic_arn: NOTIFY.into(),
-        alerts_topic_arn: ALERTS.into(),
+        shipment_alerts_topic_arn: ALERTS.into(),
         environment: "prod".into(),
     }
 }
@@ -95,6 +95,18 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
     let notes = deps.publisher.to(NOTIFY);
     assert_eq!(notes.len(), 1);
     let message: Value = serde_json::from_str(&notes[0].message).unwrap();
+    // Seed 000's consumers read its flat keys and its subject.
+    assert_eq!(notes[0].subject, "Shipment SHIP-1 Status Update");
+    for (key, value) in [
+        ("shipmentId", "SHIP-1"),
+        ("status", "IN_TRANSIT"),
+        ("location", "Dallas, TX"),
+        ("timestamp", "2025-10-17T12:00:00.000Z"),
+        ("customerId", ""),
+        ("customerEmail", "c@example.com"),
+    ] {
+        assert_eq!(message[key], value, "{key}");
+    }
     assert_eq!(message["shipment"]["shipmentId"], "SHIP-1");
     assert_eq!(message["shipment"]["details"]["weightKg"], json!(12.75));
     assert!(notes[0]
@@ -113,12 +125,19 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
     );
     assert_eq!(posted[0].0, "watcher");
     let pushed: Value = serde_json::from_str(&posted[0].1).unwrap();
+    // `data` is seed 000's key; its clients keep reading it.
+    let view = json!({"shipmentId": "SHIP-1", "status": "IN_TRANSIT", "eventTime": "2025-10-17T12:00:00.000Z",
+        "timestamp": "2025-10-17T12:00:00.000Z", "location": "Dallas, TX", "carrier": "FedEx"});
     assert_eq!(
         pushed,
-        json!({"type": "shipment-update", "shipment": {"shipmentId": "SHIP-1", "status": "IN_TRANSIT",
-        "eventTime": "2025-10-17T12:00:00.000Z", "location": "Dallas, TX", "carrier": "FedEx"}})
+        json!({"type": "shipment-update", "shipment": view, "data": view})
     );
-    assert_eq!(m.get(metric::EVENTS_PROCESSED, Some(Status::InTransit)), 1);
+    assert_eq!(m.get(metric::NOTIFICATIONS_PUBLISHED, Some("IN_TRANSIT")), 1);
+    assert_eq!(
+        m.get(metric::EVENTS_PROCESSED, None),
+        0,
+        "the writers count stored events; the fanout does not count them again"
+    );
     assert_eq!(m.get(metric::WEBSOCKET_MESSAGES_SENT, None), 1);
 }
 
@@ -152,7 +171,26 @@ async fn critical_status_raises_an_alert_an_operator_can_act_on() {
         );
     }
     assert_eq!(deps.publisher.to(NOTIFY).len(), 1);
-    assert_eq!(m.get(metric::ALERTS_PUBLISHED, Some(Status::Lost)), 1);
+    assert_eq!(m.get(metric::ALERTS_PUBLISHED, Some("LOST")), 1);
+}
+
+#[tokio::test]
+async fn an_unrecognised_status_is_notified_but_never_alerted() {
+    let deps = deps();
+    let m = metrics("stream-fanout");
+    let record = item("SHIP-5", "CUSTOMS_HOLD", json!({}));
+    let response = handle(
+        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
+        &deps,
+        &m,
+    )
+    .await;
+    assert!(failures(&response).is_empty());
+    let notes = deps.publisher.to(NOTIFY);
+    assert_eq!(notes.len(), 1);
+    let message: Value = serde_json::from_str(&notes[0].message).unwrap();
+    assert_eq!(message["status"], "CUSTOMS_HOLD");
+    assert!(deps.publisher.to(ALERTS).is_empty());
 }
 
 #[tokio::test]

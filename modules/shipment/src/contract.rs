@@ -38,8 +38,9 @@ pub mod env_vars {
     pub const CONNECTIONS_TABLE: &str = "CONNECTIONS_TABLE";
     /// ARN of the customer-facing notifications topic (stream-fanout, daily-summary).
     pub const NOTIFICATIONS_TOPIC_ARN: &str = "NOTIFICATIONS_TOPIC_ARN";
-    /// ARN of the operational alerts topic (stream-fanout: critical statuses).
-    pub const ALERTS_TOPIC_ARN: &str = "ALERTS_TOPIC_ARN";
+    /// ARN of the business alerts topic: one message per critical shipment status, for the
+    /// people who act on shipments (stream-fanout). CloudWatch alarms go to on-call instead.
+    pub const SHIPMENT_ALERTS_TOPIC_ARN: &str = "SHIPMENT_ALERTS_TOPIC_ARN";
     /// URL of the dead-letter queue that invalid events are sent to, with their reason
     /// (queue-processor, event-processor).
     pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
@@ -105,8 +106,13 @@ pub const METRICS_NAMESPACE: &str = "Shipstack";
 
 /// Metric names the processors emit (EMF) and the renderer alarms on / graphs.
 pub mod metrics {
-    /// Events stored, dimension `Status`.
+    /// Events stored, dimension `Status`: counted by the writers only, once per event.
     pub const EVENTS_PROCESSED: &str = "EventsProcessed";
+    /// Events stored with a status outside the known vocabulary, dimension `Status` (the
+    /// writers): alarmed on, so a carrier's new status is noticed and can be added.
+    pub const UNRECOGNISED_STATUS: &str = "UnrecognisedStatus";
+    /// Notifications published for stored events (stream-fanout), dimension `Status`.
+    pub const NOTIFICATIONS_PUBLISHED: &str = "NotificationsPublished";
     /// Redeliveries recognised and skipped.
     pub const DUPLICATES_SKIPPED: &str = "DuplicatesSkipped";
     /// Events rejected as invalid (sent to the dead-letter queue with the reason).

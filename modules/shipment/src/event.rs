@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{FieldError, Rejection};
-use crate::status::Status;
+use crate::status::{ShipmentStatus, Status};
 
 /// Largest accepted event body (the raw JSON, envelope included), in bytes. Far below
 /// DynamoDB's 400 KB item limit and SQS's 256 KiB message limit, so an accepted event always
@@ -63,7 +63,7 @@ pub struct Provenance {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShipmentEvent {
     pub shipment_id: String,
-    pub status: Status,
+    pub status: ShipmentStatus,
     /// When the event happened (UTC, millisecond precision).
     pub event_time: DateTime<Utc>,
     pub location: Option<String>,
@@ -228,13 +228,10 @@ fn parse_fields(
     };
 
     let status = match first(object, &STATUS_NAMES) {
-        Some((name, Value::String(raw))) => match Status::parse(raw) {
-            Some(status) => Some(status),
-            None => {
-                errors.push(FieldError::new(
-                    field(name),
-                    crate::status::UnknownStatus(raw.clone()).to_string(),
-                ));
+        Some((name, Value::String(raw))) => match ShipmentStatus::parse(raw) {
+            Ok(status) => Some(status),
+            Err(msg) => {
+                errors.push(FieldError::new(field(name), msg));
                 None
             }
         },
@@ -242,8 +239,10 @@ fn parse_fields(
             errors.push(FieldError::new(field(name), "must be a string"));
             None
         }
+        // The envelope's detail type names a status only when it is a known one: "Shipment
+        // Update" is no status.
         None => match fallback.status.and_then(Status::parse) {
-            Some(status) => Some(status),
+            Some(status) => Some(status.into()),
             None => {
                 errors.push(FieldError::new(field("status"), "is required"));
                 None

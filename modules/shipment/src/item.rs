@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 use crate::contract::shipments_table as table;
 use crate::event::{format_time, ShipmentEvent};
 use crate::idempotency::{content_digest, event_key, Dedupe};
-use crate::status::Status;
+use crate::status::ShipmentStatus;
 
 /// A DynamoDB attribute value. Numbers are kept as their decimal text, as DynamoDB does, so
 /// a weight of `12.75` or a coordinate of `-122.4194155` is stored exactly as sent.
@@ -176,7 +176,7 @@ pub fn item_to_json(item: &Item) -> Value {
 pub struct StoredEvent {
     pub shipment_id: String,
     pub event_key: String,
-    pub status: Status,
+    pub status: ShipmentStatus,
     pub event_time: String,
     pub location: Option<String>,
     pub carrier: Option<String>,
@@ -187,7 +187,7 @@ pub struct StoredEvent {
 
 impl StoredEvent {
     /// Reads an event item; `None` for anything else in the table (daily summaries, items
-    /// without a known status).
+    /// without a status).
     pub fn from_item(item: &Item) -> Option<StoredEvent> {
         let text = |name: &str| item.get(name).and_then(AttrValue::as_s).map(str::to_owned);
         if let Some(kind) = text(attrs::RECORD_TYPE) {
@@ -198,7 +198,7 @@ impl StoredEvent {
         Some(StoredEvent {
             shipment_id: text(table::PARTITION_KEY)?,
             event_key: text(table::SORT_KEY)?,
-            status: Status::parse(&text(table::STATUS_INDEX_PARTITION_KEY)?)?,
+            status: ShipmentStatus::from_stored(&text(table::STATUS_INDEX_PARTITION_KEY)?),
             event_time: text(table::STATUS_INDEX_SORT_KEY)?,
             location: text(attrs::LOCATION),
             carrier: text(attrs::CARRIER),
@@ -214,6 +214,8 @@ impl StoredEvent {
         view.insert("shipmentId".into(), Value::String(self.shipment_id.clone()));
         view.insert("status".into(), Value::String(self.status.as_str().into()));
         view.insert("eventTime".into(), Value::String(self.event_time.clone()));
+        // Seed 000's clients read the update's time as `timestamp`.
+        view.insert("timestamp".into(), Value::String(self.event_time.clone()));
         for (name, value) in [
             ("location", &self.location),
             ("carrier", &self.carrier),

@@ -18,4 +18,4 @@ pub use error::{FieldError, Rejection};
 pub use event::{parse_body, parse_value, ShipmentEvent, MAX_EVENT_BYTES};
 pub use idempotency::Dedupe;
 pub use item::{AttrValue, Item, StoredEvent};
-pub use status::Status;
+pub use status::{ShipmentStatus, Status};

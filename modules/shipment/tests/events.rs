@@ -5,7 +5,7 @@ use serde_json::json;
 use shipment::error::Rejection;
 use shipment::idempotency::{content_digest, event_key, validate_idempotency_key, Dedupe};
 use shipment::samples::seed_003_envelope;
-use shipment::{parse_body, parse_value, Status, MAX_EVENT_BYTES};
+use shipment::{parse_body, parse_value, ShipmentStatus, Status, MAX_EVENT_BYTES};
 
 fn received() -> Option<chrono::DateTime<Utc>> {
     Some(Utc.with_ymd_and_hms(2025, 10, 17, 9, 30, 0).unwrap())
@@ -140,12 +140,33 @@ fn rejects_missing_shipment_id_and_status() {
 }
 
 #[test]
-fn rejects_unknown_status_naming_the_field() {
-    let rejection = reject(json!({"shipment_id":"A","event_type":"TELEPORTED"}));
+fn an_unrecognised_status_is_stored_as_sent_in_its_normalised_spelling() {
+    let event = parse_value(
+        &json!({"shipment_id":"A","event_type":"shipment.customs-hold","event_timestamp":"2025-10-17T09:30:00Z"}),
+        received(),
+    )
+    .unwrap();
+    assert_eq!(
+        event.status,
+        ShipmentStatus::Unrecognised("CUSTOMS_HOLD".into())
+    );
+    assert!(!event.status.is_critical());
+}
+
+#[test]
+fn a_detail_type_that_is_no_status_does_not_stand_in_for_a_missing_one() {
+    let body = json!({"source":"logistics.shipments","detail-type":"Shipment Update","time":"2025-10-17T12:00:00Z",
+        "detail":{"shipmentId":"A"}});
+    assert_eq!(fields(reject(body)), ["detail.status"]);
+}
+
+#[test]
+fn rejects_a_malformed_status_naming_the_field() {
+    let rejection = reject(json!({"shipment_id":"A","event_type":"TELE<PORTED>"}));
     let errors = rejection.field_errors();
     assert_eq!(errors[0].field, "event_type");
     assert!(
-        errors[0].message.contains("TELEPORTED"),
+        errors[0].message.contains("TELE<PORTED>"),
         "{}",
         errors[0].message
     );
@@ -205,7 +226,7 @@ fn rejects_a_missing_time_when_no_fallback_exists() {
 #[test]
 fn envelope_errors_are_prefixed_with_detail() {
     let body = json!({"source":"logistics.shipments","detail-type":"Shipment Update","time":"2025-10-17T12:00:00Z",
-        "detail":{"shipmentId":"A","status":"NOPE"}});
+        "detail":{"shipmentId":"A","status":""}});
     assert_eq!(fields(reject(body)), ["detail.status"]);
     let body =
         json!({"source":"logistics.shipments","detail-type":"Shipment Update","detail":"text"});

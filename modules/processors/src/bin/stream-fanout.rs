@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
                 &settings::required(env_vars::WEBSOCKET_ENDPOINT)?,
             ),
             notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
-            alerts_topic_arn: settings::required(env_vars::ALERTS_TOPIC_ARN)?,
+            shipment_alerts_topic_arn: settings::required(env_vars::SHIPMENT_ALERTS_TOPIC_ARN)?,
             environment: settings::environment(),
         })
     };

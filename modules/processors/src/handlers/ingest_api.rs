@@ -2,12 +2,14 @@
 //!
 //! | status | when |
 //! |--------|------|
-//! | 201 | the event is new; body: the stored record |
-//! | 200 | a replay (same `Idempotency-Key`, or same content); body: the record stored first |
+//! | 200 | stored (`"outcome": "stored"`) or a replay (same `Idempotency-Key`, or same content; `"outcome": "replay"`, the record stored first) |
 //! | 400 | invalid JSON or fields; body: `{"message", "errors": [{"field", "message"}]}` |
 //! | 413 | the body is over [`shipment::MAX_EVENT_BYTES`] |
 //! | 422 | the `Idempotency-Key` was already used for a different event |
 //! | 500 | a storage failure; body: a generic message and the request id, nothing internal |
+//!
+//! A 200 body is seed 000's reply (`message`, `shipmentId`, `status`, `timestamp`: the seed
+//! answered 200 and its clients expect it) plus the stored record and the outcome.
 //!
 //! Without a `timestamp`, the event time is API Gateway's request time. A client that
 //! sends an `Idempotency-Key` must send the event's `timestamp` too: a retry is a new
@@ -110,7 +112,7 @@ pub async fn handle<S: EventStore>(
             Err(_) => return internal_error(&request_id),
         };
     match outcome {
-        PutOutcome::Created => json_response(201, &item_to_json(&item)),
+        PutOutcome::Created => stored_reply(&item, "stored"),
         PutOutcome::AlreadyExists => {
             let event_key = item
                 .get(shipments_table::SORT_KEY)
@@ -134,9 +136,21 @@ pub async fn handle<S: EventStore>(
                     }),
                 );
             }
-            json_response(200, &item_to_json(&stored))
+            stored_reply(&stored, "replay")
         }
     }
+}
+
+/// The 200 answer: seed 000's keys over the stored record.
+fn stored_reply(item: &shipment::Item, outcome: &str) -> ApiGatewayProxyResponse {
+    let mut reply = item_to_json(item);
+    if let Some(reply) = reply.as_object_mut() {
+        let time = reply.get(shipments_table::STATUS_INDEX_SORT_KEY).cloned();
+        reply.insert("message".into(), "Shipment status updated successfully".into());
+        reply.insert("timestamp".into(), time.unwrap_or_default());
+        reply.insert("outcome".into(), outcome.into());
+    }
+    json_response(200, &reply)
 }
 
 /// The raw body, base64-decoded when API Gateway encoded it.

@@ -7,8 +7,11 @@
 //!    never a Scan, never everyone) and post them the public view of the event; a 410 Gone
 //!    deletes that connection's rows; other post errors are logged (the push is best-effort,
 //!    the notification is the durable channel);
-//! 2. publish the full record to the notifications topic;
-//! 3. for a critical status, publish an alert to the alerts topic.
+//! 2. publish the event to the notifications topic, in seed 000's message (its flat
+//!    `shipmentId, status, location, timestamp, customerId, customerEmail` and its subject
+//!    `Shipment <id> Status Update`) with the full record added under `shipment`;
+//! 3. for a critical status, publish an alert to the business alerts topic (not the on-call
+//!    alarms topic).
 //!
 //! REMOVE records (TTL expiry) and the daily summary items are skipped. On the first
 //! failing record the handler stops and reports its sequence number in
@@ -22,6 +25,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use futures_util::future::join_all;
 use serde_json::json;
 use shipment::contract::metrics as metric;
+use shipment::item::attrs;
 use shipment::{Item, StoredEvent};
 
 use crate::dynamo_json::item_from_image;
@@ -36,7 +40,7 @@ pub struct Deps<P, C, W> {
     pub connections: C,
     pub push: W,
     pub notifications_topic_arn: String,
-    pub alerts_topic_arn: String,
+    pub shipment_alerts_topic_arn: String,
     /// Named in alerts.
     pub environment: String,
 }
@@ -104,16 +108,16 @@ async fn process<P: Publisher, C: Connections, W: Push>(
     deps.publisher
         .publish(&Notification {
             topic_arn: deps.notifications_topic_arn.clone(),
-            subject: subject(&format!("Shipment {}: {}", event.shipment_id, event.status)),
-            message: json!({"type": "shipment-update", "shipment": event.record}).to_string(),
+            subject: subject(&format!("Shipment {} Status Update", event.shipment_id)),
+            message: notification_message(&event).to_string(),
             attributes: attributes.clone(),
         })
         .await?;
-    metrics.incr_status(metric::EVENTS_PROCESSED, event.status);
+    metrics.incr_status(metric::NOTIFICATIONS_PUBLISHED, &event.status);
     if event.status.is_critical() {
         deps.publisher
             .publish(&Notification {
-                topic_arn: deps.alerts_topic_arn.clone(),
+                topic_arn: deps.shipment_alerts_topic_arn.clone(),
                 subject: subject(&format!(
                     "[{}] Shipment {} is {}",
                     deps.environment, event.shipment_id, event.status
@@ -122,7 +126,7 @@ async fn process<P: Publisher, C: Connections, W: Push>(
                 attributes,
             })
             .await?;
-        metrics.incr_status(metric::ALERTS_PUBLISHED, event.status);
+        metrics.incr_status(metric::ALERTS_PUBLISHED, &event.status);
     }
     tracing::info!(
         shipment_id = %event.shipment_id,
@@ -141,7 +145,9 @@ async fn push_to_subscribers<P: Publisher, C: Connections, W: Push>(
     deps: &Deps<P, C, W>,
     metrics: &Metrics,
 ) {
-    let payload = json!({"type": "shipment-update", "shipment": event.public_view()}).to_string();
+    // `data` is seed 000's key for the update; `shipment` is ours. Both are the public view.
+    let view = event.public_view();
+    let payload = json!({"type": "shipment-update", "shipment": view, "data": view}).to_string();
     let posts = subscribers.iter().map(|connection_id| {
         let payload = payload.as_bytes();
         async move { (connection_id, deps.push.post(connection_id, payload).await) }
@@ -165,6 +171,22 @@ async fn push_to_subscribers<P: Publisher, C: Connections, W: Push>(
             }
         }
     }
+}
+
+/// The notification: seed 000's flat keys (its consumers read them, with its defaults for
+/// what the event lacks), plus `type` and the full stored record under `shipment`.
+pub fn notification_message(event: &StoredEvent) -> serde_json::Value {
+    let text = |name: &str| event.record.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    json!({
+        "shipmentId": event.shipment_id,
+        "status": event.status.as_str(),
+        "location": event.location.clone().unwrap_or_else(|| "Unknown".into()),
+        "timestamp": event.event_time,
+        "customerId": text(attrs::CUSTOMER_ID).unwrap_or_default(),
+        "customerEmail": text(attrs::CUSTOMER_EMAIL).unwrap_or_default(),
+        "type": "shipment-update",
+        "shipment": event.record,
+    })
 }
 
 /// SNS subjects: at most 100 characters, no line breaks.

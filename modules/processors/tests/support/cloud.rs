@@ -28,7 +28,7 @@ pub struct Cloud {
     pub connections_table: String,
     pub dead_letter_queue_url: String,
     pub notifications_topic_arn: String,
-    pub alerts_topic_arn: String,
+    pub shipment_alerts_topic_arn: String,
     notifications_inbox: String,
     alerts_inbox: String,
 }
@@ -190,7 +190,7 @@ impl Cloud {
             connections_table,
             dead_letter_queue_url,
             notifications_topic_arn: topics[0].clone(),
-            alerts_topic_arn: topics[1].clone(),
+            shipment_alerts_topic_arn: topics[1].clone(),
             notifications_inbox,
             alerts_inbox,
         }
