@@ -142,23 +142,21 @@ impl TableRef {
     /// Reads by key and Query, on the table and its indexes. Scan is deliberately not granted:
     /// every access path of this platform has a key condition.
     pub fn grant_read_data(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(
-            to.role(),
-            Statement::allow(READ, [self.arn().into(), self.index_arns()]),
+        to.grant(stack, Statement::allow(READ, [self.arn().into(), self.index_arns()]),
         );
         self.key.grant_decrypt(stack, to)
     }
 
     /// Item writes (put, update, delete, batch), conditional writes included.
     pub fn grant_write_data(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(to.role(), Statement::allow(WRITE, [self.arn().into()]));
+        to.grant(stack, Statement::allow(WRITE, [self.arn().into()]));
         self.key.grant_encrypt_decrypt(stack, to)
     }
 
     /// Reading the table's stream (what a stream event source mapping needs).
     pub fn grant_stream_read(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         let streams = Tf::template([self.arn().into(), Tf::from("/stream/*")]);
-        stack.grant_role(to.role(), Statement::allow(STREAM_READ, [streams]));
+        to.grant(stack, Statement::allow(STREAM_READ, [streams]));
         self.key.grant_decrypt(stack, to)
     }
 }

@@ -5,9 +5,56 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tf::Tf;
 
-/// Whoever grants are given to: a role, through the function (or service) that assumes it.
+/// Whoever grants are given to: a role, through the function that assumes it, or a managed
+/// policy that someone else attaches.
 pub trait Grantee {
-    fn role(&self) -> &tf::Resource;
+    /// Adds `statement` to the grantee's identity policy.
+    fn grant(&self, stack: &mut crate::Stack, statement: Statement) -> Grant;
+}
+
+/// A customer-managed IAM policy, for principals outside this configuration (a downstream
+/// service's role attaches it): the grant helpers fill it like a function's role.
+#[derive(Clone, Debug)]
+pub struct ManagedPolicy {
+    /// Logical name; the policy is named `<prefix>-<name>`.
+    pub name: String,
+    pub description: String,
+}
+
+/// A rendered managed policy.
+#[derive(Clone, Debug)]
+pub struct ManagedPolicyRef {
+    policy: tf::Resource,
+}
+
+impl ManagedPolicyRef {
+    pub fn arn(&self) -> tf::Expr {
+        self.policy.attr("arn")
+    }
+}
+
+impl Grantee for ManagedPolicyRef {
+    fn grant(&self, stack: &mut crate::Stack, statement: Statement) -> Grant {
+        stack.add_inline_policy(&self.policy, statement);
+        Grant(self.policy.clone())
+    }
+}
+
+impl crate::Component for ManagedPolicy {
+    type Handle = ManagedPolicyRef;
+
+    fn add_to(self, stack: &mut crate::Stack) -> ManagedPolicyRef {
+        // https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html: names
+        // are 1-128 characters; the document is rendered by `Stack::finish` from the grants.
+        let body = tf::Block::new()
+            .set(
+                "name",
+                stack.physical_name_within(&self.name, "IAM policy", 128),
+            )
+            .set("description", self.description);
+        let policy = stack.resource_with_inline_policy("aws_iam_policy", &self.name, body);
+        ManagedPolicyRef { policy }
+    }
 }
 
 /// What a grant added to: the grantee's inline role policy, rendered by [`crate::Stack::finish`].

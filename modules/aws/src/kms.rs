@@ -37,14 +37,12 @@ impl KeyRef {
 
     /// Lets `to` read data encrypted under the key.
     pub fn grant_decrypt(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(to.role(), Statement::allow(DECRYPT, [self.arn().into()]))
+        to.grant(stack, Statement::allow(DECRYPT, [self.arn().into()]))
     }
 
     /// Lets `to` write (and read) data encrypted under the key.
     pub fn grant_encrypt_decrypt(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(
-            to.role(),
-            Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
+        to.grant(stack, Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
         )
     }
 

@@ -5,7 +5,7 @@ use tf::{Block, Expr, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric, Statistic};
 use crate::dynamodb::TableRef;
-use crate::iam::{assume_role_policy, Grantee, Service, Statement};
+use crate::iam::{assume_role_policy, Grant, Grantee, Service, Statement};
 use crate::kms::KeyRef;
 use crate::s3::BucketRef;
 use crate::sqs::QueueRef;
@@ -99,8 +99,8 @@ pub struct FunctionRef {
 }
 
 impl Grantee for FunctionRef {
-    fn role(&self) -> &Resource {
-        &self.role
+    fn grant(&self, stack: &mut Stack, statement: Statement) -> Grant {
+        stack.grant_role(&self.role, statement)
     }
 }
 

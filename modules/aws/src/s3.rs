@@ -37,10 +37,8 @@ impl BucketRef {
     /// Writing new objects (e.g. a Lambda on-failure destination).
     pub fn grant_put_objects(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         let objects = Tf::template([self.arn().into(), Tf::from("/*")]);
-        stack.grant_role(to.role(), Statement::allow(&["s3:PutObject"], [objects]));
-        stack.grant_role(
-            to.role(),
-            Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
+        to.grant(stack, Statement::allow(&["s3:PutObject"], [objects]));
+        to.grant(stack, Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
         );
         self.key.grant_encrypt_decrypt(stack, to)
     }

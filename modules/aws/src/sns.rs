@@ -49,9 +49,7 @@ impl TopicRef {
     }
 
     pub fn grant_publish(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(
-            to.role(),
-            Statement::allow(&["sns:Publish"], [self.arn().into()]),
+        to.grant(stack, Statement::allow(&["sns:Publish"], [self.arn().into()]),
         );
         self.key.grant_encrypt_decrypt(stack, to)
     }
@@ -87,14 +85,15 @@ impl TopicRef {
             .resource("aws_sns_topic_subscription", &name, body);
     }
 
-    /// Delivers every message, raw, into `queue` (which must let this topic send).
+    /// Delivers every message into `queue` (which must let this topic send) in its SNS
+    /// envelope: consumers read `Subject`, `Message` and `MessageAttributes`, which raw
+    /// delivery would drop the subject of.
     pub fn subscribe_queue(&self, stack: &mut Stack, queue: &QueueRef) {
         queue.allow_service_send(stack, Service::Sns, self.arn().into());
         let body = Block::new()
             .set("topic_arn", self.arn())
             .set("protocol", "sqs")
-            .set("endpoint", queue.arn())
-            .set("raw_message_delivery", true);
+            .set("endpoint", queue.arn());
         let name = format!("{}_to_{}", self.topic.name(), queue.resource().name());
         stack
             .doc()

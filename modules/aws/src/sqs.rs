@@ -83,12 +83,12 @@ impl QueueRef {
     }
 
     pub fn grant_send_messages(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(to.role(), Statement::allow(SEND, [self.arn().into()]));
+        to.grant(stack, Statement::allow(SEND, [self.arn().into()]));
         self.key.grant_encrypt_decrypt(stack, to)
     }
 
     pub fn grant_consume_messages(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        stack.grant_role(to.role(), Statement::allow(CONSUME, [self.arn().into()]));
+        to.grant(stack, Statement::allow(CONSUME, [self.arn().into()]));
         self.key.grant_decrypt(stack, to)
     }
 

@@ -59,9 +59,7 @@ impl WebSocketApiRef {
             self.api.attr("execution_arn").into(),
             Tf::from(format!("/{}/POST/@connections/*", self.stage_name)),
         ]);
-        stack.grant_role(
-            to.role(),
-            Statement::allow(&["execute-api:ManageConnections"], [connections]),
+        to.grant(stack, Statement::allow(&["execute-api:ManageConnections"], [connections]),
         )
     }
 }

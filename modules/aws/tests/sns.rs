@@ -66,7 +66,7 @@ fn the_topic_policy_lets_the_account_manage_it_and_refuses_publishing_without_tl
 }
 
 #[test]
-fn a_queue_subscription_delivers_raw_and_the_queue_accepts_only_this_topic() {
+fn a_queue_subscription_delivers_the_envelope_and_the_queue_accepts_only_this_topic() {
     FIXTURE.has_properties(
         "aws_sns_topic_subscription",
         "alerts_to_events",
@@ -74,8 +74,13 @@ fn a_queue_subscription_delivers_raw_and_the_queue_accepts_only_this_topic() {
             "topic_arn": "${aws_sns_topic.alerts.arn}",
             "protocol": "sqs",
             "endpoint": "${aws_sqs_queue.events.arn}",
-            "raw_message_delivery": true,
         }),
+    );
+    // Raw delivery drops the subject seed 000's queue consumers read.
+    assert_eq!(
+        FIXTURE.resource("aws_sns_topic_subscription", "alerts_to_events")
+            .get("raw_message_delivery"),
+        None
     );
     let queue_policy = FIXTURE.policy_statements("aws_sqs_queue_policy", "events");
     assert_eq!(

@@ -133,3 +133,37 @@ fn grants_allow_exactly_the_actions_of_sending_or_consuming_that_queue() {
         );
     }
 }
+
+#[test]
+fn a_managed_consumer_policy_holds_what_a_downstream_role_needs_to_consume() {
+    let mut stack = kit::stack();
+    let key = key(&mut stack);
+    let buffer = stack.add(queue(&key));
+    let consumer = stack.add(aws::iam::ManagedPolicy {
+        name: "buffer_consumer".into(),
+        description: "Attach to a role that consumes the buffer".into(),
+    });
+    buffer.grant_consume_messages(&mut stack, &consumer);
+    let rendered = render(stack);
+    rendered.has_properties(
+        "aws_iam_policy",
+        "buffer_consumer",
+        json!({"name": "shipstack-test-buffer-consumer", "description": "Attach to a role that consumes the buffer"}),
+    );
+    assert_statements(
+        rendered.policy_statements("aws_iam_policy", "buffer_consumer"),
+        vec![
+            allow(&["kms:Decrypt"], &["${aws_kms_key.data.arn}"]),
+            allow(
+                &[
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                ],
+                &["${aws_sqs_queue.events.arn}"],
+            ),
+        ],
+    );
+}
