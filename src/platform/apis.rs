@@ -12,8 +12,13 @@ use super::data::Data;
 use super::functions::Functions;
 use crate::config::EnvConfig;
 
-/// Seconds: one validated request, one conditional write (or one connections-table write).
+/// Seconds (seed 000: 30). One request is one conditional put and at most one read. API
+/// Gateway gives up on an integration after 29 s and answers 504, so a longer timeout only lets
+/// the function run on after the client has gone; 10 s leaves each AWS call 4 s with SDK
+/// retries, and a stuck request gets the designed 500 (retry with the same request) at 10 s.
 const INGEST_TIMEOUT_S: u32 = 10;
+/// Seconds (seed 000: 30): `$connect`, `$disconnect` or a subscribe is one or two writes to
+/// the connections table; the same 29 s integration limit and reasoning as [`INGEST_TIMEOUT_S`].
 const WEBSOCKET_TIMEOUT_S: u32 = 10;
 
 pub struct Apis {

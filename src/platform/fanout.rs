@@ -12,7 +12,8 @@ use super::data::Data;
 use super::functions::Functions;
 use super::messaging::Messaging;
 
-/// Seconds: a batch of up to 100 records, each a Query and a few publishes and posts.
+/// Seconds (seed 000: 60): a batch of up to 100 records, each a Query, one or two publishes and
+/// the posts to its subscribers, in order; the stream has no visibility timeout to keep under.
 const FANOUT_TIMEOUT_S: u32 = 60;
 
 pub struct Fanout {
@@ -40,7 +41,10 @@ pub fn add(
                 env_vars::NOTIFICATIONS_TOPIC_ARN,
                 messaging.notifications.arn().into(),
             ),
-            (env_vars::ALERTS_TOPIC_ARN, messaging.alerts.arn().into()),
+            (
+                env_vars::SHIPMENT_ALERTS_TOPIC_ARN,
+                messaging.shipment_alerts.arn().into(),
+            ),
             // Seed fix: 000 patched the endpoint in after creating the function; it comes
             // from the stage here, and posts are granted on that stage's connections only.
             (
@@ -62,7 +66,7 @@ pub fn add(
         },
     );
     messaging.notifications.grant_publish(stack, &function);
-    messaging.alerts.grant_publish(stack, &function);
+    messaging.shipment_alerts.grant_publish(stack, &function);
     data.connections.grant_read_data(stack, &function);
     data.connections.grant_write_data(stack, &function);
     apis.websocket.grant_manage_connections(stack, &function);

@@ -11,21 +11,22 @@ use shipment::contract::{env_vars, events, functions};
 
 use super::data::Data;
 use super::functions::Functions;
-use super::messaging::Messaging;
+use super::messaging::{Messaging, MAX_RECEIVES};
 use super::DAY_S;
 use crate::config::{Delivery as DeliveryMode, EnvConfig};
 
-/// The writers' timeout, seconds: a batch of ten conditional writes with SDK retries.
+/// The writers' timeout, seconds (seeds 001/002: 60; 003/004: 30). A batch is ten conditional
+/// writes made concurrently, each bounded at 12 s with SDK retries, so 30 s is ample. The 6x
+/// rule makes the events queue's visibility 6 x timeout + window: 190 s at 30 s, against 370 s
+/// at 60 s, so a message whose invocation crashed is redelivered three minutes sooner.
 const WRITER_TIMEOUT_S: u32 = 30;
 /// Batching of the events queue (seed 002: 10 messages, 10 s window).
 const QUEUE_BATCH: u32 = 10;
 const QUEUE_WINDOW_S: u32 = 10;
-/// Receives before a message moves to the dead-letter queue (seeds 001, 002).
-const MAX_RECEIVES: u32 = 3;
 
 pub struct Ingestion {
     pub bus: BusRef,
-    /// One per producer dialect.
+    /// One per producer dialect and bus (ours and the account's default bus).
     pub rules: Vec<RuleRef>,
     /// queue-processor or event-processor.
     pub writer: FunctionRef,
@@ -43,16 +44,22 @@ pub fn add(
     let bus = stack.add(Bus {
         name: "shipments".into(),
     });
-    let rules: Vec<RuleRef> = [
+    let dialects = [
         ("shipment_service", "Seed 002 producers: shipment.* events", json!({"source": ["shipment.service"], "detail-type": [{"prefix": "shipment."}]})),
         ("logistics_shipments", "Seeds 003/004 producers: Shipment Update/Created/Delayed", json!({"source": ["logistics.shipments"], "detail-type": ["Shipment Update", "Shipment Created", "Shipment Delayed"]})),
-    ]
-    .into_iter()
-    .map(|(name, description, pattern)| {
-        let trigger = Trigger::Pattern { bus: Some(bus.clone()), pattern: pattern.into() };
-        stack.add(Rule { name: name.into(), description: description.into(), trigger })
-    })
-    .collect();
+    ];
+    // Seed fix (compatibility): seed 004 publishes to the account's default bus (its put-events
+    // has no EventBusName). Routing only our bus would drop its events without a trace, so each
+    // dialect is matched on both buses, into the same delivery path.
+    let buses = [(None, "_default_bus", " (default bus)"), (Some(bus.clone()), "", "")];
+    let rules: Vec<RuleRef> = dialects
+        .iter()
+        .flat_map(|dialect| buses.iter().map(move |bus| (dialect, bus)))
+        .map(|((name, description, pattern), (bus, suffix, on))| {
+            let trigger = Trigger::Pattern { bus: bus.clone(), pattern: pattern.clone().into() };
+            stack.add(Rule { name: format!("{name}{suffix}"), description: format!("{description}{on}"), trigger })
+        })
+        .collect();
     stack.add(Archive {
         name: "shipments".into(),
         bus: bus.clone(),

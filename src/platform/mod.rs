@@ -10,7 +10,7 @@
 //!                                                                        v
 //!        daily-summary (cron) ──> shipments table ── stream ──> stream-fanout
 //!                                                                ├─> notifications topic ──> buffer queue
-//!                                                                ├─> alerts topic (critical statuses) ──> email
+//!                                                                ├─> shipment alerts topic (critical statuses) ──> email
 //!                                                                └─> WebSocket subscribers of that shipment
 //! ```
 //!
@@ -45,20 +45,26 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
     let summary = summary::add(&mut stack, &functions, &data, &messaging);
     let apis = apis::add(&mut stack, env, &functions, &data);
     let fanout = fanout::add(&mut stack, &functions, &data, &messaging, &apis);
+    let all_functions = [
+        &apis.ingest,
+        &ingestion.writer,
+        &fanout.function,
+        &apis.websocket_handler,
+        &summary.function,
+    ];
     let watched = monitoring::Watched {
         rest_api: &apis.rest,
-        functions: vec![
-            &apis.ingest,
-            &ingestion.writer,
-            &fanout.function,
-            &apis.websocket_handler,
-            &summary.function,
-        ],
+        functions: all_functions.to_vec(),
         events_queue: ingestion.events_queue.as_ref(),
         dead_letters: &messaging.dead_letters,
         notifications_buffer: &messaging.notifications_buffer,
+        notifications_dead_letters: &messaging.notifications_dead_letters,
         tables: vec![&data.shipments, &data.connections],
-        topics: vec![&messaging.notifications, &messaging.alerts],
+        topics: vec![
+            &messaging.notifications,
+            &messaging.alerts,
+            &messaging.shipment_alerts,
+        ],
         rules: ingestion
             .rules
             .iter()
@@ -75,6 +81,7 @@ pub fn build(env: &EnvConfig) -> Result<Document> {
             ingestion: &ingestion,
             apis: &apis,
             dashboard: &dashboard,
+            functions: &all_functions,
         },
     );
     Ok(stack.finish())

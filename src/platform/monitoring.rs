@@ -8,6 +8,8 @@ use aws::lambda::FunctionRef;
 use aws::sns::TopicRef;
 use aws::sqs::QueueRef;
 use aws::Stack;
+use shipment::contract::{metrics, METRICS_NAMESPACE};
+use tf::Tf;
 
 use crate::config::EnvConfig;
 
@@ -20,6 +22,7 @@ pub struct Watched<'a> {
     pub events_queue: Option<&'a QueueRef>,
     pub dead_letters: &'a QueueRef,
     pub notifications_buffer: &'a QueueRef,
+    pub notifications_dead_letters: &'a QueueRef,
     pub tables: Vec<&'a TableRef>,
     pub topics: Vec<&'a TopicRef>,
     pub rules: Vec<&'a RuleRef>,
@@ -35,6 +38,15 @@ pub fn add(
 ) -> DashboardRef {
     add_alarms(stack, env, alerts, watched);
     stack.add(dashboard::dashboard(env, watched))
+}
+
+/// A metric the processors emit (EMF), per environment.
+fn shipstack_metric(env: &EnvConfig, name: &'static str) -> Metric {
+    Metric::new(
+        METRICS_NAMESPACE,
+        name,
+        vec![("Environment", Tf::from(env.name.as_str()))],
+    )
 }
 
 /// The alarms of all seeds, wired to the alerts topic.
@@ -126,13 +138,31 @@ fn add_alarms(stack: &mut Stack, env: &EnvConfig, alerts: &TopicRef, watched: &W
         1,
         1,
     );
+    // A buffer for downstream consumers: its depth follows traffic, its oldest message's age
+    // says the consumer is down.
     alarm(
-        "notifications_queue_depth".into(),
-        "Shipment notifications are not being consumed".into(),
-        watched.notifications_buffer.metric_visible_messages(),
+        "notifications_queue_age".into(),
+        "Shipment notifications are not being consumed: is the downstream consumer down?".into(),
+        watched.notifications_buffer.metric_oldest_message_age(),
         Comparison::GreaterThan,
-        thresholds.queue_depth,
+        thresholds.oldest_message_age_s,
         2,
+    );
+    alarm(
+        "notifications_dlq_not_empty".into(),
+        "A downstream consumer failed one notification 3 times: it is in the notifications dead-letter queue".into(),
+        watched.notifications_dead_letters.metric_visible_messages().period(60),
+        Comparison::GreaterThanOrEqual,
+        1,
+        1,
+    );
+    alarm(
+        "unrecognised_status".into(),
+        "A producer sent a status outside the known vocabulary (stored as sent; see the UnrecognisedStatus metric's Status dimension)".into(),
+        shipstack_metric(env, metrics::UNRECOGNISED_STATUS),
+        Comparison::GreaterThanOrEqual,
+        1,
+        1,
     );
     for topic in &watched.topics {
         let name = topic.resource().name();

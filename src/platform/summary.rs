@@ -9,7 +9,8 @@ use super::data::Data;
 use super::functions::Functions;
 use super::messaging::Messaging;
 
-/// Seconds: a Query through every status partition of a day's events.
+/// Seconds (seed 001's cleanup: 300): a paginated Query through every status partition of a
+/// day's events, once a day; there is no caller waiting and no queue to keep under.
 const SUMMARY_TIMEOUT_S: u32 = 300;
 
 pub struct Summary {

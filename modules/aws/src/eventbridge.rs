@@ -65,7 +65,14 @@ pub struct RuleRef {
     rule: Resource,
     physical_name: String,
     bus_name: Option<Expr>,
+    schedule: Option<String>,
 }
+
+/// Name prefix of the outputs that describe, under an emulator, the schedules the harness
+/// plays. moto 5.2.5 matches a schedule rule (it has no pattern) against every event put on
+/// the default bus and answers 500 for its Lambda target ("Expr not defined for Rule"), so
+/// there the rule is rendered without its target, and the target as an output.
+pub const HARNESS_SCHEDULE_PREFIX: &str = "harness_schedule_";
 
 /// Delivery guarantees of a target: retries, event age, and where undeliverable events go.
 #[derive(Clone, Debug)]
@@ -103,7 +110,7 @@ impl RuleRef {
         self.target(stack, queue.resource().name(), queue.arn(), delivery);
     }
 
-    /// Invokes `function` with each matching event.
+    /// Invokes `function` with each matching event (or on the schedule).
     pub fn target_function(&self, stack: &mut Stack, function: &FunctionRef, delivery: Delivery) {
         function.allow_invoke(
             stack,
@@ -111,6 +118,19 @@ impl RuleRef {
             Service::EventBridge,
             self.arn().into(),
         );
+        if let (true, Some(schedule)) = (stack.emulated, &self.schedule) {
+            let played = Tf::object([
+                ("rule", Tf::from(self.rule.attr("name"))),
+                ("schedule_expression", Tf::from(schedule.as_str())),
+                ("function_name", Tf::from(function.name())),
+            ]);
+            stack.doc().output(
+                &format!("{HARNESS_SCHEDULE_PREFIX}{}", self.rule.name()),
+                "Schedule the local harness plays (moto fails every default-bus event on it)",
+                played,
+            );
+            return;
+        }
         self.target(stack, function.logical_name(), function.arn(), delivery);
     }
 
@@ -155,6 +175,10 @@ impl Component for Rule {
         let mut body = Block::new()
             .set("name", physical_name.clone())
             .set("description", self.description);
+        let schedule = match &self.trigger {
+            Trigger::Schedule(expression) => Some(expression.clone()),
+            Trigger::Pattern { .. } => None,
+        };
         let bus_name = match self.trigger {
             Trigger::Pattern { bus, pattern } => {
                 let bus_name = bus.map(|b| b.name());
@@ -175,6 +199,7 @@ impl Component for Rule {
             rule,
             physical_name,
             bus_name,
+            schedule,
         }
     }
 }

@@ -49,15 +49,16 @@ impl Component for Provider {
             Block::new().set("tags", Tf::object(self.default_tags)),
         );
         if let Some(emulator) = self.emulator {
-            // Mappings read the profile when they are added: one added before would be polled by
-            // the emulator itself.
-            if stack
-                .doc()
-                .resources()
-                .any(|(r, _)| r.resource_type() == "aws_lambda_event_source_mapping")
-            {
+            // Mappings and schedule targets read the profile when they are added: one added
+            // before would be played by the emulator itself.
+            if stack.doc().resources().any(|(r, _)| {
+                matches!(
+                    r.resource_type(),
+                    "aws_lambda_event_source_mapping" | "aws_cloudwatch_event_target"
+                )
+            }) {
                 stack.doc().report(
-                    "the emulator provider is added after an event source mapping: add it first",
+                    "the emulator provider is added after an event source mapping or rule target: add it first",
                 );
             }
             stack.emulated = true;

@@ -71,6 +71,11 @@ impl QueueRef {
         self.metric("ApproximateAgeOfOldestMessage")
     }
 
+    /// Messages added to the queue (seed 002's "Messages Sent" graph), summed over the period.
+    pub fn metric_messages_sent(&self) -> Metric {
+        self.metric("NumberOfMessagesSent").statistic(Statistic::Sum)
+    }
+
     /// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html:
     /// by QueueName; these gauges are meaningful as a maximum, not a sum.
     fn metric(&self, name: &'static str) -> Metric {

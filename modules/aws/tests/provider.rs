@@ -3,6 +3,7 @@
 
 mod kit;
 
+use aws::eventbridge::{Rule, Trigger, HARNESS_SCHEDULE_PREFIX};
 use aws::lambda::{SqsSource, HARNESS_MAPPING_PREFIX};
 use aws::provider::{Emulator, Provider};
 use kit::{function, key, queue};
@@ -29,6 +30,21 @@ fn files(emulator: Option<Emulator>) -> Value {
     worker.consume_queue(&mut stack, &events, queue_source());
     let table = stack.add(kit::streamed_table(&key));
     kit::consume_stream(&mut stack, &key, &worker, &table);
+    let nightly = stack.add(Rule {
+        name: "nightly".into(),
+        description: "Every night".into(),
+        trigger: Trigger::Schedule("cron(0 1 * * ? *)".into()),
+    });
+    let dlq = stack.add(kit::dead_letter_queue(&key));
+    nightly.target_function(
+        &mut stack,
+        &worker,
+        aws::eventbridge::Delivery {
+            max_retries: 2,
+            max_event_age_s: 3600,
+            dead_letter: dlq,
+        },
+    );
     let files = stack.finish().render(aws::file_of).expect("renders");
     files
         .iter()
@@ -55,6 +71,8 @@ fn an_account_provider_sets_region_and_tags_and_lambda_polls_every_source() {
     let mappings = &files["lambda.tf.json"]["resource"]["aws_lambda_event_source_mapping"];
     assert_eq!(mappings["worker_from_events"]["enabled"], true);
     assert_eq!(mappings["worker_from_shipments_stream"]["enabled"], true);
+    let targets = &files["eventbridge.tf.json"]["resource"]["aws_cloudwatch_event_target"];
+    assert_eq!(targets["nightly_to_worker"]["arn"], "${aws_lambda_function.worker.arn}");
     assert!(files.get("outputs.tf.json").is_none());
 }
 
@@ -99,6 +117,25 @@ fn under_an_emulator_the_harness_polls_queues_and_streams_become_outputs() {
         }),
     );
     assert!(output["value"].get("depends_on").is_none());
+}
+
+#[test]
+fn under_an_emulator_a_schedule_keeps_its_rule_and_the_harness_plays_its_target() {
+    let files = emulated();
+    let eventbridge = &files["eventbridge.tf.json"]["resource"];
+    assert!(eventbridge["aws_cloudwatch_event_rule"].get("nightly").is_some());
+    assert!(
+        eventbridge.get("aws_cloudwatch_event_target").is_none(),
+        "moto fails every default-bus put-events on a schedule rule's Lambda target"
+    );
+    assert_eq!(
+        files["outputs.tf.json"]["output"][format!("{HARNESS_SCHEDULE_PREFIX}nightly")]["value"],
+        json!({
+            "rule": "${aws_cloudwatch_event_rule.nightly.name}",
+            "schedule_expression": "cron(0 1 * * ? *)",
+            "function_name": "${aws_lambda_function.worker.function_name}",
+        })
+    );
 }
 
 #[test]

@@ -2,10 +2,9 @@
 
 use aws::cloudwatch::{Dashboard, Graph, Metric};
 use aws::lambda::FunctionRef;
-use shipment::contract::{metrics, METRICS_NAMESPACE};
-use tf::Tf;
+use shipment::contract::metrics;
 
-use super::Watched;
+use super::{shipstack_metric, Watched};
 use crate::config::EnvConfig;
 
 /// One screen: traffic, failures and lag.
@@ -13,31 +12,31 @@ pub fn dashboard(env: &EnvConfig, watched: &Watched) -> Dashboard {
     let per_function = |metric: fn(&FunctionRef) -> Metric| -> Vec<Metric> {
         watched.functions.iter().map(|f| metric(f)).collect()
     };
-    let shipstack = |metric: &'static str| {
-        Metric::new(
-            METRICS_NAMESPACE,
-            metric,
-            vec![("Environment", Tf::from(env.name.as_str()))],
-        )
-    };
-    let mut queues = vec![watched.dead_letters.metric_visible_messages()];
+    let mut queues = vec![
+        watched.dead_letters.metric_visible_messages(),
+        watched.notifications_buffer.metric_oldest_message_age(),
+    ];
     if let Some(queue) = watched.events_queue {
+        // Seed 002's queue graph: visible and sent.
         queues.push(queue.metric_visible_messages());
+        queues.push(queue.metric_messages_sent());
         queues.push(queue.metric_oldest_message_age());
     }
     Dashboard {
         name: "operations".into(),
         graphs: vec![
             Graph {
-                title: "Shipment events".into(),
+                // Seed 004's "Shipments Processed", counted once (by the writers).
+                title: "Shipments processed".into(),
                 metrics: [
                     metrics::EVENTS_PROCESSED,
                     metrics::DUPLICATES_SKIPPED,
                     metrics::EVENTS_REJECTED,
                     metrics::PROCESSING_ERRORS,
+                    metrics::UNRECOGNISED_STATUS,
                 ]
                 .into_iter()
-                .map(shipstack)
+                .map(|metric| shipstack_metric(env, metric))
                 .collect(),
             },
             Graph {
