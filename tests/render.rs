@@ -355,8 +355,8 @@ fn functions_are_configured_with_the_names_the_processors_read() {
         "${aws_sqs_queue.events_dlq.url}"
     );
     assert_eq!(
-        vars("stream_fanout")[env_vars::ALERTS_TOPIC_ARN],
-        "${aws_sns_topic.alerts.arn}"
+        vars("stream_fanout")[env_vars::SHIPMENT_ALERTS_TOPIC_ARN],
+        "${aws_sns_topic.shipment_alerts.arn}"
     );
     assert!(vars("stream_fanout")[env_vars::WEBSOCKET_ENDPOINT]
         .as_str()
@@ -395,23 +395,50 @@ fn user_strings_never_become_expressions() {
 }
 
 #[test]
-fn outputs_cover_the_endpoints_and_names_operators_need() {
-    let outputs: Value = serde_json::from_str(&rendered("prod").files["outputs.tf.json"]).unwrap();
-    for name in [
-        "rest_api_url",
-        "websocket_url",
-        "shipments_table_name",
-        "connections_table_name",
-        "events_queue_url",
-        "dead_letter_queue_url",
-        "event_bus_name",
-        "notifications_topic_arn",
-        "alerts_topic_arn",
-        "dashboard_url",
-    ] {
-        assert!(
-            outputs["output"].get(name).is_some(),
-            "missing output {name}"
+fn every_seed_output_has_ours() {
+    // The README's output table: seed, its output, ours.
+    let seed_outputs = [
+        ("000", "RestApiUrl", "rest_api_root_url"),
+        ("000", "WebSocketApiUrl", "websocket_url"),
+        ("000", "ShipmentsTableName", "shipments_table_name"),
+        ("000", "NotificationTopicArn", "notifications_topic_arn"),
+        ("000", "NotificationQueueUrl", "notifications_queue_url"),
+        ("001", "TrackingQueueURL", "events_queue_url"),
+        ("001", "DeadLetterQueueURL", "dead_letter_queue_url"),
+        ("001", "ProcessorLambdaName", "function_names"),
+        ("001", "AuditTableName", "shipments_table_name"),
+        ("001", "AlertTopicARN", "alerts_topic_arn"),
+        ("002", "SQSQueueURL", "events_queue_url"),
+        ("002", "SQSQueueARN", "events_queue_arn"),
+        ("002", "ProcessorLambdaARN", "function_arns"),
+        ("002", "EventsTableName", "shipments_table_name"),
+        ("002", "EventBusName", "event_bus_name"),
+        ("002", "DashboardURL", "dashboard_url"),
+        ("003", "DynamoDBTableName", "shipments_table_name"),
+        ("003", "LambdaFunctionName", "function_names"),
+        ("003", "EventBusName", "event_bus_name"),
+        ("003", "SNSTopicArn", "alerts_topic_arn"),
+        ("003", "DashboardURL", "dashboard_url"),
+    ];
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for env in ["prod", "dev"] {
+        let outputs: Value =
+            serde_json::from_str(&rendered(env).files["outputs.tf.json"]).unwrap();
+        for (seed, theirs, ours) in seed_outputs {
+            assert!(
+                outputs["output"].get(ours).is_some(),
+                "{env}: seed {seed}'s {theirs} has no {ours}"
+            );
+            assert!(
+                readme.contains(&format!("| {seed} | `{theirs}` | `{ours}` |")),
+                "README maps seed {seed}'s {theirs} to {ours}"
+            );
+        }
+        let names = &outputs["output"]["function_names"]["value"];
+        assert_eq!(
+            names["ingest_api"],
+            "${aws_lambda_function.ingest_api.function_name}",
+            "{env}"
         );
     }
 }
@@ -453,7 +480,7 @@ fn env_readme_diagram_follows_the_wiring() {
         ),
         "{staging}"
     );
-    assert!(staging.contains("| | **total** | **109** |"), "{staging}");
+    assert!(staging.contains("| | **total** | **126** |"), "{staging}");
 }
 
 /// Actions AWS accepts only on `"*"` (no resource-level permissions).
@@ -527,7 +554,7 @@ fn only_the_local_env_talks_to_an_emulator() {
                 "{env}: {provider}"
             );
             let variables: Vec<&String> = main["variable"].as_object().unwrap().keys().collect();
-            assert_eq!(variables, ["alert_emails"], "{env}");
+            assert_eq!(variables, ["alert_emails", "shipment_alert_emails"], "{env}");
             assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }
     }
@@ -594,18 +621,84 @@ fn real_environments_page_no_example_domain_and_ask_for_recipients() {
             assert!(!text.contains("@example."), "{env}/{name}");
         }
         let main: Value = serde_json::from_str(&rendered(env).files["main.tf.json"]).unwrap();
-        let variable = &main["variable"]["alert_emails"];
-        assert!(
-            variable.get("default").is_none(),
-            "{env}: required, no default"
-        );
-        assert_eq!(variable["validation"].as_array().unwrap().len(), 3, "{env}");
+        for recipients in ["alert_emails", "shipment_alert_emails"] {
+            let variable = &main["variable"][recipients];
+            assert!(
+                variable.get("default").is_none(),
+                "{env} {recipients}: required, no default"
+            );
+            assert_eq!(variable["validation"].as_array().unwrap().len(), 3, "{env}");
+        }
     }
     let subscriptions = of_type("prod", "aws_sns_topic_subscription");
     assert_eq!(
         subscriptions["alerts_email"]["for_each"],
         "${toset(var.alert_emails)}"
     );
+    assert_eq!(
+        subscriptions["shipment_alerts_email"]["for_each"],
+        "${toset(var.shipment_alert_emails)}"
+    );
+}
+
+#[test]
+fn critical_shipments_and_alarms_page_different_people() {
+    for env in ENVS {
+        let actions = function_policy_statements(env);
+        let publishes_to = |function: &str, topic: &str| {
+            actions.iter().any(|(f, statement)| {
+                f == function
+                    && statement["Action"].as_array().unwrap().iter().any(|a| a == "sns:Publish")
+                    && statement["Resource"].as_array().unwrap().iter().any(|r| r == &Value::from(format!("${{aws_sns_topic.{topic}.arn}}")))
+            })
+        };
+        assert!(publishes_to("stream_fanout", "shipment_alerts"), "{env}");
+        assert!(!publishes_to("stream_fanout", "alerts"), "{env}: alarms only");
+    }
+}
+
+#[test]
+fn every_bus_rule_is_matched_on_the_default_bus_too_into_the_same_path() {
+    // Seed 004 publishes without an EventBusName.
+    for env in ENVS {
+        let rules = of_type(env, "aws_cloudwatch_event_rule");
+        let targets = of_type(env, "aws_cloudwatch_event_target");
+        for dialect in ["shipment_service", "logistics_shipments"] {
+            let ours = &rules[dialect];
+            let default = &rules[&format!("{dialect}_default_bus")];
+            assert_eq!(ours["event_bus_name"], "${aws_cloudwatch_event_bus.shipments.name}");
+            assert!(default.get("event_bus_name").is_none(), "{env} {dialect}");
+            assert_eq!(ours["event_pattern"], default["event_pattern"], "{env} {dialect}");
+            let target_of = |rule: &str| {
+                targets
+                    .iter()
+                    .find(|(name, _)| name.starts_with(&format!("{rule}_to_")))
+                    .map(|(_, t)| t["arn"].clone())
+            };
+            assert_eq!(target_of(dialect), target_of(&format!("{dialect}_default_bus")), "{env} {dialect}");
+            assert!(target_of(dialect).is_some(), "{env} {dialect}");
+        }
+    }
+}
+
+#[test]
+fn the_notifications_buffer_is_an_integration_point() {
+    for env in ENVS {
+        let queues = of_type(env, "aws_sqs_queue");
+        let redrive = queues["notifications"]["redrive_policy"].as_str().unwrap().to_owned();
+        assert!(redrive.contains("aws_sqs_queue.notifications_dlq.arn"), "{env}: {redrive}");
+        let alarms = of_type(env, "aws_cloudwatch_metric_alarm");
+        assert_eq!(
+            alarms["notifications_queue_age"]["metric_name"],
+            "ApproximateAgeOfOldestMessage",
+            "{env}: a buffer's depth follows traffic; its age says the consumer is down"
+        );
+        assert!(!alarms.contains_key("notifications_queue_depth"), "{env}");
+        assert!(alarms.contains_key("notifications_dlq_not_empty"), "{env}");
+        assert!(alarms.contains_key("unrecognised_status"), "{env}");
+        let policies = of_type(env, "aws_iam_policy");
+        assert!(policies.contains_key("notifications_consumer"), "{env}");
+    }
 }
 
 #[test]

@@ -83,13 +83,15 @@ impl BusEvent {
 
 /// `PutEvents` in calls of up to ten entries; failed entries are retried (as producers
 /// must), so every event is accepted once.
-pub async fn put_events(clients: &Clients, bus: &str, events: &[BusEvent]) -> Result<()> {
+/// `bus: None` is the account's default bus (a `put-events` without `EventBusName`, as seed
+/// 004's producer sends).
+pub async fn put_events(clients: &Clients, bus: Option<&str>, events: &[BusEvent]) -> Result<()> {
     for chunk in events.chunks(10) {
         let mut pending: Vec<PutEventsRequestEntry> = chunk
             .iter()
             .map(|e| {
                 PutEventsRequestEntry::builder()
-                    .event_bus_name(bus)
+                    .set_event_bus_name(bus.map(str::to_owned))
                     .source(&e.source)
                     .detail_type(&e.detail_type)
                     .detail(e.detail.to_string())
@@ -321,7 +323,7 @@ pub async fn load(
             done = stored().await?;
         }
         let bus_events: Vec<BusEvent> = chunk.iter().map(|(_, _, e)| e.clone()).collect();
-        put_events(clients, bus, &bus_events).await?;
+        put_events(clients, Some(bus), &bus_events).await?;
         let now = chrono::Utc::now().timestamp_millis();
         for (shipment, time, _) in chunk {
             sent_at.insert((shipment.clone(), normalise_time(time)), now);

@@ -329,35 +329,41 @@ async fn rest(ctx: &Ctx) -> Result<()> {
 
     let created = post(url, &event.to_string(), &key, true).await?;
     ensure!(
-        created.status == 201,
-        "valid event: expected 201, got {} {}",
+        created.status == 200 && created.json()["outcome"] == "stored",
+        "valid event: expected 200 stored (seed 000's status), got {} {}",
         created.status,
         created.body
     );
+    // Seed 000's reply keys, then the stored record.
+    let reply = created.json();
     ensure!(
-        created.json()["shipmentId"] == "E2E-REST-1",
-        "201 body is the stored record: {}",
+        reply["message"] == "Shipment status updated successfully"
+            && reply["shipmentId"] == "E2E-REST-1"
+            && reply["status"] == "IN_TRANSIT"
+            && reply["timestamp"] == "2025-03-01T10:00:00.000Z"
+            && reply["eventKey"].is_string(),
+        "the reply has seed 000's keys and the stored record: {}",
         created.body
     );
 
     let replay = post(url, &event.to_string(), &key, true).await?;
     ensure!(
-        replay.status == 200,
-        "same Idempotency-Key: expected 200, got {} {}",
+        replay.status == 200 && replay.json()["outcome"] == "replay",
+        "same Idempotency-Key: expected 200 replay, got {} {}",
         replay.status,
         replay.body
     );
 
     let invalid = post(
         url,
-        r#"{"shipmentId":"E2E-REST-1","status":"TELEPORTED","timestamp":"2025-03-01T11:00:00Z"}"#,
+        r#"{"shipmentId":"E2E-REST-1","status":"TELE<PORTED>","timestamp":"2025-03-01T11:00:00Z"}"#,
         &[],
         true,
     )
     .await?;
     ensure!(
         invalid.status == 400,
-        "unknown status: expected 400 from the function, got {} {}",
+        "malformed status: expected 400 from the function, got {} {}",
         invalid.status,
         invalid.body
     );
@@ -394,8 +400,8 @@ async fn rest(ctx: &Ctx) -> Result<()> {
     let second = json!({"shipmentId": "E2E-REST-1", "status": "OUT_FOR_DELIVERY", "timestamp": "2025-03-01T12:00:00Z"});
     let created = post(url, &second.to_string(), &[], true).await?;
     ensure!(
-        created.status == 201,
-        "second distinct event: expected 201, got {} {}",
+        created.status == 200 && created.json()["outcome"] == "stored",
+        "second distinct event: expected 200 stored, got {} {}",
         created.status,
         created.body
     );
@@ -470,26 +476,35 @@ async fn bus(ctx: &Ctx) -> Result<()> {
     let poison = BusEvent::new(
         "logistics.shipments",
         "Shipment Update",
-        json!({"shipmentId": "E2E-POISON-1", "status": "TELEPORTED"}),
+        json!({"shipmentId": "E2E-POISON-1", "status": ""}),
     );
 
+    // A status no seed knows: stored as sent (normalised), counted, not rejected.
+    let carrier_status = BusEvent::new(
+        "logistics.shipments",
+        "Shipment Update",
+        json!({"shipmentId": "E2E-BUS-OPEN", "status": "Customs Hold", "timestamp": "2025-03-02T11:00:00Z"}),
+    );
     let events = vec![
         seed_003.clone(),
-        seed_004,
+        carrier_status,
         seed_002,
         seed_000,
         seed_001,
         poison,
     ];
-    drive::put_events(clients, &ctx.bus, &events).await?;
+    drive::put_events(clients, Some(&ctx.bus), &events).await?;
     // A producer retry: the same event again.
-    drive::put_events(clients, &ctx.bus, &[seed_003]).await?;
+    drive::put_events(clients, Some(&ctx.bus), &[seed_003]).await?;
+    // Seed 004's `aws events put-events`, exactly: no EventBusName, so the default bus.
+    drive::put_events(clients, None, &[seed_004]).await?;
 
     let expected = [
         ("SHIP-12345", 2usize),
         ("E2E-BUS-002", 1),
         ("E2E-BUS-000", 1),
         ("E2E-BUS-001", 1),
+        ("E2E-BUS-OPEN", 1),
     ];
     for (shipment, count) in expected {
         eventually(
@@ -514,6 +529,19 @@ async fn bus(ctx: &Ctx) -> Result<()> {
     ensure!(
         s(seed_002_item, "status") == "PICKED_UP",
         "seed 002's event_type is the status: {seed_002_item:?}"
+    );
+    let open_item = &items_of(clients, &ctx.table, "E2E-BUS-OPEN").await?[0];
+    ensure!(
+        s(open_item, "status") == "CUSTOMS_HOLD",
+        "an unrecognised status is stored in its normalised spelling: {open_item:?}"
+    );
+    let seed_004_item = items_of(clients, &ctx.table, "SHIP-12345")
+        .await?
+        .into_iter()
+        .find(|item| s(item, "location") == "Memphis, TN");
+    ensure!(
+        seed_004_item.is_some(),
+        "seed 004's default-bus event is stored"
     );
 
     // The poison event: in the DLQ with its reason, and what the alarm watches sees it.
@@ -764,7 +792,7 @@ async fn subscribe(
 }
 
 async fn stream(ctx: &Ctx) -> Result<()> {
-    let alerts_arn = ctx.outputs.get("alerts_topic_arn")?;
+    let alerts_arn = ctx.outputs.get("shipment_alerts_topic_arn")?;
     let notifications_arn = ctx.outputs.get("notifications_topic_arn")?;
     let (alerts_probe, alerts_sub) = probe_queue(ctx, "e2e-alerts-probe", &alerts_arn).await?;
     let (notes_probe, notes_sub) =
@@ -782,7 +810,7 @@ async fn stream(ctx: &Ctx) -> Result<()> {
     let critical = json!({"shipmentId": "E2E-STREAM-1", "status": "DELAYED", "timestamp": "2025-03-03T10:00:00Z", "location": "Reno, NV"});
     let created = post(&ctx.shipments_url, &critical.to_string(), &[], true).await?;
     ensure!(
-        created.status == 201,
+        created.status == 200,
         "critical event stored: {} {}",
         created.status,
         created.body
@@ -803,6 +831,13 @@ async fn stream(ctx: &Ctx) -> Result<()> {
         pushed["shipment"]["shipmentId"] == "E2E-STREAM-1"
             && pushed["shipment"]["status"] == "DELAYED",
         "pushed update: {pushed}"
+    );
+    // Seed 000's clients read `type` and `data`.
+    ensure!(
+        pushed["type"] == "shipment-update"
+            && pushed["data"]["shipmentId"] == "E2E-STREAM-1"
+            && pushed["data"]["timestamp"] == "2025-03-03T10:00:00.000Z",
+        "seed 000's push keys: {pushed}"
     );
 
     let alerts = drain_probe(ctx, &alerts_probe, "E2E-STREAM-1", Duration::from_secs(6)).await?;
@@ -826,6 +861,15 @@ async fn stream(ctx: &Ctx) -> Result<()> {
         "one notification, got {}: {notes:?}",
         notes.len()
     );
+    seed_000_notification(&notes[0])?;
+    // The platform's own buffer queue gets the same envelope, for seed 000's queue consumers.
+    let buffer = ctx.outputs.get("notifications_queue_url")?;
+    let buffered = drain_probe(ctx, &buffer, "E2E-STREAM-1", Duration::from_secs(3)).await?;
+    ensure!(
+        buffered.len() == 1,
+        "one notification in the buffer queue, got {buffered:?}"
+    );
+    seed_000_notification(&buffered[0])?;
 
     // The other client: nothing on its socket, and no post addressed to it.
     let nothing = tokio::time::timeout(Duration::from_secs(2), other.next()).await;
@@ -890,6 +934,27 @@ async fn stream(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Seed 000's notification, as its SQS consumers read it: an SNS envelope with its subject and
+/// its flat message keys.
+fn seed_000_notification(envelope: &Value) -> Result<()> {
+    ensure!(
+        envelope["Subject"] == "Shipment E2E-STREAM-1 Status Update",
+        "the seed's subject: {envelope}"
+    );
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap_or_default())?;
+    for (key, value) in [
+        ("shipmentId", "E2E-STREAM-1"),
+        ("status", "DELAYED"),
+        ("location", "Reno, NV"),
+        ("timestamp", "2025-03-03T10:00:00.000Z"),
+        ("customerId", ""),
+        ("customerEmail", ""),
+    ] {
+        ensure!(message[key] == value, "the seed's {key}: {message}");
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ 5 daily summary
 
 async fn daily_summary(ctx: &Ctx) -> Result<()> {
@@ -906,7 +971,7 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
             let event = json!({"shipmentId": format!("E2E-DAY-{n}"), "status": status, "timestamp": format!("2025-04-10T{:02}:15:00Z", n + 3)});
             let answer = post(&ctx.shipments_url, &event.to_string(), &[], true).await?;
             ensure!(
-                answer.status == 201,
+                answer.status == 200,
                 "{event}: {} {}",
                 answer.status,
                 answer.body
@@ -923,7 +988,7 @@ async fn daily_summary(ctx: &Ctx) -> Result<()> {
             post(&ctx.shipments_url, &event.to_string(), &[], true)
                 .await?
                 .status
-                == 201
+                == 200
         );
     }
     // The schedule's event (cron(0 1 * * ? *)) the morning after.
@@ -1092,7 +1157,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
         .iter()
         .map(|s| s.stats.records.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
-    drive::put_events(clients, &ctx.bus, &events).await?;
+    drive::put_events(clients, Some(&ctx.bus), &events).await?;
     // REST clients retry a 500 with the same request (the API's contract).
     for i in 0..REST_EVENTS {
         let event = json!({"shipmentId": format!("E2E-FAULT-R{i:03}"), "status": "PICKED_UP", "timestamp": "2025-01-15T11:00:00Z"});
@@ -1107,13 +1172,13 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
             )
             .await?
             .status;
-            if status == 201 || status == 200 {
+            if status == 200 {
                 break;
             }
             ensure!(status == 500, "REST under faults: {status}");
         }
         ensure!(
-            status == 201 || status == 200,
+            status == 200,
             "REST event {i} never stored"
         );
     }
