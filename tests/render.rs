@@ -422,8 +422,7 @@ fn every_seed_output_has_ours() {
     ];
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     for env in ["prod", "dev"] {
-        let outputs: Value =
-            serde_json::from_str(&rendered(env).files["outputs.tf.json"]).unwrap();
+        let outputs: Value = serde_json::from_str(&rendered(env).files["outputs.tf.json"]).unwrap();
         for (seed, theirs, ours) in seed_outputs {
             assert!(
                 outputs["output"].get(ours).is_some(),
@@ -436,8 +435,7 @@ fn every_seed_output_has_ours() {
         }
         let names = &outputs["output"]["function_names"]["value"];
         assert_eq!(
-            names["ingest_api"],
-            "${aws_lambda_function.ingest_api.function_name}",
+            names["ingest_api"], "${aws_lambda_function.ingest_api.function_name}",
             "{env}"
         );
     }
@@ -554,7 +552,11 @@ fn only_the_local_env_talks_to_an_emulator() {
                 "{env}: {provider}"
             );
             let variables: Vec<&String> = main["variable"].as_object().unwrap().keys().collect();
-            assert_eq!(variables, ["alert_emails", "shipment_alert_emails"], "{env}");
+            assert_eq!(
+                variables,
+                ["alert_emails", "shipment_alert_emails"],
+                "{env}"
+            );
             assert!(mappings.values().all(|m| m["enabled"] == true), "{env}");
         }
     }
@@ -648,12 +650,23 @@ fn critical_shipments_and_alarms_page_different_people() {
         let publishes_to = |function: &str, topic: &str| {
             actions.iter().any(|(f, statement)| {
                 f == function
-                    && statement["Action"].as_array().unwrap().iter().any(|a| a == "sns:Publish")
-                    && statement["Resource"].as_array().unwrap().iter().any(|r| r == &Value::from(format!("${{aws_sns_topic.{topic}.arn}}")))
+                    && statement["Action"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a == "sns:Publish")
+                    && statement["Resource"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r == &Value::from(format!("${{aws_sns_topic.{topic}.arn}}")))
             })
         };
         assert!(publishes_to("stream_fanout", "shipment_alerts"), "{env}");
-        assert!(!publishes_to("stream_fanout", "alerts"), "{env}: alarms only");
+        assert!(
+            !publishes_to("stream_fanout", "alerts"),
+            "{env}: alarms only"
+        );
     }
 }
 
@@ -666,16 +679,26 @@ fn every_bus_rule_is_matched_on_the_default_bus_too_into_the_same_path() {
         for dialect in ["shipment_service", "logistics_shipments"] {
             let ours = &rules[dialect];
             let default = &rules[&format!("{dialect}_default_bus")];
-            assert_eq!(ours["event_bus_name"], "${aws_cloudwatch_event_bus.shipments.name}");
+            assert_eq!(
+                ours["event_bus_name"],
+                "${aws_cloudwatch_event_bus.shipments.name}"
+            );
             assert!(default.get("event_bus_name").is_none(), "{env} {dialect}");
-            assert_eq!(ours["event_pattern"], default["event_pattern"], "{env} {dialect}");
+            assert_eq!(
+                ours["event_pattern"], default["event_pattern"],
+                "{env} {dialect}"
+            );
             let target_of = |rule: &str| {
                 targets
                     .iter()
                     .find(|(name, _)| name.starts_with(&format!("{rule}_to_")))
                     .map(|(_, t)| t["arn"].clone())
             };
-            assert_eq!(target_of(dialect), target_of(&format!("{dialect}_default_bus")), "{env} {dialect}");
+            assert_eq!(
+                target_of(dialect),
+                target_of(&format!("{dialect}_default_bus")),
+                "{env} {dialect}"
+            );
             assert!(target_of(dialect).is_some(), "{env} {dialect}");
         }
     }
@@ -685,12 +708,17 @@ fn every_bus_rule_is_matched_on_the_default_bus_too_into_the_same_path() {
 fn the_notifications_buffer_is_an_integration_point() {
     for env in ENVS {
         let queues = of_type(env, "aws_sqs_queue");
-        let redrive = queues["notifications"]["redrive_policy"].as_str().unwrap().to_owned();
-        assert!(redrive.contains("aws_sqs_queue.notifications_dlq.arn"), "{env}: {redrive}");
+        let redrive = queues["notifications"]["redrive_policy"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            redrive.contains("aws_sqs_queue.notifications_dlq.arn"),
+            "{env}: {redrive}"
+        );
         let alarms = of_type(env, "aws_cloudwatch_metric_alarm");
         assert_eq!(
-            alarms["notifications_queue_age"]["metric_name"],
-            "ApproximateAgeOfOldestMessage",
+            alarms["notifications_queue_age"]["metric_name"], "ApproximateAgeOfOldestMessage",
             "{env}: a buffer's depth follows traffic; its age says the consumer is down"
         );
         assert!(!alarms.contains_key("notifications_queue_depth"), "{env}");

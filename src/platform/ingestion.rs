@@ -45,19 +45,37 @@ pub fn add(
         name: "shipments".into(),
     });
     let dialects = [
-        ("shipment_service", "Seed 002 producers: shipment.* events", json!({"source": ["shipment.service"], "detail-type": [{"prefix": "shipment."}]})),
-        ("logistics_shipments", "Seeds 003/004 producers: Shipment Update/Created/Delayed", json!({"source": ["logistics.shipments"], "detail-type": ["Shipment Update", "Shipment Created", "Shipment Delayed"]})),
+        (
+            "shipment_service",
+            "Seed 002 producers: shipment.* events",
+            json!({"source": ["shipment.service"], "detail-type": [{"prefix": "shipment."}]}),
+        ),
+        (
+            "logistics_shipments",
+            "Seeds 003/004 producers: Shipment Update/Created/Delayed",
+            json!({"source": ["logistics.shipments"], "detail-type": ["Shipment Update", "Shipment Created", "Shipment Delayed"]}),
+        ),
     ];
     // Seed fix (compatibility): seed 004 publishes to the account's default bus (its put-events
     // has no EventBusName). Routing only our bus would drop its events without a trace, so each
     // dialect is matched on both buses, into the same delivery path.
-    let buses = [(None, "_default_bus", " (default bus)"), (Some(bus.clone()), "", "")];
+    let buses = [
+        (None, "_default_bus", " (default bus)"),
+        (Some(bus.clone()), "", ""),
+    ];
     let rules: Vec<RuleRef> = dialects
         .iter()
         .flat_map(|dialect| buses.iter().map(move |bus| (dialect, bus)))
         .map(|((name, description, pattern), (bus, suffix, on))| {
-            let trigger = Trigger::Pattern { bus: bus.clone(), pattern: pattern.clone().into() };
-            stack.add(Rule { name: format!("{name}{suffix}"), description: format!("{description}{on}"), trigger })
+            let trigger = Trigger::Pattern {
+                bus: bus.clone(),
+                pattern: pattern.clone().into(),
+            };
+            stack.add(Rule {
+                name: format!("{name}{suffix}"),
+                description: format!("{description}{on}"),
+                trigger,
+            })
         })
         .collect();
     stack.add(Archive {

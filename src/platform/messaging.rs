@@ -79,7 +79,8 @@ pub fn add(stack: &mut Stack, env: &EnvConfig, data: &Data) -> Messaging {
     notifications.subscribe_queue(stack, &notifications_buffer);
     let notifications_consumer = stack.add(ManagedPolicy {
         name: "notifications_consumer".into(),
-        description: "Attach to the role of a service that consumes the shipment notifications queue".into(),
+        description:
+            "Attach to the role of a service that consumes the shipment notifications queue".into(),
     });
     notifications_buffer.grant_consume_messages(stack, &notifications_consumer);
 

@@ -142,7 +142,9 @@ impl TableRef {
     /// Reads by key and Query, on the table and its indexes. Scan is deliberately not granted:
     /// every access path of this platform has a key condition.
     pub fn grant_read_data(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        to.grant(stack, Statement::allow(READ, [self.arn().into(), self.index_arns()]),
+        to.grant(
+            stack,
+            Statement::allow(READ, [self.arn().into(), self.index_arns()]),
         );
         self.key.grant_decrypt(stack, to)
     }

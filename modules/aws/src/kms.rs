@@ -42,7 +42,9 @@ impl KeyRef {
 
     /// Lets `to` write (and read) data encrypted under the key.
     pub fn grant_encrypt_decrypt(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        to.grant(stack, Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
+        to.grant(
+            stack,
+            Statement::allow(ENCRYPT_DECRYPT, [self.arn().into()]),
         )
     }
 

@@ -38,7 +38,9 @@ impl BucketRef {
     pub fn grant_put_objects(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         let objects = Tf::template([self.arn().into(), Tf::from("/*")]);
         to.grant(stack, Statement::allow(&["s3:PutObject"], [objects]));
-        to.grant(stack, Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
+        to.grant(
+            stack,
+            Statement::allow(&["s3:ListBucket"], [self.arn().into()]),
         );
         self.key.grant_encrypt_decrypt(stack, to)
     }

@@ -49,7 +49,9 @@ impl TopicRef {
     }
 
     pub fn grant_publish(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
-        to.grant(stack, Statement::allow(&["sns:Publish"], [self.arn().into()]),
+        to.grant(
+            stack,
+            Statement::allow(&["sns:Publish"], [self.arn().into()]),
         );
         self.key.grant_encrypt_decrypt(stack, to)
     }

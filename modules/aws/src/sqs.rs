@@ -73,7 +73,8 @@ impl QueueRef {
 
     /// Messages added to the queue (seed 002's "Messages Sent" graph), summed over the period.
     pub fn metric_messages_sent(&self) -> Metric {
-        self.metric("NumberOfMessagesSent").statistic(Statistic::Sum)
+        self.metric("NumberOfMessagesSent")
+            .statistic(Statistic::Sum)
     }
 
     /// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html:

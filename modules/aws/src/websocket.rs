@@ -59,7 +59,9 @@ impl WebSocketApiRef {
             self.api.attr("execution_arn").into(),
             Tf::from(format!("/{}/POST/@connections/*", self.stage_name)),
         ]);
-        to.grant(stack, Statement::allow(&["execute-api:ManageConnections"], [connections]),
+        to.grant(
+            stack,
+            Statement::allow(&["execute-api:ManageConnections"], [connections]),
         )
     }
 }

@@ -72,7 +72,10 @@ fn an_account_provider_sets_region_and_tags_and_lambda_polls_every_source() {
     assert_eq!(mappings["worker_from_events"]["enabled"], true);
     assert_eq!(mappings["worker_from_shipments_stream"]["enabled"], true);
     let targets = &files["eventbridge.tf.json"]["resource"]["aws_cloudwatch_event_target"];
-    assert_eq!(targets["nightly_to_worker"]["arn"], "${aws_lambda_function.worker.arn}");
+    assert_eq!(
+        targets["nightly_to_worker"]["arn"],
+        "${aws_lambda_function.worker.arn}"
+    );
     assert!(files.get("outputs.tf.json").is_none());
 }
 
@@ -123,7 +126,9 @@ fn under_an_emulator_the_harness_polls_queues_and_streams_become_outputs() {
 fn under_an_emulator_a_schedule_keeps_its_rule_and_the_harness_plays_its_target() {
     let files = emulated();
     let eventbridge = &files["eventbridge.tf.json"]["resource"];
-    assert!(eventbridge["aws_cloudwatch_event_rule"].get("nightly").is_some());
+    assert!(eventbridge["aws_cloudwatch_event_rule"]
+        .get("nightly")
+        .is_some());
     assert!(
         eventbridge.get("aws_cloudwatch_event_target").is_none(),
         "moto fails every default-bus put-events on a schedule rule's Lambda target"

@@ -78,7 +78,8 @@ fn a_queue_subscription_delivers_the_envelope_and_the_queue_accepts_only_this_to
     );
     // Raw delivery drops the subject seed 000's queue consumers read.
     assert_eq!(
-        FIXTURE.resource("aws_sns_topic_subscription", "alerts_to_events")
+        FIXTURE
+            .resource("aws_sns_topic_subscription", "alerts_to_events")
             .get("raw_message_delivery"),
         None
     );

@@ -419,7 +419,23 @@ async fn rest(ctx: &Ctx) -> Result<()> {
         items.len() == 2,
         "exactly one item per distinct event: {statuses:?}"
     );
+    for item in &items {
+        let via = delivery(item, "via");
+        ensure!(
+            via == "REST" && !delivery(item, "requestId").is_empty(),
+            "a REST item records its request id: {item:?}"
+        );
+    }
     Ok(())
+}
+
+/// A field of an item's delivery trace (empty when absent).
+fn delivery<'a>(item: &'a drive::Row, field: &str) -> &'a str {
+    item.get("delivery")
+        .and_then(|d| d.as_m().ok())
+        .and_then(|d| d.get(field))
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
 }
 
 // ------------------------------------------------------------------ 3 EventBridge
@@ -529,6 +545,16 @@ async fn bus(ctx: &Ctx) -> Result<()> {
     ensure!(
         s(seed_002_item, "status") == "PICKED_UP",
         "seed 002's event_type is the status: {seed_002_item:?}"
+    );
+    // Queued delivery: the SQS message and the EventBridge event it carried, both traced.
+    ensure!(
+        delivery(seed_002_item, "via") == "SQS"
+            && !delivery(seed_002_item, "messageId").is_empty()
+            && !delivery(seed_002_item, "eventId").is_empty()
+            && seed_002_item["delivery"]
+                .as_m()
+                .is_ok_and(|d| d.get("receiveCount").is_some_and(|n| n.as_n().is_ok())),
+        "the item records the SQS message, its receive count and the bus event: {seed_002_item:?}"
     );
     let open_item = &items_of(clients, &ctx.table, "E2E-BUS-OPEN").await?[0];
     ensure!(
@@ -1177,10 +1203,7 @@ async fn faults_inner(ctx: &Ctx) -> Result<()> {
             }
             ensure!(status == 500, "REST under faults: {status}");
         }
-        ensure!(
-            status == 200,
-            "REST event {i} never stored"
-        );
+        ensure!(status == 200, "REST event {i} never stored");
     }
     let total = BUS_EVENTS + REST_EVENTS;
     // Messages whose three SDK attempts all failed wait for the queue's visibility timeout

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use shipment::contract::metrics as metric;
-use shipment::item::{event_item, StoreMeta};
+use shipment::item::{event_item, Arrival, StoreMeta};
 use shipment::{Dedupe, Item, Rejection, ShipmentEvent};
 
 use crate::metrics::Metrics;
@@ -23,6 +23,7 @@ pub async fn store_event<S: EventStore>(
     dedupe: Dedupe<'_>,
     now: DateTime<Utc>,
     ttl_days: u32,
+    arrival: Arrival<'_>,
     metrics: &Metrics,
 ) -> Result<(Item, PutOutcome), Transient> {
     let item = event_item(
@@ -31,6 +32,7 @@ pub async fn store_event<S: EventStore>(
         StoreMeta {
             ingested_at: now,
             ttl_days,
+            arrival,
         },
     );
     let event_key = item

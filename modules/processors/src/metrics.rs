@@ -40,7 +40,9 @@ impl Metrics {
         Metrics::new(namespace, crate::settings::environment(), function)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<ShipmentStatus>), u64>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Option<ShipmentStatus>), u64>> {
         // A panic while holding the lock cannot leave the counters inconsistent.
         self.counts
             .lock()

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use processors::handlers::daily_summary::{handle, target_day, Deps};
 use serde_json::{json, Value};
 use shipment::contract::{metrics as metric, shipments_table as st};
-use shipment::item::{event_item, StoreMeta};
+use shipment::item::{event_item, Arrival, StoreMeta};
 use shipment::{parse_value, AttrValue, Dedupe};
 use support::fakes::{FakePublisher, FakeStore};
 use support::{metrics, now};
@@ -47,6 +47,7 @@ fn deps_with_events() -> Deps<FakeStore, FakePublisher> {
             StoreMeta {
                 ingested_at: now(),
                 ttl_days: 90,
+                arrival: Arrival::EventBridge,
             },
         ));
     }

@@ -127,9 +127,15 @@ async fn ingest_api_conditional_put_answers_replays_from_the_table() {
         serde_json::from_str::<Value>(a).unwrap(),
         serde_json::from_str::<Value>(b).unwrap(),
     );
-    assert_eq!((&created["outcome"], &replayed["outcome"]), (&"stored".into(), &"replay".into()));
+    assert_eq!(
+        (&created["outcome"], &replayed["outcome"]),
+        (&"stored".into(), &"replay".into())
+    );
     assert_eq!(created["eventKey"], replayed["eventKey"]);
-    assert_eq!(created["ingestedAt"], replayed["ingestedAt"], "the record stored first");
+    assert_eq!(
+        created["ingestedAt"], replayed["ingestedAt"],
+        "the record stored first"
+    );
     let reused = ingest_api::handle(
         api_request(Some(&body.replace("R. Roe", "J. Doe")), &key),
         &deps,

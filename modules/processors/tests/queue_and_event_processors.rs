@@ -48,6 +48,12 @@ async fn redelivered_message_is_written_once() {
     assert_eq!(deps.store.len(), 1);
     assert_eq!(m.get(metric::EVENTS_PROCESSED, Some("IN_TRANSIT")), 1);
     assert_eq!(m.get(metric::DUPLICATES_SKIPPED, None), 4);
+    // The delivery that stored it, as seeds 001 and 002 recorded it: message id, receive count.
+    let stored = shipment::item::item_to_json(&deps.store.items()[0]);
+    assert_eq!(
+        stored["delivery"],
+        json!({"via": "SQS", "messageId": "m-0", "receiveCount": 1})
+    );
 }
 
 #[tokio::test]
@@ -142,9 +148,7 @@ async fn invalid_message_goes_to_the_dead_letter_queue_with_its_reason_and_is_no
         .unwrap();
     assert_eq!(bad_letter.body, bad, "the original body, unchanged");
     assert!(
-        bad_letter
-            .reason
-            .starts_with("status: must not be empty"),
+        bad_letter.reason.starts_with("status: must not be empty"),
         "{}",
         bad_letter.reason
     );
@@ -300,7 +304,11 @@ async fn an_unrecognised_status_is_stored_as_sent_and_counted_not_rejected() {
         .await
         .unwrap();
     assert_eq!(known["outcome"], "stored");
-    assert_eq!(m.get(metric::UNRECOGNISED_STATUS, None), 1, "known statuses are not counted");
+    assert_eq!(
+        m.get(metric::UNRECOGNISED_STATUS, None),
+        1,
+        "known statuses are not counted"
+    );
 }
 
 #[tokio::test]

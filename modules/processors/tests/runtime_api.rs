@@ -43,7 +43,10 @@ fn lambda_env(cloud: &Cloud) -> BTreeMap<String, String> {
             env_vars::NOTIFICATIONS_TOPIC_ARN,
             cloud.notifications_topic_arn.clone(),
         ),
-        (env_vars::SHIPMENT_ALERTS_TOPIC_ARN, cloud.shipment_alerts_topic_arn.clone()),
+        (
+            env_vars::SHIPMENT_ALERTS_TOPIC_ARN,
+            cloud.shipment_alerts_topic_arn.clone(),
+        ),
         (
             env_vars::WEBSOCKET_ENDPOINT,
             format!("{}/dev", cloud.moto.endpoint()),

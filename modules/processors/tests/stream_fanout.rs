@@ -9,7 +9,7 @@ use processors::handlers::stream_fanout::{handle, Deps};
 use serde_json::{json, Value};
 use shipment::connections::{connection_row, subscription_row};
 use shipment::contract::metrics as metric;
-use shipment::item::{event_item, StoreMeta};
+use shipment::item::{event_item, Arrival, StoreMeta};
 use shipment::summary::DailySummary;
 use shipment::{parse_value, Dedupe, Item, Status};
 use support::fakes::{FakeConnections, FakePublisher, FakePush};
@@ -43,6 +43,7 @@ fn item(shipment_id: &str, status: &str, extra: Value) -> Item {
         StoreMeta {
             ingested_at: now(),
             ttl_days: 90,
+            arrival: Arrival::EventBridge,
         },
     )
 }
@@ -132,7 +133,10 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
         pushed,
         json!({"type": "shipment-update", "shipment": view, "data": view})
     );
-    assert_eq!(m.get(metric::NOTIFICATIONS_PUBLISHED, Some("IN_TRANSIT")), 1);
+    assert_eq!(
+        m.get(metric::NOTIFICATIONS_PUBLISHED, Some("IN_TRANSIT")),
+        1
+    );
     assert_eq!(
         m.get(metric::EVENTS_PROCESSED, None),
         0,

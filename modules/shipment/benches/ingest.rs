@@ -5,7 +5,7 @@
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use shipment::idempotency::Dedupe;
-use shipment::item::{event_item, StoreMeta};
+use shipment::item::{event_item, Arrival, StoreMeta};
 use shipment::parse_body;
 
 const DIALECTS: [(&str, &str); 4] = [
@@ -32,6 +32,10 @@ fn ingest(c: &mut Criterion) {
     let meta = StoreMeta {
         ingested_at: received,
         ttl_days: 90,
+        arrival: Arrival::Sqs {
+            message_id: "m-1",
+            receive_count: Some(1),
+        },
     };
     let mut group = c.benchmark_group("parse_validate_map");
     group.throughput(Throughput::Elements(1));

@@ -45,6 +45,9 @@ pub mod attrs {
     pub const SOURCE: &str = "source";
     pub const DETAIL_TYPE: &str = "detailType";
     pub const EVENT_ID: &str = "eventId";
+    /// How the event reached the platform (see [`super::Arrival`]): a map of `via` and the
+    /// ids of that channel.
+    pub const DELIVERY: &str = "delivery";
     /// `SHIPMENT_EVENT` or `DAILY_SUMMARY`.
     pub const RECORD_TYPE: &str = "recordType";
 }
@@ -54,10 +57,58 @@ pub const RECORD_TYPE_EVENT: &str = "SHIPMENT_EVENT";
 
 /// Bookkeeping stored with an event.
 #[derive(Debug, Clone, Copy)]
-pub struct StoreMeta {
+pub struct StoreMeta<'a> {
     pub ingested_at: DateTime<Utc>,
     /// Days until DynamoDB's TTL removes the item.
     pub ttl_days: u32,
+    pub arrival: Arrival<'a>,
+}
+
+/// How an event reached the platform, kept on its item for tracing it back (seeds 001 and 002
+/// stored the SQS message id and receive count, seed 003 the EventBridge event id). The first
+/// write wins, so a redelivery never changes it.
+#[derive(Debug, Clone, Copy)]
+pub enum Arrival<'a> {
+    /// `POST /shipments`, with API Gateway's request id.
+    Rest { request_id: &'a str },
+    /// An SQS message: a direct send (seeds 001, 002) or a bus event queued for the writer.
+    Sqs {
+        message_id: &'a str,
+        /// `ApproximateReceiveCount` of the delivery that stored it.
+        receive_count: Option<u32>,
+    },
+    /// An EventBridge rule invoked the writer.
+    EventBridge,
+}
+
+impl Arrival<'_> {
+    /// The `delivery` map; `event_id` is the EventBridge envelope's id, whatever the channel.
+    fn to_attr(self, event_id: Option<&str>) -> AttrValue {
+        let s = |v: &str| AttrValue::S(v.to_owned());
+        let mut map = BTreeMap::new();
+        let via = match self {
+            Arrival::Rest { request_id } => {
+                map.insert("requestId".to_owned(), s(request_id));
+                "REST"
+            }
+            Arrival::Sqs {
+                message_id,
+                receive_count,
+            } => {
+                map.insert("messageId".to_owned(), s(message_id));
+                if let Some(count) = receive_count {
+                    map.insert("receiveCount".to_owned(), AttrValue::N(count.to_string()));
+                }
+                "SQS"
+            }
+            Arrival::EventBridge => "EventBridge",
+        };
+        map.insert("via".to_owned(), s(via));
+        if let Some(id) = event_id {
+            map.insert("eventId".to_owned(), s(id));
+        }
+        AttrValue::M(map)
+    }
 }
 
 impl AttrValue {
@@ -118,7 +169,7 @@ fn number_json(n: &str) -> Value {
 
 /// The item for one event. The sort key is `<event time>#<digest>` (see
 /// [`crate::idempotency`]); `expiresAt` is `ingested_at + ttl_days`.
-pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta) -> Item {
+pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta<'_>) -> Item {
     let mut item = Item::new();
     let s = |v: &str| AttrValue::S(v.to_owned());
     item.insert(table::PARTITION_KEY.into(), s(&event.shipment_id));
@@ -157,6 +208,10 @@ pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta) ->
         item.insert(attrs::IDEMPOTENCY_KEY.into(), s(key));
     }
     item.insert(attrs::INGESTED_AT.into(), s(&format_time(meta.ingested_at)));
+    item.insert(
+        attrs::DELIVERY.into(),
+        meta.arrival.to_attr(event.provenance.event_id.as_deref()),
+    );
     let expires_at = meta.ingested_at.timestamp() + i64::from(meta.ttl_days) * 86_400;
     item.insert(
         table::TTL_ATTRIBUTE.into(),

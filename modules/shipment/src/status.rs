@@ -135,7 +135,10 @@ impl ShipmentStatus {
 
     /// The status as stored (the writers stored it normalised, so no folding is needed).
     pub fn from_stored(stored: &str) -> ShipmentStatus {
-        match Status::ALL.into_iter().find(|status| status.as_str() == stored) {
+        match Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == stored)
+        {
             Some(status) => ShipmentStatus::Known(status),
             None => ShipmentStatus::Unrecognised(stored.to_owned()),
         }
@@ -222,7 +225,9 @@ mod tests {
         assert!(!customs.is_critical());
         assert!(customs.is_unrecognised());
         assert_eq!(
-            ShipmentStatus::parse("shipment.customs-cleared").unwrap().as_str(),
+            ShipmentStatus::parse("shipment.customs-cleared")
+                .unwrap()
+                .as_str(),
             "CUSTOMS_CLEARED"
         );
         assert_eq!(
@@ -234,7 +239,10 @@ mod tests {
 
     #[test]
     fn an_empty_overlong_or_odd_status_is_refused_with_its_reason() {
-        assert_eq!(ShipmentStatus::parse("  ").unwrap_err(), "must not be empty");
+        assert_eq!(
+            ShipmentStatus::parse("  ").unwrap_err(),
+            "must not be empty"
+        );
         assert!(ShipmentStatus::parse(&"A".repeat(MAX_STATUS_LEN + 1))
             .unwrap_err()
             .contains("longer than 64"));

@@ -6,14 +6,18 @@ use shipment::connections::{
     connection_row, parse_client_message, subscription_row, ClientMessage,
 };
 use shipment::contract::{connections_table, shipments_table};
-use shipment::item::{event_item, item_to_json, StoreMeta};
+use shipment::item::{event_item, item_to_json, Arrival, StoreMeta};
 use shipment::summary::{is_summary_item, summary_day, DailySummary};
 use shipment::{parse_value, AttrValue, Dedupe, Status, StoredEvent};
 
-fn meta() -> StoreMeta {
+fn meta() -> StoreMeta<'static> {
     StoreMeta {
         ingested_at: Utc.with_ymd_and_hms(2025, 10, 17, 12, 0, 5).unwrap(),
         ttl_days: 90,
+        arrival: Arrival::Sqs {
+            message_id: "m-1",
+            receive_count: Some(2),
+        },
     }
 }
 
@@ -71,7 +75,45 @@ fn event_item_has_keys_index_attributes_and_ttl() {
     assert_eq!(stored.status, Status::Lost);
     assert_eq!(
         stored.public_view(),
-        json!({"shipmentId":"A","status":"LOST","eventTime":"2025-10-17T12:00:00.000Z","carrier":"UPS"})
+        json!({"shipmentId":"A","status":"LOST","eventTime":"2025-10-17T12:00:00.000Z",
+            "timestamp":"2025-10-17T12:00:00.000Z","carrier":"UPS"})
+    );
+}
+
+#[test]
+fn every_item_records_how_its_event_arrived() {
+    let envelope = json!({"id": "eb-1", "source": "logistics.shipments", "detail-type": "Shipment Update",
+        "time": "2025-10-17T12:00:00Z", "detail": {"shipmentId": "A", "status": "CREATED"}});
+    let event = parse_value(&envelope, None).unwrap();
+    let delivery = |arrival| {
+        let meta = StoreMeta { arrival, ..meta() };
+        item_to_json(&event_item(&event, Dedupe::Content, meta))["delivery"].clone()
+    };
+    assert_eq!(
+        delivery(Arrival::Sqs {
+            message_id: "m-7",
+            receive_count: Some(2)
+        }),
+        json!({"via": "SQS", "messageId": "m-7", "receiveCount": 2, "eventId": "eb-1"})
+    );
+    assert_eq!(
+        delivery(Arrival::EventBridge),
+        json!({"via": "EventBridge", "eventId": "eb-1"})
+    );
+    let bare = parse_value(
+        &json!({"shipmentId": "A", "status": "CREATED", "timestamp": "2025-10-17T12:00:00Z"}),
+        None,
+    )
+    .unwrap();
+    let meta = StoreMeta {
+        arrival: Arrival::Rest {
+            request_id: "req-1",
+        },
+        ..meta()
+    };
+    assert_eq!(
+        item_to_json(&event_item(&bare, Dedupe::Content, meta))["delivery"],
+        json!({"via": "REST", "requestId": "req-1"})
     );
 }
 

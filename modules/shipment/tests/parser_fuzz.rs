@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use shipment::idempotency::Dedupe;
-use shipment::item::{event_item, StoreMeta};
+use shipment::item::{event_item, Arrival, StoreMeta};
 use shipment::parse_body;
 
 /// JSON values biased towards the fields the parser looks at, in every dialect.
@@ -62,6 +62,7 @@ fn check(body: &str) -> Result<(), TestCaseError> {
             let meta = StoreMeta {
                 ingested_at: received,
                 ttl_days: 90,
+                arrival: Arrival::EventBridge,
             };
             let _item = event_item(&event, Dedupe::Content, meta);
         }

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use shipment::contract::functions;
+use shipment::item::Arrival;
 use shipment::{parse_body, Dedupe};
 
 use crate::ingest::{dead_letter, store_event};
@@ -35,6 +36,7 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
                 Dedupe::Content,
                 now,
                 deps.ttl_days,
+                Arrival::EventBridge,
                 metrics,
             )
             .await?;

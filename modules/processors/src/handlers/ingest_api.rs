@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use shipment::contract::{metrics as metric, shipments_table};
 use shipment::error::{FieldError, Rejection};
 use shipment::idempotency::validate_idempotency_key;
-use shipment::item::{attrs, item_to_json};
+use shipment::item::{attrs, item_to_json, Arrival};
 use shipment::{parse_body, Dedupe, MAX_EVENT_BYTES};
 
 use super::json_response;
@@ -106,11 +106,22 @@ pub async fn handle<S: EventStore>(
         Some(key) => Dedupe::IdempotencyKey(key),
         None => Dedupe::Content,
     };
-    let (item, outcome) =
-        match store_event(&deps.store, &event, dedupe, now, deps.ttl_days, metrics).await {
-            Ok(stored) => stored,
-            Err(_) => return internal_error(&request_id),
-        };
+    let (item, outcome) = match store_event(
+        &deps.store,
+        &event,
+        dedupe,
+        now,
+        deps.ttl_days,
+        Arrival::Rest {
+            request_id: &request_id,
+        },
+        metrics,
+    )
+    .await
+    {
+        Ok(stored) => stored,
+        Err(_) => return internal_error(&request_id),
+    };
     match outcome {
         PutOutcome::Created => stored_reply(&item, "stored"),
         PutOutcome::AlreadyExists => {
@@ -146,7 +157,10 @@ fn stored_reply(item: &shipment::Item, outcome: &str) -> ApiGatewayProxyResponse
     let mut reply = item_to_json(item);
     if let Some(reply) = reply.as_object_mut() {
         let time = reply.get(shipments_table::STATUS_INDEX_SORT_KEY).cloned();
-        reply.insert("message".into(), "Shipment status updated successfully".into());
+        reply.insert(
+            "message".into(),
+            "Shipment status updated successfully".into(),
+        );
         reply.insert("timestamp".into(), time.unwrap_or_default());
         reply.insert("outcome".into(), outcome.into());
     }

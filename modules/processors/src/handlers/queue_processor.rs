@@ -15,6 +15,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::future::join_all;
 use shipment::contract::functions;
+use shipment::item::Arrival;
 use shipment::{parse_body, Dedupe, Rejection};
 
 use crate::ingest::{dead_letter, store_event};
@@ -79,6 +80,13 @@ async fn process<S: EventStore, D: DeadLetters>(
             Dedupe::Content,
             now,
             deps.ttl_days,
+            Arrival::Sqs {
+                message_id: message_id.unwrap_or_default(),
+                receive_count: message
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|count| count.parse().ok()),
+            },
             metrics,
         )
         .await

@@ -176,7 +176,13 @@ async fn push_to_subscribers<P: Publisher, C: Connections, W: Push>(
 /// The notification: seed 000's flat keys (its consumers read them, with its defaults for
 /// what the event lacks), plus `type` and the full stored record under `shipment`.
 pub fn notification_message(event: &StoredEvent) -> serde_json::Value {
-    let text = |name: &str| event.record.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let text = |name: &str| {
+        event
+            .record
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
     json!({
         "shipmentId": event.shipment_id,
         "status": event.status.as_str(),
