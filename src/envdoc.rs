@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
+use aws::eventbridge::HARNESS_SCHEDULE_PREFIX;
 use aws::lambda::HARNESS_MAPPING_PREFIX;
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -39,9 +40,10 @@ struct Edge {
 type Refs = Vec<(Vec<String>, Resource)>;
 
 /// The resources each resource refers to (data sources, variables and the like are no nodes),
-/// and what each mapping the emulator's harness plays (an output, see
-/// [`aws::lambda::HARNESS_MAPPING_PREFIX`]) refers to: drawn like the mapping it stands for.
-fn references_by_resource(doc: &Document) -> (BTreeMap<Resource, Refs>, Vec<Refs>) {
+/// and what each mapping or schedule target the emulator's harness plays (an output, see
+/// [`aws::lambda::HARNESS_MAPPING_PREFIX`], [`HARNESS_SCHEDULE_PREFIX`]) refers to, by output:
+/// drawn like what it stands for.
+fn references_by_resource(doc: &Document) -> (BTreeMap<Resource, Refs>, BTreeMap<String, Refs>) {
     let mut by_resource: BTreeMap<Resource, Refs> = BTreeMap::new();
     let mut played: BTreeMap<String, Refs> = BTreeMap::new();
     for tf::Edge { from, at, to } in doc.references() {
@@ -51,14 +53,17 @@ fn references_by_resource(doc: &Document) -> (BTreeMap<Resource, Refs>, Vec<Refs
         let to = Resource::new(ty, name);
         match from {
             Referrer::Resource(from) => by_resource.entry(from).or_default().push((at, to)),
-            Referrer::Output(output) if output.starts_with(HARNESS_MAPPING_PREFIX) => {
+            Referrer::Output(output)
+                if output.starts_with(HARNESS_MAPPING_PREFIX)
+                    || output.starts_with(HARNESS_SCHEDULE_PREFIX) =>
+            {
                 let at = at.into_iter().skip(1).collect(); // inside `value`
                 played.entry(output).or_default().push((at, to));
             }
             _ => {}
         }
     }
-    (by_resource, played.into_values().collect())
+    (by_resource, played)
 }
 
 /// The first resource the attribute at `path` refers to.
@@ -89,8 +94,19 @@ fn edges(doc: &Document) -> BTreeSet<Edge> {
             });
         }
     };
-    let (references, played_mappings) = references_by_resource(doc);
-    let mut mappings: Vec<&Refs> = played_mappings.iter().collect();
+    let (references, played) = references_by_resource(doc);
+    let mut mappings = Vec::new();
+    for (output, refs) in &played {
+        if output.starts_with(HARNESS_SCHEDULE_PREFIX) {
+            add(
+                referenced(refs, &["rule"]),
+                referenced(refs, &["function_name"]),
+                "",
+            );
+        } else {
+            mappings.push(refs);
+        }
+    }
     let none = Refs::new();
     for (resource, _) in doc.resources() {
         let refs = references.get(&resource).unwrap_or(&none);
