@@ -195,16 +195,7 @@ fn the_mappings_grant_consuming_the_queue_reading_the_stream_and_writing_failure
     assert_has_statements(
         &FIXTURE.role_statements("worker"),
         &[
-            allow(
-                &[
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                    "sqs:ReceiveMessage",
-                ],
-                &["${aws_sqs_queue.events.arn}"],
-            ),
+            allow(kit::QUEUE_CONSUME, &["${aws_sqs_queue.events.arn}"]),
             allow(
                 &[
                     "dynamodb:DescribeStream",

@@ -103,13 +103,7 @@ fn grants_allow_exactly_the_actions_of_sending_or_consuming_that_queue() {
         "sqs:GetQueueUrl",
         "sqs:SendMessage",
     ];
-    let consume = &[
-        "sqs:ChangeMessageVisibility",
-        "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:GetQueueUrl",
-        "sqs:ReceiveMessage",
-    ];
+    let consume = kit::QUEUE_CONSUME;
     let encrypt_decrypt = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
     for (consumes, actions, key_actions) in [
         (false, &send[..], &encrypt_decrypt[..]),
@@ -154,16 +148,7 @@ fn a_managed_consumer_policy_holds_what_a_downstream_role_needs_to_consume() {
         rendered.policy_statements("aws_iam_policy", "buffer_consumer"),
         vec![
             allow(&["kms:Decrypt"], &["${aws_kms_key.data.arn}"]),
-            allow(
-                &[
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                    "sqs:ReceiveMessage",
-                ],
-                &["${aws_sqs_queue.events.arn}"],
-            ),
+            allow(kit::QUEUE_CONSUME, &["${aws_sqs_queue.events.arn}"]),
         ],
     );
 }

@@ -64,6 +64,22 @@ async fn subscribe(
         .unwrap();
 }
 
+/// Fans out one INSERT of `record`, which must succeed.
+async fn inserted(
+    deps: &Deps<FakePublisher, FakeConnections, FakePush>,
+    m: &processors::metrics::Metrics,
+    record: &Item,
+    sequence_number: &str,
+) {
+    let event = stream_event(vec![stream_record(
+        "INSERT",
+        sequence_number,
+        Some(record),
+        None,
+    )]);
+    assert!(failures(&handle(event, deps, m).await).is_empty());
+}
+
 fn failures(
     response: &aws_lambda_events::event::streams::DynamoDbEventResponse,
 ) -> Vec<Option<String>> {
@@ -85,13 +101,7 @@ async fn new_event_is_published_and_pushed_only_to_its_subscribers() {
         "IN_TRANSIT",
         json!({"details": {"weightKg": 12.75}}),
     );
-    let response = handle(
-        stream_event(vec![stream_record("INSERT", "100", Some(&record), None)]),
-        &deps,
-        &m,
-    )
-    .await;
-    assert!(failures(&response).is_empty());
+    inserted(&deps, &m, &record, "100").await;
 
     let notes = deps.publisher.to(NOTIFY);
     assert_eq!(notes.len(), 1);
@@ -183,13 +193,7 @@ async fn an_unrecognised_status_is_notified_but_never_alerted() {
     let deps = deps();
     let m = metrics("stream-fanout");
     let record = item("SHIP-5", "CUSTOMS_HOLD", json!({}));
-    let response = handle(
-        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
-        &deps,
-        &m,
-    )
-    .await;
-    assert!(failures(&response).is_empty());
+    inserted(&deps, &m, &record, "1").await;
     let notes = deps.publisher.to(NOTIFY);
     assert_eq!(notes.len(), 1);
     let message: Value = serde_json::from_str(&notes[0].message).unwrap();
@@ -261,13 +265,7 @@ async fn gone_connections_are_deleted_with_their_subscriptions() {
     deps.push.gone.lock().unwrap().insert("stale".into());
     let m = metrics("f");
     let record = item("SHIP-1", "DELIVERED", json!({}));
-    let response = handle(
-        stream_event(vec![stream_record("INSERT", "1", Some(&record), None)]),
-        &deps,
-        &m,
-    )
-    .await;
-    assert!(failures(&response).is_empty());
+    inserted(&deps, &m, &record, "1").await;
     assert!(deps.connections.sort_keys("stale").is_empty());
     assert_eq!(deps.connections.sort_keys("live").len(), 2);
     assert_eq!(m.get(metric::STALE_CONNECTIONS_REMOVED, None), 1);

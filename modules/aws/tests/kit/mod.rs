@@ -207,6 +207,15 @@ pub fn worker_statements(grant: impl FnOnce(&mut Stack, &FunctionRef)) -> Vec<Va
 }
 
 /// An `Allow` statement of `actions` on `resources`, as a role policy renders it.
+/// What consuming a queue takes (`QueueRef::grant_consume_messages`).
+pub const QUEUE_CONSUME: &[&str] = &[
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+];
+
 pub fn allow(actions: &[&str], resources: &[&str]) -> Value {
     json!({"Action": actions, "Effect": "Allow", "Resource": resources})
 }
