@@ -251,6 +251,13 @@ impl Stack {
             self.doc.resource("aws_iam_role_policy", &name, body);
         }
         for ((resource_type, name), policy) in std::mem::take(&mut self.resource_policies) {
+            // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_statement.html:
+            // a policy needs a statement; one declared but never granted anything is refused.
+            if policy.document.statements().is_empty() {
+                self.doc.report(format!(
+                    "{resource_type}.{name} has a policy with no statement (nothing was granted to it)"
+                ));
+            }
             let body = match policy.home {
                 PolicyHome::Attached { attribute, target } => Block::new().set(attribute, target),
                 PolicyHome::Inline { body } => body,

@@ -29,6 +29,7 @@ pub struct QueueRef {
     queue: Resource,
     key: KeyRef,
     visibility_timeout_s: u32,
+    retention_s: u32,
 }
 
 const SEND: &[&str] = &[
@@ -137,6 +138,18 @@ impl Component for Queue {
             .set("kms_master_key_id", self.key.arn())
             .set("kms_data_key_reuse_period_seconds", 300);
         if let Some((dlq, max_receive_count)) = &self.dead_letter {
+            // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html:
+            // a moved message keeps its enqueue time, so a DLQ that keeps messages for less
+            // time than its source deletes them before anyone has read them.
+            if dlq.retention_s < self.retention_s {
+                stack.doc().report(format!(
+                    "queue {} keeps messages {} s but its dead-letter queue {} only {} s: moved messages keep their enqueue time and would expire early",
+                    self.name,
+                    self.retention_s,
+                    dlq.resource().name(),
+                    dlq.retention_s
+                ));
+            }
             let redrive = Tf::object([
                 ("deadLetterTargetArn", Tf::from(dlq.arn())),
                 ("maxReceiveCount", Tf::from(*max_receive_count)),
@@ -148,6 +161,7 @@ impl Component for Queue {
             queue,
             key: self.key,
             visibility_timeout_s: self.visibility_timeout_s,
+            retention_s: self.retention_s,
         };
         handle.add_to_policy(
             stack,

@@ -152,3 +152,44 @@ fn a_managed_consumer_policy_holds_what_a_downstream_role_needs_to_consume() {
         ],
     );
 }
+
+#[test]
+fn a_dead_letter_queue_keeping_messages_shorter_than_its_source_is_a_render_error() {
+    let mut stack = kit::stack();
+    let key = key(&mut stack);
+    let dlq = stack.add(Queue {
+        retention_s: 60,
+        ..kit::dead_letter_queue(&key)
+    });
+    stack.add(Queue {
+        dead_letter: Some((dlq, 3)),
+        ..queue(&key)
+    });
+    assert_render_error(
+        stack,
+        &["queue events keeps messages 3600 s", "events_dlq only 60 s"],
+    );
+}
+
+#[test]
+fn a_managed_policy_granted_nothing_or_named_too_long_is_a_render_error() {
+    let mut stack = kit::stack();
+    stack.add(aws::iam::ManagedPolicy {
+        name: "unused".into(),
+        description: "Nothing is granted to it".into(),
+    });
+    assert_render_error(
+        stack,
+        &["aws_iam_policy.unused has a policy with no statement"],
+    );
+
+    let mut stack = kit::stack();
+    let key = key(&mut stack);
+    let events = stack.add(queue(&key));
+    let consumer = stack.add(aws::iam::ManagedPolicy {
+        name: "c".repeat(120),
+        description: "Too long with the prefix".into(),
+    });
+    events.grant_consume_messages(&mut stack, &consumer);
+    assert_render_error(stack, &["IAM policy", "128"]);
+}
