@@ -107,7 +107,7 @@ fn grants_allow_exactly_the_actions_of_sending_or_consuming_that_queue() {
     let encrypt_decrypt = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
     for (consumes, actions, key_actions) in [
         (false, &send[..], &encrypt_decrypt[..]),
-        (true, &consume[..], &["kms:Decrypt"][..]),
+        (true, consume, &["kms:Decrypt"][..]),
     ] {
         let added = granted(|stack, worker| {
             let key = key_named(stack, "queue");

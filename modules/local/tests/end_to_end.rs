@@ -203,7 +203,7 @@ fn allowed_quirks(address: &str) -> &'static [&'static str] {
         "aws_s3_bucket_notification.failed_records" => &["eventbridge"],
         // moto re-serialises the redrive policy JSON with other spacing (checked below to
         // be the same JSON).
-        "aws_sqs_queue.events" => &["redrive_policy"],
+        a if a.starts_with("aws_sqs_queue.") => &["redrive_policy"],
         _ => &[],
     }
 }
