@@ -6,9 +6,11 @@
 //! - [`envdoc`]: the README of each rendered environment, with its architecture diagram.
 //! - [`render`]: loading, rendering and writing one environment atomically.
 //! - [`package`]: building the processors into deterministic Lambda zips.
+//! - [`review`]: what a change to `generated/` does, before any plan: the review gate.
 
 pub mod config;
 pub mod envdoc;
 pub mod package;
 pub mod platform;
 pub mod render;
+pub mod review;

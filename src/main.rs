@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use shipstack::{config, package, render};
+use shipstack::{config, package, render, review};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -32,6 +32,9 @@ enum Command {
     },
     /// Build every processor for provided.al2023 and write one deterministic zip per function.
     Package(package::Args),
+    /// Compare `generated/` with a git revision: what each env gains, loses and changes, IAM
+    /// broadening, and a refusal (exit 1) for any change that destroys or replaces stored data.
+    Review(review::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,11 @@ fn main() -> ExitCode {
         Command::Schema { out } => std::fs::write(&out, config::schema_json())
             .with_context(|| format!("cannot write {}", out.display())),
         Command::Package(args) => package::run(&args),
+        Command::Review(args) => match review::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
