@@ -45,8 +45,17 @@ pub fn default_out_dir(env_dir: &Path, name: &str) -> PathBuf {
     root.join("generated").join(name)
 }
 
-/// Replaces `out` with exactly `files`: written to a sibling temporary directory first, then
-/// swapped in, so a failure leaves the previous output as it was.
+/// Whether the renderer owns a file of an output directory: its Terraform JSON and README.
+/// Everything else there belongs to Terraform or the user (`.terraform/`,
+/// `.terraform.lock.hcl`, `terraform.tfvars`, a local backend's `terraform.tfstate`, a saved
+/// plan) and is carried over to the new render untouched.
+fn rendered_here(name: &str) -> bool {
+    name.ends_with(".tf.json") || name == "README.md"
+}
+
+/// Replaces the rendered files of `out` with exactly `files`: written to a sibling temporary
+/// directory first, then swapped in, so a failure leaves the previous output as it was. What
+/// the renderer does not own (see [`rendered_here`]) moves into the new directory first.
 pub fn write_atomically(out: &Path, files: &Files) -> Result<()> {
     let parent = out
         .parent()
@@ -65,8 +74,13 @@ pub fn write_atomically(out: &Path, files: &Files) -> Result<()> {
         ".previous-{}",
         out.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
+    // Left by an interrupted render, it may hold Terraform state: never delete it unasked.
     if previous.exists() {
-        fs::remove_dir_all(&previous)?;
+        anyhow::bail!(
+            "{} is left from an interrupted render and may hold Terraform files (state, tfvars): move what you need into {} and remove it",
+            previous.display(),
+            out.display()
+        );
     }
     if out.exists() {
         fs::rename(out, &previous)
@@ -81,6 +95,20 @@ pub fn write_atomically(out: &Path, files: &Files) -> Result<()> {
             .with_context(|| format!("cannot move the rendered files to {}", out.display()));
     }
     if previous.exists() {
+        // Only once the new render is in place: until then a failure leaves them where they were.
+        for entry in fs::read_dir(&previous)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !rendered_here(&name.to_string_lossy()) {
+                fs::rename(entry.path(), out.join(&name)).with_context(|| {
+                    format!(
+                        "cannot carry {} over to the new render; it is still in {}",
+                        name.to_string_lossy(),
+                        previous.display()
+                    )
+                })?;
+            }
+        }
         fs::remove_dir_all(&previous)?;
     }
     Ok(())

@@ -135,3 +135,37 @@ fn a_good_render_replaces_the_previous_output_entirely() {
     );
     assert!(out.join("main.tf.json").exists());
 }
+
+#[test]
+fn a_render_keeps_what_terraform_and_the_user_keep_beside_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("dev");
+    std::fs::create_dir_all(out.join(".terraform/providers")).unwrap();
+    let kept = [
+        (
+            "terraform.tfvars",
+            "alert_emails = [\"oncall@yourcompany.com\"]\n",
+        ),
+        (".terraform.lock.hcl", "# lock\n"),
+        ("terraform.tfstate", "{\"version\": 4}"),
+        (".terraform/providers/marker", "x"),
+    ];
+    for (name, text) in kept {
+        std::fs::write(out.join(name), text).unwrap();
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_shipstack"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["render", "envs/dev", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (name, text) in kept {
+        assert_eq!(
+            std::fs::read_to_string(out.join(name)).unwrap(),
+            text,
+            "{name} survives a render"
+        );
+    }
+    assert!(out.join("main.tf.json").exists());
+}
