@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use shipstack::{config, package, render, review};
+use shipstack::{config, operate, package, render, review};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -35,6 +35,20 @@ enum Command {
     /// Compare `generated/` with a git revision: what each env gains, loses and changes, IAM
     /// broadening, and a refusal (exit 1) for any change that destroys or replaces stored data.
     Review(review::Args),
+    /// Check the render and the zips are current, `terraform init`, and save a plan with a
+    /// summary per resource type; exits like `terraform plan -detailed-exitcode` (2: changes).
+    Plan(operate::Target),
+    /// Apply the plan `plan` saved (asks first; refuses a plan older than the render).
+    Apply(operate::Confirmed),
+    /// Destroy the environment (asks first; `prevent_destroy` on prod's data stays in force).
+    Destroy(operate::Confirmed),
+    /// Print the environment's outputs.
+    Output {
+        #[command(flatten)]
+        target: operate::Target,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +58,17 @@ fn main() -> ExitCode {
         Command::Schema { out } => std::fs::write(&out, config::schema_json())
             .with_context(|| format!("cannot write {}", out.display())),
         Command::Package(args) => package::run(&args),
+        // `-detailed-exitcode`: 0 nothing to do, 2 changes, 1 an error (not our usual 2).
+        Command::Plan(target) => match operate::plan(&target) {
+            Ok(code) => return ExitCode::from(code),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::from(1);
+            }
+        },
+        Command::Apply(args) => operate::apply(&args),
+        Command::Destroy(args) => operate::destroy(&args),
+        Command::Output { target, json } => operate::output(&target, json),
         Command::Review(args) => match review::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

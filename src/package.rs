@@ -59,6 +59,16 @@ pub struct Args {
     pub force: bool,
 }
 
+/// The defaults, for `arch` (what `shipstack plan` packages with).
+pub fn args_for(arch: Architecture) -> Args {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        args: Args,
+    }
+    <Defaults as clap::Parser>::parse_from(["package", "--arch", &arch.to_string()]).args
+}
+
 /// The Rust target of an architecture (glibc, as `provided.al2023` is a glibc system).
 pub fn rust_target(arch: Architecture) -> &'static str {
     match arch {

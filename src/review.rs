@@ -109,6 +109,11 @@ fn resource_type(address: &str) -> &str {
     address.split('.').next().unwrap_or_default()
 }
 
+/// Whether resources of this type hold data (a table, bucket, key, queue, topic, log group).
+pub fn is_stateful(resource_type: &str) -> bool {
+    STATEFUL.iter().any(|(ty, _)| *ty == resource_type)
+}
+
 fn replacing_arguments(address: &str) -> Option<&'static [&'static str]> {
     STATEFUL
         .iter()
