@@ -79,6 +79,10 @@ impl Env {
             .arg(format!("-chdir={}", self.dir.display()))
             .args(args)
             .env("TF_IN_AUTOMATION", "1");
+        // A CLI configuration that points nowhere only adds a warning to every command.
+        if std::env::var_os("TF_CLI_CONFIG_FILE").is_some_and(|f| !Path::new(&f).exists()) {
+            command.env_remove("TF_CLI_CONFIG_FILE");
+        }
         command
     }
 
