@@ -34,6 +34,16 @@ pub struct Target {
     pub var: Vec<String>,
 }
 
+impl Target {
+    /// The environment as the next command takes it (with `--out` when one was given).
+    fn shown(&self) -> String {
+        match &self.out {
+            Some(out) => format!("{} --out {}", self.env_dir.display(), out.display()),
+            None => self.env_dir.display().to_string(),
+        }
+    }
+}
+
 /// Applying or destroying: asks first unless told not to.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Confirmed {
@@ -208,10 +218,7 @@ pub fn plan(target: &Target) -> Result<u8> {
     let next = if code == 0 {
         "nothing to apply".to_owned()
     } else {
-        format!(
-            "run `shipstack apply {}` to apply it",
-            target.env_dir.display()
-        )
+        format!("run `shipstack apply {}` to apply it", target.shown())
     };
     println!(
         "plan of {}: {} to add, {} to change, {} to destroy, {} to replace; saved as {}: {next}",
@@ -325,7 +332,7 @@ pub fn apply(args: &Confirmed) -> Result<()> {
         bail!(
             "no saved plan in {}: run `shipstack plan {}` first",
             env.dir.display(),
-            args.target.env_dir.display()
+            args.target.shown()
         );
     }
     let planned = modified(&plan_file)?;
@@ -335,7 +342,7 @@ pub fn apply(args: &Confirmed) -> Result<()> {
             bail!(
                 "the saved plan is older than the render ({} changed since): run `shipstack plan {}` again",
                 path.display(),
-                args.target.env_dir.display()
+                args.target.shown()
             );
         }
     }
@@ -355,7 +362,7 @@ pub fn apply(args: &Confirmed) -> Result<()> {
     println!(
         "applied to {}: `shipstack output {}` shows its endpoints",
         env.name,
-        args.target.env_dir.display()
+        args.target.shown()
     );
     Ok(())
 }

@@ -85,8 +85,10 @@ fn plan_apply_output_and_destroy_the_local_env_on_moto() {
         "{summary}"
     );
     assert!(
-        summary.contains("run `shipstack apply envs/local`"),
-        "{summary}"
+        summary.contains(&format!(
+            "run `shipstack apply envs/local --out {out}` to apply it"
+        )),
+        "the next command, as this one was given: {summary}"
     );
 
     let applied = run(with("apply", &["--auto-approve"]));
