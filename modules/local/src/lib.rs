@@ -26,6 +26,7 @@ pub mod queue_poller;
 pub mod sdk_clients;
 pub mod stream_poller;
 pub mod terraform;
+pub mod verify;
 
 pub use harness::{Harness, HarnessOptions};
 pub use moto::Moto;

@@ -16,7 +16,7 @@ use anyhow::{anyhow, ensure, Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use local::drive::{self, eventually, items_of, post, s, BusEvent};
-use local::terraform::{Outputs, PlannedChange};
+use local::terraform::Outputs;
 use local::{Deployment, Harness, HarnessOptions, Moto};
 use serde_json::{json, Value};
 use shipment::contract::{dead_letter, shipments_table};
@@ -84,7 +84,7 @@ async fn run() -> Result<Vec<String>> {
     );
     let (planned, changes) = deployment.plan()?;
     figures.insert("terraform plan", format!("{:.1} s", planned.as_secs_f64()));
-    if let Err(error) = only_emulator_quirks(&changes) {
+    if let Err(error) = local::terraform::only_emulator_quirks(&changes) {
         failures.push(format!("1 second plan: {error:#}"));
     }
 
@@ -187,61 +187,6 @@ async fn step<T>(
 }
 
 // ------------------------------------------------------------------ 1 plan and destroy
-
-/// What moto does not round-trip, one by one, with the reason. Anything else in the second
-/// plan fails the test.
-fn allowed_quirks(address: &str) -> &'static [&'static str] {
-    match address {
-        // moto's Lambda stores no logging_config (log format and group): every function
-        // plans to add it back.
-        "aws_lambda_function.daily_summary" => &["logging_config", "dead_letter_config"],
-        // ...and moto drops dead_letter_config from GetFunctionConfiguration (only
-        // daily-summary has one).
-        a if a.starts_with("aws_lambda_function.") => &["logging_config"],
-        // moto reports EventBridge notifications of a bucket as off after they were
-        // turned on.
-        "aws_s3_bucket_notification.failed_records" => &["eventbridge"],
-        // moto re-serialises the redrive policy JSON with other spacing (checked below to
-        // be the same JSON).
-        a if a.starts_with("aws_sqs_queue.") => &["redrive_policy"],
-        _ => &[],
-    }
-}
-
-fn only_emulator_quirks(changes: &[PlannedChange]) -> Result<()> {
-    let mut unexpected = Vec::new();
-    for change in changes {
-        let allowed = allowed_quirks(&change.address);
-        if change.actions != ["update"] {
-            unexpected.push(format!("{} would be {:?}", change.address, change.actions));
-            continue;
-        }
-        for attribute in &change.attributes {
-            if !allowed.contains(&attribute.as_str()) {
-                unexpected.push(format!(
-                    "{}.{attribute}: {} -> {}",
-                    change.address, change.before[attribute], change.after[attribute]
-                ));
-            }
-        }
-        if change.attributes.contains("redrive_policy") {
-            let parse =
-                |v: &Value| serde_json::from_str::<Value>(v.as_str().unwrap_or("null")).ok();
-            if parse(&change.before["redrive_policy"]) != parse(&change.after["redrive_policy"]) {
-                unexpected.push(format!(
-                    "{}.redrive_policy differs in content, not only spacing",
-                    change.address
-                ));
-            }
-        }
-    }
-    ensure!(
-        unexpected.is_empty(),
-        "the second plan has changes that are not known emulator quirks:\n  {}",
-        unexpected.join("\n  ")
-    );
-    Ok(())
-}
 
 async fn nothing_left(deployment: &Deployment, endpoint: &str) -> Result<()> {
     let state = deployment.state_list()?;

@@ -1,9 +1,10 @@
-//! `shipstack-local up|down`: the platform on an emulated AWS, on this machine.
+//! `shipstack-local up|down|verify`: the platform on an emulated AWS, on this machine.
 //!
 //! `up` starts moto on 127.0.0.1:<port> (4566 by default), applies `generated/local` with
 //! Terraform (state in a work directory outside the repository), runs the harness in the
 //! foreground and prints how to reach it; Ctrl-C destroys, stops moto and cleans up.
-//! `down` does the same for an `up` running elsewhere (or left behind by a crash).
+//! `down` does the same for an `up` running elsewhere (or left behind by a crash). `verify`
+//! is the local proof in one command (see [`local::verify`]): exit 1 on any failure.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +45,9 @@ enum Command {
         #[arg(long, default_value_t = 4566)]
         port: u16,
     },
+    /// Apply generated/local to a fresh moto, drive one event per seed dialect through every
+    /// entry point, require a clean second plan, destroy; exit 1 on any failure.
+    Verify,
 }
 
 fn work_dir(port: u16) -> PathBuf {
@@ -76,6 +80,16 @@ fn main() -> Result<()> {
             logs,
         )),
         Command::Down { port } => down(port),
+        Command::Verify => {
+            let failures = runtime.block_on(local::verify::run())?;
+            if !failures.is_empty() {
+                for failure in &failures {
+                    eprintln!("FAIL {failure}");
+                }
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 
