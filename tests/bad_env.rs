@@ -117,27 +117,7 @@ fn every_case_in_the_corpus_is_checked() {
 }
 
 #[test]
-fn a_good_render_replaces_the_previous_output_entirely() {
-    let scratch = tempfile::tempdir().unwrap();
-    let out = scratch.path().join("dev");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("stale.tf.json"), "{}").unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_shipstack"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["render", "envs/dev", "--out"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        !out.join("stale.tf.json").exists(),
-        "files the new render does not produce are gone"
-    );
-    assert!(out.join("main.tf.json").exists());
-}
-
-#[test]
-fn a_render_keeps_what_terraform_and_the_user_keep_beside_it() {
+fn a_good_render_replaces_its_own_files_and_keeps_what_terraform_and_the_user_keep_there() {
     let scratch = tempfile::tempdir().unwrap();
     let out = scratch.path().join("dev");
     std::fs::create_dir_all(out.join(".terraform/providers")).unwrap();
@@ -153,6 +133,7 @@ fn a_render_keeps_what_terraform_and_the_user_keep_beside_it() {
     for (name, text) in kept {
         std::fs::write(out.join(name), text).unwrap();
     }
+    std::fs::write(out.join("stale.tf.json"), "{}").unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_shipstack"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["render", "envs/dev", "--out"])
@@ -167,5 +148,9 @@ fn a_render_keeps_what_terraform_and_the_user_keep_beside_it() {
             "{name} survives a render"
         );
     }
+    assert!(
+        !out.join("stale.tf.json").exists(),
+        "rendered files the new render does not produce are gone"
+    );
     assert!(out.join("main.tf.json").exists());
 }
