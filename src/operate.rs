@@ -56,6 +56,7 @@ pub struct Confirmed {
 
 struct Env {
     name: String,
+    architecture: aws::lambda::Architecture,
     dir: PathBuf,
     target: Target,
 }
@@ -78,6 +79,7 @@ impl Env {
         }
         Ok(Env {
             name: rendered.env.name.clone(),
+            architecture: rendered.env.functions.architecture,
             dir,
             target: target.clone(),
         })
@@ -153,9 +155,8 @@ fn succeeded(what: &str, status: ExitStatus) -> Result<()> {
 /// The zips the rendered functions reference, packaged for the env (a no-op when the
 /// manifest's input fingerprint is current), and `terraform init` with the provider mirror.
 fn prepare(env: &Env) -> Result<()> {
-    let config = crate::config::load(&env.target.env_dir)?;
     step("package the Lambda functions", || {
-        package::run(&package::args_for(config.functions.architecture))
+        package::run(&package::args_for(env.architecture))
     })?;
     let init = root_of(&env.target.env_dir).join("scripts/terraform-init");
     step("terraform init", || {
