@@ -106,3 +106,94 @@ fn alert_recipients_must_be_real_addresses_given_at_plan_time() {
         assert!(!ok && text.contains(reason), "{bad}: {text}");
     }
 }
+
+const LOCK_FILE: &str = ".terraform.lock.hcl";
+
+/// `name = "value"` in the lock's provider block.
+fn lock_value<'a>(lock: &'a str, name: &str) -> &'a str {
+    lock.lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix(name)?.trim_start().strip_prefix('='))
+        .unwrap_or_else(|| panic!("{name} is missing from the lock:\n{lock}"))
+        .trim()
+        .trim_matches('"')
+}
+
+#[test]
+fn every_env_commits_one_provider_lock_with_checksums_for_every_platform() {
+    let locks: Vec<String> = ENVS
+        .iter()
+        .map(|env| {
+            std::fs::read_to_string(root().join("generated").join(env).join(LOCK_FILE))
+                .unwrap_or_else(|e| panic!("generated/{env}/{LOCK_FILE}: {e}"))
+        })
+        .collect();
+    for (env, lock) in ENVS.iter().zip(&locks) {
+        assert_eq!(
+            lock, &locks[0],
+            "generated/{env}/{LOCK_FILE} differs from dev's"
+        );
+    }
+    let lock = &locks[0];
+    let versions: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("generated/dev/versions.tf.json")).unwrap(),
+    )
+    .unwrap();
+    let aws = &versions["terraform"]["required_providers"]["aws"];
+    assert!(lock.contains(&format!(
+        "provider \"registry.terraform.io/{}\"",
+        aws["source"].as_str().unwrap()
+    )));
+    assert_eq!(lock_value(lock, "constraints"), aws["version"]);
+    let floor = aws["version"].as_str().unwrap().trim_start_matches("~> ");
+    assert!(
+        lock_value(lock, "version").starts_with(&format!("{floor}.")),
+        "the locked version is not the pinned minor:\n{lock}"
+    );
+    // `zh:` is the registry's SHA-256 of each platform's zip: without one for their platform,
+    // a macOS or Windows user's `terraform init` refuses the download.
+    let zip_hashes = lock
+        .lines()
+        .filter(|l| l.trim().starts_with("\"zh:"))
+        .count();
+    assert!(zip_hashes >= 13, "{zip_hashes} zh: hashes:\n{lock}");
+    assert!(lock.contains("\"h1:"), "no h1: hash:\n{lock}");
+}
+
+#[test]
+fn init_refuses_a_provider_the_committed_lock_does_not_vouch_for() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("generated/dev")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".tf.json") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let lock = std::fs::read_to_string(root().join("generated/dev").join(LOCK_FILE)).unwrap();
+    let mut forged = String::new();
+    for line in lock.lines() {
+        if !line.trim().starts_with("\"h1:") {
+            forged.push_str(line);
+            forged.push('\n');
+        }
+    }
+    forged = forged.replace(
+        "hashes = [\n",
+        "hashes = [\n    \"h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\n",
+    );
+    std::fs::write(dir.path().join(LOCK_FILE), &forged).unwrap();
+    let output = Command::new(root().join("scripts/terraform-init"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "init accepted a forged lock:\n{text}"
+    );
+    assert!(
+        text.contains("doesn't match any of the") && text.contains("checksums"),
+        "{text}"
+    );
+}

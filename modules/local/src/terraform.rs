@@ -1,7 +1,7 @@
 //! Terraform against the emulator, in a byte-for-byte copy of `generated/local` (what was
 //! rendered and reviewed is what is applied) so no state file ever lands in the repository.
 //!
-//! The copy is `<work>/local/*.tf.json` with `<work>/dist` -> `generated/dist` next to it
+//! The copy is `<work>/local/*.tf.json` and the committed provider lock, with `<work>/dist` -> `generated/dist` next to it
 //! (the functions read `${path.module}/../dist/<function>.zip`). `terraform init` goes
 //! through `scripts/terraform-init`, which uses the local provider mirror when there is one.
 
@@ -15,6 +15,10 @@ use aws::lambda::HARNESS_MAPPING_PREFIX;
 use serde_json::Value;
 
 use crate::paths;
+
+/// The provider lock committed beside the rendered files; `scripts/terraform-init` verifies
+/// the provider against it and never rewrites it.
+const LOCK_FILE: &str = ".terraform.lock.hcl";
 
 /// One deployment of the local environment against one emulator endpoint.
 pub struct Deployment {
@@ -52,7 +56,8 @@ impl Deployment {
         std::fs::create_dir_all(&env_dir)?;
         for entry in std::fs::read_dir(paths::rendered_local())? {
             let path = entry?.path();
-            if path.to_string_lossy().ends_with(".tf.json") {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.ends_with(".tf.json") || name == LOCK_FILE {
                 std::fs::copy(&path, env_dir.join(path.file_name().unwrap_or_default()))
                     .with_context(|| format!("copy {}", path.display()))?;
             }

@@ -1,19 +1,24 @@
-//! What the harness applies is what was rendered and reviewed: `generated/local`, byte for byte.
+//! What the harness applies is what was rendered and reviewed: `generated/local`, byte for byte,
+//! with the committed provider lock.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use local::{paths, Deployment};
 
+/// The rendered files and the provider lock.
 fn tf_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.to_string_lossy().ends_with(".tf.json"))
         .map(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                path,
+            )
         })
+        .filter(|(name, _)| name.ends_with(".tf.json") || name == ".terraform.lock.hcl")
+        .map(|(name, path)| (name, std::fs::read(&path).unwrap()))
         .collect()
 }
 
@@ -22,6 +27,7 @@ fn the_harness_applies_exactly_generated_local() {
     let deployment = Deployment::temporary("http://127.0.0.1:1").unwrap();
     let rendered = tf_files(&paths::rendered_local());
     assert!(rendered.contains_key("lambda.tf.json"), "{rendered:?}");
+    assert!(rendered.contains_key(".terraform.lock.hcl"), "{rendered:?}");
     let applied = tf_files(&deployment.dir());
     assert_eq!(
         applied.keys().collect::<Vec<_>>(),
