@@ -216,11 +216,17 @@ pub fn plan(target: &Target) -> Result<u8> {
     succeeded("terraform show", shown.status)?;
     let summary = Summary::of(&serde_json::from_slice(&shown.stdout)?);
     summary.print(std::io::stdout().is_terminal());
-    let next = if code == 0 {
+    let mut next = if code == 0 {
         "nothing to apply".to_owned()
     } else {
         format!("run `shipstack apply {}` to apply it", target.shown())
     };
+    if !summary.failed_checks.is_empty() {
+        next.push_str(&format!(
+            "; {} check(s) failed, see CHECK FAILED above",
+            summary.failed_checks.len()
+        ));
+    }
     println!(
         "plan of {}: {} to add, {} to change, {} to destroy, {} to replace; saved as {}: {next}",
         env.name,
@@ -240,6 +246,8 @@ pub struct Summary {
     pub counts: Vec<(String, String, usize)>,
     /// Stateful resources a plan would delete or replace.
     pub stateful_losses: Vec<String>,
+    /// `check` blocks whose assertions failed: `<check>: <message>`. Terraform only warns.
+    pub failed_checks: Vec<String>,
 }
 
 impl Summary {
@@ -266,15 +274,30 @@ impl Summary {
                 .or_insert(0) += 1;
             if matches!(action, "delete" | "replace") && review::is_stateful(ty) {
                 stateful_losses.push(format!(
-                    "{} would be {}d",
+                    "{} would be {action}d",
                     change["address"].as_str().unwrap_or_default(),
-                    action.trim_end_matches('e')
                 ));
             }
         }
+        // https://developer.hashicorp.com/terraform/internals/json-format#checks-representation
+        let failed_checks = plan["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|check| matches!(check["status"].as_str(), Some("fail" | "error")))
+            .flat_map(|check| {
+                let name = check["address"]["to_display"].as_str().unwrap_or_default();
+                let problems = check["instances"].as_array().into_iter().flatten();
+                let messages =
+                    problems.flat_map(|i| i["problems"].as_array().into_iter().flatten());
+                messages
+                    .map(move |p| format!("{name}: {}", p["message"].as_str().unwrap_or_default()))
+            })
+            .collect();
         Summary {
             counts: counts.into_iter().map(|((a, t), n)| (a, t, n)).collect(),
             stateful_losses,
+            failed_checks,
         }
     }
 
@@ -297,6 +320,9 @@ impl Summary {
         };
         for loss in &self.stateful_losses {
             println!("  {red}DATA LOSS: {loss}{reset}");
+        }
+        for check in &self.failed_checks {
+            println!("  {red}CHECK FAILED: {check}{reset}");
         }
     }
 }

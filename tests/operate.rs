@@ -127,6 +127,38 @@ fn plan_apply_output_and_destroy_the_local_env_on_moto() {
 }
 
 #[test]
+fn the_plan_summary_counts_changes_and_names_data_loss_and_failed_checks() {
+    let plan = serde_json::json!({
+        "resource_changes": [
+            {"address": "aws_dynamodb_table.shipments", "type": "aws_dynamodb_table",
+             "change": {"actions": ["delete", "create"]}},
+            {"address": "aws_sqs_queue.events", "type": "aws_sqs_queue",
+             "change": {"actions": ["update"]}},
+            {"address": "aws_iam_role.worker", "type": "aws_iam_role",
+             "change": {"actions": ["no-op"]}},
+        ],
+        "checks": [
+            {"address": {"kind": "check", "name": "a", "to_display": "check.a"}, "status": "fail",
+             "instances": [{"status": "fail", "problems": [{"message": "a runs other code"}]}]},
+            {"address": {"kind": "check", "name": "b", "to_display": "check.b"}, "status": "pass"},
+            {"address": {"kind": "check", "name": "c", "to_display": "check.c"}, "status": "unknown"},
+        ],
+    });
+    let summary = shipstack::operate::Summary::of(&plan);
+    pretty_assertions::assert_eq!(
+        summary,
+        shipstack::operate::Summary {
+            counts: vec![
+                ("replace".into(), "aws_dynamodb_table".into(), 1),
+                ("update".into(), "aws_sqs_queue".into(), 1),
+            ],
+            stateful_losses: vec!["aws_dynamodb_table.shipments would be replaced".into()],
+            failed_checks: vec!["check.a: a runs other code".into()],
+        }
+    );
+}
+
+#[test]
 fn apply_refuses_without_a_plan_or_with_one_older_than_the_render() {
     let (_scratch, out) = scratch_render();
     let target = ["envs/local", "--out", out.to_str().unwrap()];

@@ -146,31 +146,42 @@ fn objects(v: &Value) -> Vec<&Map<String, Value>> {
 fn declarations(doc: &Value) -> Vec<Declared<'_>> {
     let mut out = Vec::new();
     for kind in ["resource", "data"] {
-        let Some(section) = doc.get(kind) else {
-            continue;
-        };
-        for types in objects(section) {
-            for (ty, named) in types {
-                for names in objects(named) {
-                    for (name, body) in names {
-                        let bodies: Vec<&Value> = match body {
-                            Value::Array(items) => items.iter().collect(),
-                            other => vec![other],
-                        };
-                        for body in bodies {
-                            out.push(Declared {
-                                kind,
-                                ty: ty.clone(),
-                                name: name.clone(),
-                                body,
-                            });
-                        }
+        if let Some(section) = doc.get(kind) {
+            declared_in(kind, section, &mut out);
+        }
+    }
+    // A check block's scoped data source is checked like any other.
+    for checks in doc.get("check").into_iter().flat_map(objects) {
+        for check in checks.values() {
+            if let Some(section) = check.get("data") {
+                declared_in("data", section, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn declared_in<'a>(kind: &'static str, section: &'a Value, out: &mut Vec<Declared<'a>>) {
+    for types in objects(section) {
+        for (ty, named) in types {
+            for names in objects(named) {
+                for (name, body) in names {
+                    let bodies: Vec<&Value> = match body {
+                        Value::Array(items) => items.iter().collect(),
+                        other => vec![other],
+                    };
+                    for body in bodies {
+                        out.push(Declared {
+                            kind,
+                            ty: ty.clone(),
+                            name: name.clone(),
+                            body,
+                        });
                     }
                 }
             }
         }
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -197,3 +197,126 @@ fn init_refuses_a_provider_the_committed_lock_does_not_vouch_for() {
         "{text}"
     );
 }
+
+/// base64(SHA-256) of a file, as Lambda reports `CodeSha256` and `filebase64sha256` computes it.
+fn code_sha256(path: &Path) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+/// `terraform test` of a copy of `generated/dev` against a mocked provider (no account, no
+/// emulator): an apply, then every check, with each function reporting `deployed` code.
+fn test_dev_with_deployed_code(deployed: impl Fn(&str) -> String) -> (bool, String) {
+    let scratch = tempfile::tempdir().unwrap();
+    let dev = scratch.path().join("dev");
+    std::fs::create_dir_all(dev.join("tests")).unwrap();
+    for entry in std::fs::read_dir(root().join("generated/dev")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".tf.json") || name == LOCK_FILE {
+            std::fs::copy(&path, dev.join(&name)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(root().join("generated/dist"), scratch.path().join("dist")).unwrap();
+
+    // Mocked computed values are random strings, and the provider refuses one where it
+    // validates an ARN: give every computed ARN attribute an ARN-shaped default.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/fixtures/aws-provider-schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut mocks = String::new();
+    let mut types = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dev).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".tf.json") {
+            let file: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            types.extend(
+                file["resource"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(t, _)| t.clone()),
+            );
+        }
+    }
+    for ty in &types {
+        let attributes = schema["$defs"][format!("resource.{ty}")]["x-attributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let arns: Vec<String> = attributes
+            .iter()
+            .filter(|(name, kind)| {
+                (*name == "arn" || name.ends_with("_arn")) && *kind == "computed"
+            })
+            .map(|(name, _)| format!("{name} = \"arn:aws:mock:us-east-1:123456789012:{ty}/mock\""))
+            .collect();
+        if !arns.is_empty() {
+            mocks.push_str(&format!(
+                "  mock_resource \"{ty}\" {{\n    defaults = {{ {} }}\n  }}\n",
+                arns.join(", ")
+            ));
+        }
+    }
+    for function in functions::ALL {
+        let logical = function.replace('-', "_");
+        mocks.push_str(&format!(
+            "  override_data {{\n    target = data.aws_lambda_function.{logical}_deployed\n    values = {{ code_sha256 = \"{}\" }}\n  }}\n",
+            deployed(function)
+        ));
+    }
+    let expected_failures: Vec<String> = functions::ALL
+        .iter()
+        .filter(|f| deployed(f) != code_sha256(&root().join(format!("generated/dist/{f}.zip"))))
+        .map(|f| format!("check.{}_runs_the_packaged_code", f.replace('-', "_")))
+        .collect();
+    std::fs::write(
+        dev.join("tests/deployed_code.tftest.hcl"),
+        format!(
+            "mock_provider \"aws\" {{\n{mocks}}}\n\n\
+             variables {{\n  alert_emails = [\"oncall@shipstack.io\"]\n  \
+             shipment_alert_emails = [\"dispatch@shipstack.io\"]\n}}\n\n\
+             run \"apply\" {{\n  command = apply\n  expect_failures = [{}]\n}}\n",
+            expected_failures.join(", ")
+        ),
+    )
+    .unwrap();
+    run(
+        Command::new(root().join("scripts/terraform-init")).arg(&dev),
+        "terraform init of the dev copy",
+    );
+    let output = Command::new("terraform")
+        .arg(format!("-chdir={}", dev.display()))
+        .args(["test", "-no-color"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn a_function_running_other_code_than_its_zip_fails_its_check_and_only_its_own() {
+    let packaged = |f: &str| code_sha256(&root().join(format!("generated/dist/{f}.zip")));
+    let (ok, text) = test_dev_with_deployed_code(packaged);
+    assert!(
+        ok && !text.contains("Check block assertion failed"),
+        "{text}"
+    );
+
+    // A console hotfix of one function: its check, and no other, fails (`expect_failures`
+    // holds exactly that one, and Terraform fails the run on any other or on none).
+    let (ok, text) = test_dev_with_deployed_code(|f| {
+        if f == functions::QUEUE_PROCESSOR {
+            "hotfix".into()
+        } else {
+            packaged(f)
+        }
+    });
+    assert!(ok, "{text}");
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+}

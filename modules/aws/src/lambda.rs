@@ -1,7 +1,7 @@
 //! Lambda: Rust functions on `provided.al2023` (handler `bootstrap`) with their role, log group,
 //! event source mappings and invoke permissions.
 
-use tf::{Block, Expr, Resource, Tf};
+use tf::{Block, Check, Expr, Resource, Tf};
 
 use crate::cloudwatch::{LogGroup, Metric, Statistic};
 use crate::dynamodb::TableRef;
@@ -374,7 +374,10 @@ impl Component for Function {
             .set("handler", "bootstrap")
             .set("architectures", Tf::list([self.architecture.as_str()]))
             .set("filename", zip.clone())
-            .set("source_code_hash", Expr::call("filebase64sha256", [zip]))
+            .set(
+                "source_code_hash",
+                Expr::call("filebase64sha256", [zip.clone()]),
+            )
             .set("memory_size", self.memory_mb)
             .set("timeout", self.timeout_s)
             .set("kms_key_arn", self.key.arn())
@@ -401,6 +404,25 @@ impl Component for Function {
             "aws_lambda_function",
             &logical,
             body.depends_on([&log_group, &policy]),
+        );
+        // Since provider 5.51 a code change made outside Terraform leaves no diff
+        // (https://github.com/hashicorp/terraform-provider-aws/issues/41092): compare what
+        // Lambda runs with the zip on every plan instead.
+        let deployed = Check::reading(
+            "aws_lambda_function",
+            &format!("{logical}_deployed"),
+            Block::new().set("function_name", function.attr("function_name")),
+        );
+        let code = deployed.data().attr("code_sha256");
+        let message = format!(
+            "{physical} runs code that is not the packaged generated/{zip}: it was changed \
+             outside Terraform, which does not undo that. Redeploy the package: aws lambda \
+             update-function-code --function-name {physical} --zip-file fileb://generated/{zip}",
+            zip = self.zip_path.trim_start_matches("../"),
+        );
+        stack.doc().check(
+            &format!("{logical}_runs_the_packaged_code"),
+            deployed.assert(code.equals(Expr::call("filebase64sha256", [zip])), &message),
         );
         let handle = FunctionRef {
             function,

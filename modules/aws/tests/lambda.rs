@@ -75,6 +75,21 @@ fn a_function_runs_the_bootstrap_on_al2023_traced_with_its_key_and_environment()
 }
 
 #[test]
+fn every_plan_checks_that_lambda_runs_the_packaged_zip() {
+    pretty_assertions::assert_eq!(
+        FIXTURE.check("worker_runs_the_packaged_code"),
+        &json!({
+            "data": {"aws_lambda_function": {"worker_deployed": {
+                "function_name": "${aws_lambda_function.worker.function_name}"}}},
+            "assert": [{
+                "condition": "${data.aws_lambda_function.worker_deployed.code_sha256 == filebase64sha256(\"${path.module}/../dist/worker.zip\")}",
+                "error_message": "shipstack-test-worker runs code that is not the packaged generated/dist/worker.zip: it was changed outside Terraform, which does not undo that. Redeploy the package: aws lambda update-function-code --function-name shipstack-test-worker --zip-file fileb://generated/dist/worker.zip",
+            }],
+        })
+    );
+}
+
+#[test]
 fn a_function_logs_json_into_its_own_encrypted_log_group_created_first() {
     FIXTURE.has_properties(
         "aws_cloudwatch_log_group",

@@ -180,6 +180,11 @@ impl Harness {
         Ok((harness, outputs, took))
     }
 
+    /// Every function, by contract name.
+    pub fn functions(&self) -> &BTreeMap<String, Arc<EmulatedFunction>> {
+        &self.functions
+    }
+
     /// A function by contract name (`ingest-api`).
     pub fn function(&self, contract_name: &str) -> &Arc<EmulatedFunction> {
         self.functions

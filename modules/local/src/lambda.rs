@@ -9,6 +9,7 @@
 //! role when moto enforces IAM) and `AWS_ENDPOINT_URL`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -306,6 +307,24 @@ impl EmulatedFunction {
     /// Stops every idle instance (running ones stop when their invocation ends).
     pub fn stop(&self) {
         self.idle.lock().unwrap().clear();
+    }
+
+    /// Puts `binary` in place as the function's `bootstrap` when it differs from the one there,
+    /// and stops the idle instances, so the next invocation starts a runtime process on it
+    /// (running ones finish on the old code, as on Lambda after an update). Whether it changed.
+    pub fn replace_code(&self, binary: &std::path::Path) -> std::io::Result<bool> {
+        let bootstrap = self.spec.task_root.join("bootstrap");
+        let new = std::fs::read(binary)?;
+        if std::fs::read(&bootstrap).is_ok_and(|old| old == new) {
+            return Ok(false);
+        }
+        // A rename, not a write: a running process keeps its own (old) file.
+        let next = self.spec.task_root.join("bootstrap.next");
+        std::fs::write(&next, new)?;
+        std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::rename(&next, &bootstrap)?;
+        self.stop();
+        Ok(true)
     }
 
     fn request_id(&self) -> String {

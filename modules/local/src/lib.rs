@@ -27,6 +27,7 @@ pub mod sdk_clients;
 pub mod stream_poller;
 pub mod terraform;
 pub mod verify;
+pub mod watch;
 
 pub use harness::{Harness, HarnessOptions};
 pub use moto::Moto;

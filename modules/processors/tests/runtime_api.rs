@@ -207,3 +207,35 @@ async fn a_missing_setting_fails_the_init_loudly() {
     let log = lambda.log_lines().join("\n");
     assert!(log.contains(env_vars::SHIPMENTS_TABLE), "{log}");
 }
+
+/// `shipstack-local up --watch` swaps a rebuilt binary in: the next invocation starts a new
+/// runtime process on it, and the same binary again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_code_runs_from_the_next_invocation_in_a_new_process() {
+    let cloud = Cloud::start().await;
+    let lambda = lambda(&cloud, functions::DAILY_SUMMARY);
+    let before = lambda.function.invoke(json!({"Records": []})).await;
+    assert!(
+        matches!(&before.outcome, Outcome::Response(summary) if summary["type"] == "daily-summary"),
+        "daily-summary summarises whatever triggers it: {:?}",
+        before.outcome
+    );
+    let replaced = lambda
+        .function
+        .replace_code(binary(functions::QUEUE_PROCESSOR))
+        .unwrap();
+    assert!(replaced);
+    let after = lambda.function.invoke(json!({"Records": []})).await;
+    assert_eq!(
+        after.outcome,
+        Outcome::Response(json!({"batchItemFailures": []})),
+        "the new code answers"
+    );
+    assert!(after.init.is_some(), "in a new runtime process");
+    assert!(!lambda
+        .function
+        .replace_code(binary(functions::QUEUE_PROCESSOR))
+        .unwrap());
+    let again = lambda.function.invoke(json!({"Records": []})).await;
+    assert_eq!(again.init, None, "an unchanged binary keeps the process");
+}

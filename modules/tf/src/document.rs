@@ -86,6 +86,44 @@ pub struct Validation {
     pub error_message: &'static str,
 }
 
+/// A `check` block: one scoped data source and assertions on what it reads, which Terraform
+/// evaluates at the end of every plan and apply. A false assertion is a warning, not a failure,
+/// and a data source whose dependencies have pending changes is read only after the apply
+/// (https://developer.hashicorp.com/terraform/language/checks).
+#[derive(Clone, Debug)]
+pub struct Check {
+    data: Resource,
+    body: Tf,
+    asserts: Vec<Tf>,
+}
+
+impl Check {
+    /// A check that reads the data source `ty` with `body`, scoped to the check as `name`.
+    pub fn reading(ty: &str, name: &str, body: Block) -> Check {
+        Check {
+            data: Resource::data(ty, name),
+            body: body.into(),
+            asserts: Vec::new(),
+        }
+    }
+
+    /// The scoped data source: only this check's assertions may refer to it.
+    pub fn data(&self) -> &Resource {
+        &self.data
+    }
+
+    /// Adds an assertion and the warning Terraform prints when it is false.
+    pub fn assert(mut self, condition: Expr, error_message: &str) -> Check {
+        self.asserts.push(
+            Block::new()
+                .set("condition", condition)
+                .set("error_message", error_message)
+                .into(),
+        );
+        self
+    }
+}
+
 /// The block a reference is written in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Referrer {
@@ -95,6 +133,7 @@ pub enum Referrer {
     Local(String),
     Output(String),
     Provider(String),
+    Check(String),
 }
 
 impl fmt::Display for Referrer {
@@ -105,6 +144,7 @@ impl fmt::Display for Referrer {
             Referrer::Local(name) => write!(f, "local {name}"),
             Referrer::Output(name) => write!(f, "output {name}"),
             Referrer::Provider(name) => write!(f, "provider {name}"),
+            Referrer::Check(name) => write!(f, "check {name}"),
         }
     }
 }
@@ -148,6 +188,7 @@ pub struct Document {
     resources: BTreeMap<String, BTreeMap<String, Tf>>,
     data: BTreeMap<String, BTreeMap<String, Tf>>,
     outputs: BTreeMap<String, Tf>,
+    checks: BTreeMap<String, Check>,
     moved: Vec<(String, String)>,
     forgotten: Vec<String>,
     errors: Vec<String>,
@@ -252,6 +293,27 @@ impl Document {
             .collect()
     }
 
+    /// Declares a check; it is rendered beside the resources of its data source's type.
+    pub fn check(&mut self, name: &str, check: Check) {
+        let data = check.data.target();
+        let Address::Data {
+            ty,
+            name: data_name,
+        } = &data
+        else {
+            unreachable!("a check reads a data source")
+        };
+        let clash = nested_contains(&self.data, ty, data_name)
+            || self.checks.values().any(|c| c.data.target() == data);
+        self.check_name(&format!("data {ty}"), data_name, clash);
+        self.check_name("check", name, self.checks.contains_key(name));
+        if check.asserts.is_empty() {
+            self.errors
+                .push(format!("check \"{name}\" asserts nothing"));
+        }
+        self.checks.insert(name.to_owned(), check);
+    }
+
     /// Records a rename, so Terraform moves state instead of replacing the resource.
     pub fn moved(&mut self, from: &str, to: &Resource) {
         self.moved.push((from.to_owned(), to.address()));
@@ -303,6 +365,12 @@ impl Document {
         for (name, body) in &self.outputs {
             add(Referrer::Output(name.clone()), body);
         }
+        for (name, check) in &self.checks {
+            add(Referrer::Check(name.clone()), &check.body);
+            for assert in &check.asserts {
+                add(Referrer::Check(name.clone()), assert);
+            }
+        }
         edges
     }
 
@@ -321,7 +389,11 @@ impl Document {
         for Edge { from, to, .. } in self.references() {
             let declared = match &to.address {
                 Address::Resource { ty, name } => nested_contains(&self.resources, ty, name),
-                Address::Data { ty, name } => nested_contains(&self.data, ty, name),
+                Address::Data { ty, name } => {
+                    nested_contains(&self.data, ty, name)
+                        || matches!(&from, Referrer::Check(check)
+                            if self.checks[check].data.target() == to.address)
+                }
                 Address::Var(name) => self.variables.contains_key(name),
                 Address::Local(name) => self.locals.contains_key(name),
                 Address::PathModule | Address::EachValue => true,
@@ -435,6 +507,25 @@ impl Document {
                 };
                 types.insert(ty.clone(), Tf::Map(by_name.clone()));
             }
+        }
+        for (name, check) in &self.checks {
+            let file = files
+                .entry(file_of(check.data.resource_type()).to_owned())
+                .or_default();
+            let Tf::Map(checks) = file
+                .entry("check".into())
+                .or_insert_with(|| Tf::Map(BTreeMap::new()))
+            else {
+                unreachable!("top-level blocks are maps")
+            };
+            let data = Tf::object([(
+                check.data.resource_type(),
+                Tf::object([(check.data.name(), check.body.clone())]),
+            )]);
+            checks.insert(
+                name.clone(),
+                Tf::object([("data", data), ("assert", Tf::List(check.asserts.clone()))]),
+            );
         }
         Ok(files
             .into_iter()
@@ -569,6 +660,70 @@ mod tests {
             "${aws_sqs_queue.events.url}"
         );
         assert!(files.contains_key("sqs.tf.json"));
+    }
+
+    fn code_check(doc: &mut Document, name: &str) -> Check {
+        let function = doc.resource("aws_lambda_function", "worker", Block::new());
+        let check = Check::reading(
+            "aws_lambda_function",
+            name,
+            Block::new().set("function_name", function.attr("function_name")),
+        );
+        let deployed = check.data().attr("code_sha256");
+        check.assert(
+            deployed.equals(Expr::call("filebase64sha256", ["a.zip".into()])),
+            "stale",
+        )
+    }
+
+    #[test]
+    fn a_check_renders_beside_its_data_source_type_with_its_scoped_data_and_assertions() {
+        let mut doc = Document::new();
+        let check = code_check(&mut doc, "worker_code");
+        doc.check("worker_runs_packaged_code", check);
+        let files = doc.render(|ty| {
+            if ty.starts_with("aws_lambda") {
+                "lambda"
+            } else {
+                "main"
+            }
+        });
+        let files = files.expect("renders");
+        let lambda: serde_json::Value = serde_json::from_str(&files["lambda.tf.json"]).unwrap();
+        assert_eq!(
+            lambda["check"],
+            serde_json::json!({"worker_runs_packaged_code": {
+                "data": {"aws_lambda_function": {"worker_code": {
+                    "function_name": "${aws_lambda_function.worker.function_name}"}}},
+                "assert": [{
+                    "condition": "${data.aws_lambda_function.worker_code.code_sha256 == filebase64sha256(\"a.zip\")}",
+                    "error_message": "stale"}],
+            }})
+        );
+        let edges = doc.references();
+        assert!(edges.iter().any(|e| e.from
+            == Referrer::Check("worker_runs_packaged_code".into())
+            && e.to.address.to_string() == "data.aws_lambda_function.worker_code"));
+    }
+
+    #[test]
+    fn a_checks_scoped_data_is_out_of_reach_elsewhere_and_a_check_must_assert() {
+        let mut doc = Document::new();
+        let check = code_check(&mut doc, "worker_code");
+        doc.output("leak", "", check.data().attr("code_sha256"));
+        doc.check("worker_runs_packaged_code", check);
+        doc.check(
+            "empty",
+            Check::reading("aws_lambda_function", "other", Block::new()),
+        );
+        let errors = doc.render(|_| "main").unwrap_err().0;
+        assert_eq!(
+            errors,
+            [
+                "check \"empty\" asserts nothing",
+                "output leak refers to data.aws_lambda_function.worker_code, which is not declared",
+            ]
+        );
     }
 
     #[test]

@@ -55,6 +55,8 @@ enum Head {
     },
     /// `length(list) > 0`.
     NotEmpty(Box<Expr>),
+    /// `left == right`.
+    Equals(Box<Expr>, Box<Tf>),
     /// `alltrue(...)` (`negate: false`) or `!anytrue(...)` over `can(regex(pattern, item))`.
     Matches {
         list: Box<Expr>,
@@ -107,6 +109,11 @@ impl Expr {
     /// `length(list) > 0`.
     pub fn not_empty(list: &Expr) -> Expr {
         Expr::from_head(Head::NotEmpty(Box::new(list.clone())))
+    }
+
+    /// `self == other`.
+    pub fn equals(&self, other: impl Into<Tf>) -> Expr {
+        Expr::from_head(Head::Equals(Box::new(self.clone()), Box::new(other.into())))
     }
 
     /// Whether every element of `list` matches the RE2 `pattern`.
@@ -169,6 +176,10 @@ impl Expr {
             }),
             Head::Call { args, .. } => args.iter().for_each(|a| a.collect_references(found)),
             Head::NotEmpty(list) | Head::Matches { list, .. } => list.collect_references(found),
+            Head::Equals(left, right) => {
+                left.collect_references(found);
+                right.collect_references(found);
+            }
         }
         for step in &self.path {
             if let Step::Index(key) = step {
@@ -186,6 +197,7 @@ impl Expr {
                 format!("{function}({})", args.join(", "))
             }
             Head::NotEmpty(list) => format!("length({}) > 0", list.to_hcl()),
+            Head::Equals(left, right) => format!("{} == {}", left.to_hcl(), right.to_hcl()),
             Head::Matches {
                 list,
                 pattern,

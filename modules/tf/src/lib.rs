@@ -13,7 +13,7 @@ mod expr;
 mod value;
 
 pub use document::{
-    Attributes, Document, Edge, Referrer, RenderError, Resource, Validation, Variable,
+    Attributes, Check, Document, Edge, Referrer, RenderError, Resource, Validation, Variable,
 };
 pub use expr::{Address, Expr, Reference};
 pub use value::{escape_template, Block, Lifecycle, Tf};

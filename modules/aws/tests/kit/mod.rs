@@ -265,22 +265,38 @@ pub fn render_errors(stack: Stack) -> Vec<String> {
 /// Finishes and renders `stack`; panics on a render error.
 pub fn render(stack: Stack) -> Rendered {
     let doc = stack.finish();
-    doc.render(aws::file_of).expect("renders");
+    let files = doc.render(aws::file_of).expect("renders");
+    let checks = files
+        .values()
+        .map(|text| serde_json::from_str::<Value>(text).expect("rendered JSON"))
+        .filter_map(|file| file["check"].as_object().cloned())
+        .flatten()
+        .collect();
     Rendered {
         resources: doc
             .resources()
             .map(|(r, body)| (r.address(), body.to_json()))
             .collect(),
+        checks,
     }
 }
 
-/// The resources of a rendered stack, `type.name -> body` as the files hold them.
+/// The resources of a rendered stack, `type.name -> body` as the files hold them, and its
+/// `check` blocks.
 #[derive(Debug)]
 pub struct Rendered {
     resources: BTreeMap<String, Value>,
+    checks: BTreeMap<String, Value>,
 }
 
 impl Rendered {
+    /// The `check` block named `name`; panics listing what there is.
+    pub fn check(&self, name: &str) -> &Value {
+        self.checks
+            .get(name)
+            .unwrap_or_else(|| panic!("no check {name}; the stack has {:?}", self.checks.keys()))
+    }
+
     /// Every address (`type.name`), sorted.
     pub fn addresses(&self) -> Vec<&str> {
         self.resources.keys().map(String::as_str).collect()

@@ -2,7 +2,8 @@
 //!
 //! `up` starts moto on 127.0.0.1:<port> (4566 by default), applies `generated/local` with
 //! Terraform (state in a work directory outside the repository), runs the harness in the
-//! foreground and prints how to reach it; Ctrl-C destroys, stops moto and cleans up.
+//! foreground and prints how to reach it; Ctrl-C destroys, stops moto and cleans up. With
+//! `--watch` it also rebuilds the functions on every source change ([`local::watch`]).
 //! `down` does the same for an `up` running elsewhere (or left behind by a crash). `verify`
 //! is the local proof in one command (see [`local::verify`]): exit 1 on any failure.
 
@@ -39,6 +40,10 @@ enum Command {
         /// Print the functions' log lines.
         #[arg(long)]
         logs: bool,
+        /// Rebuild the functions when a processor's source changes and run the new code from
+        /// the next invocation on, without re-applying.
+        #[arg(long)]
+        watch: bool,
     },
     /// Tear down an `up` on this port: it destroys and stops; leftovers are cleaned.
     Down {
@@ -73,11 +78,13 @@ fn main() -> Result<()> {
             rest_port,
             ws_port,
             logs,
+            watch,
         } => runtime.block_on(up(
             port,
             rest_port.unwrap_or(port + 1),
             ws_port.unwrap_or(port + 2),
             logs,
+            watch,
         )),
         Command::Down { port } => down(port),
         Command::Verify => {
@@ -93,7 +100,7 @@ fn main() -> Result<()> {
     }
 }
 
-async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool) -> Result<()> {
+async fn up(port: u16, rest_port: u16, ws_port: u16, logs: bool, watch: bool) -> Result<()> {
     let work = work_dir(port);
     if let Some(pid) = read_pid(&work.join("up.pid")).filter(|p| alive(*p)) {
         bail!("an `up` (pid {pid}) already runs on port {port}: `shipstack-local down --port {port}` first");
@@ -175,7 +182,18 @@ moto takes only its admin user's keys (or role sessions) from here on:
         ws = harness.ws_url,
     );
 
-    wait_for_stop(&work).await;
+    let watching = async {
+        if watch {
+            if let Err(error) = local::watch::run(&harness).await {
+                eprintln!("watching stopped (the harness keeps running): {error:#}");
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = wait_for_stop(&work) => {}
+        _ = watching => {}
+    }
     println!("\nstopping the harness, destroying, stopping moto ...");
     drop(harness);
     match deployment.destroy() {
