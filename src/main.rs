@@ -17,11 +17,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render one environment (`envs/<name>`) to Terraform JSON in `generated/<name>/`.
+    /// Render environments (`envs/<name>`, or all of `envs/`) to Terraform JSON in
+    /// `generated/<name>/`, in one process; nothing is written unless every one renders.
     Render {
-        /// The environment directory, holding `env.json`.
-        env_dir: PathBuf,
-        /// Write here instead of `generated/<name>/`.
+        /// Environment directories (holding `env.json`), or directories of them.
+        #[arg(required = true)]
+        env_dirs: Vec<PathBuf>,
+        /// Write here instead of `generated/<name>/` (one environment only).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -54,7 +56,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { env_dir, out } => render(&env_dir, out),
+        Command::Render { env_dirs, out } => render(&env_dirs, out),
         Command::Schema { out } => std::fs::write(&out, config::schema_json())
             .with_context(|| format!("cannot write {}", out.display())),
         Command::Package(args) => package::run(&args),
@@ -84,17 +86,38 @@ fn main() -> ExitCode {
     }
 }
 
-fn render(env_dir: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+fn render(args: &[PathBuf], out: Option<PathBuf>) -> Result<()> {
     let started = Instant::now();
-    let rendered = render::render_env(env_dir)?;
-    let out = out.unwrap_or_else(|| render::default_out_dir(env_dir, &rendered.env.name));
-    render::write_atomically(&out, &rendered.files)?;
+    let env_dirs = render::env_dirs(args);
+    if out.is_some() && env_dirs.len() != 1 {
+        anyhow::bail!(
+            "--out takes one environment, and {} are given",
+            env_dirs.len()
+        );
+    }
+    // Every environment renders before any is written: one bad env file leaves every output
+    // as it was.
+    let rendered = env_dirs
+        .iter()
+        .map(|dir| render::render_env(dir))
+        .collect::<Result<Vec<_>>>()?;
+    let took = started.elapsed();
+    for (dir, rendered) in env_dirs.iter().zip(&rendered) {
+        let out = out
+            .clone()
+            .unwrap_or_else(|| render::default_out_dir(dir, &rendered.env.name));
+        render::write_atomically(&out, &rendered.files)?;
+        println!(
+            "rendered {}: {} resources in {} files",
+            out.display(),
+            rendered.resources,
+            rendered.files.len(),
+        );
+    }
     println!(
-        "rendered {}: {} resources in {} files, {:.1?}",
-        out.display(),
-        rendered.resources,
-        rendered.files.len(),
-        started.elapsed()
+        "{} environment(s) rendered in {took:.1?}, written in {:.1?}",
+        rendered.len(),
+        started.elapsed() - took
     );
     Ok(())
 }

@@ -36,6 +36,29 @@ pub fn render_env(env_dir: &Path) -> Result<Rendered> {
     })
 }
 
+/// The environments named by `args`, each an environment directory or a directory of them
+/// (`envs/`, expanded in name order). An argument holding neither stands for itself, so the
+/// error names the `env.json` it lacks.
+pub fn env_dirs(args: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for arg in args {
+        let mut found: Vec<PathBuf> = match fs::read_dir(arg) {
+            Ok(entries) if !arg.join(config::ENV_FILE).exists() => entries
+                .filter_map(|entry| Some(entry.ok()?.path()))
+                .filter(|dir| dir.join(config::ENV_FILE).is_file())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if found.is_empty() {
+            dirs.push(arg.clone());
+        } else {
+            found.sort();
+            dirs.extend(found);
+        }
+    }
+    dirs
+}
+
 /// The default output directory of an environment: `generated/<name>` beside `envs/`.
 pub fn default_out_dir(env_dir: &Path, name: &str) -> PathBuf {
     let root = env_dir

@@ -154,3 +154,77 @@ fn a_good_render_replaces_its_own_files_and_keeps_what_terraform_and_the_user_ke
     );
     assert!(out.join("main.tf.json").exists());
 }
+
+/// `envs/<name>` copied into `<scratch>/envs/<name>`.
+fn copy_env(scratch: &Path, name: &str) {
+    let to = scratch.join("envs").join(name);
+    std::fs::create_dir_all(&to).unwrap();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("envs")
+        .join(name);
+    std::fs::copy(from.join("env.json"), to.join("env.json")).unwrap();
+}
+
+fn render(args: &[&Path]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_shipstack"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("render")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_directory_of_envs_renders_every_one_in_one_process() {
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("envs/schema.json"),
+        scratch.path().join("schema.json"),
+    )
+    .ok();
+    for name in ["dev", "prod"] {
+        copy_env(scratch.path(), name);
+    }
+    let output = render(&[&scratch.path().join("envs")]);
+    assert!(output.status.success(), "{output:?}");
+    for name in ["dev", "prod"] {
+        let ours = scratch
+            .path()
+            .join("generated")
+            .join(name)
+            .join("lambda.tf.json");
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("generated")
+            .join(name)
+            .join("lambda.tf.json");
+        assert_eq!(
+            std::fs::read_to_string(ours).unwrap(),
+            std::fs::read_to_string(committed).unwrap(),
+            "{name}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2 environment(s) rendered in"), "{stdout}");
+}
+
+#[test]
+fn one_bad_env_among_several_writes_none_of_them() {
+    let scratch = tempfile::tempdir().unwrap();
+    copy_env(scratch.path(), "dev");
+    let bad = case_dir("wrong-type");
+    let output = render(&[&scratch.path().join("envs/dev"), &bad]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at /functions/memory_mb"), "{stderr}");
+    assert!(
+        !scratch.path().join("generated/dev").exists(),
+        "dev was written although wrong-type failed"
+    );
+
+    let neither = render(&[scratch.path()]);
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&neither.stderr).contains("cannot read the environment file"),
+        "{neither:?}"
+    );
+}
