@@ -351,6 +351,17 @@ fn describe_innermost(
     out.push(describe(error));
 }
 
+/// The environment schema and its compiled validator, built once per process (rendering
+/// every env validates each against it).
+static SCHEMA: std::sync::LazyLock<(serde_json::Value, jsonschema::Validator)> =
+    std::sync::LazyLock::new(|| {
+        let schema = serde_json::to_value(schemars::schema_for!(EnvConfig))
+            .expect("the environment schema is JSON");
+        let validator =
+            jsonschema::validator_for(&schema).expect("the environment schema compiles");
+        (schema, validator)
+    });
+
 /// Reads and validates `<dir>/env.json`.
 pub fn load(dir: &Path) -> Result<EnvConfig> {
     let file: PathBuf = dir.join(ENV_FILE);
@@ -360,9 +371,7 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: not valid JSON: {e}"))?;
 
-    let schema: serde_json::Value = serde_json::to_value(schemars::schema_for!(EnvConfig))?;
-    let validator =
-        jsonschema::validator_for(&schema).context("the environment schema does not compile")?;
+    let (schema, validator) = &*SCHEMA;
     let describe = |error: &jsonschema::ValidationError| {
         let path = error.instance_path().to_string();
         let at = if path.is_empty() {
@@ -370,7 +379,7 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
         } else {
             path
         };
-        match field_description(&schema, &error.schema_path().to_string()) {
+        match field_description(schema, &error.schema_path().to_string()) {
             Some(description) => format!("  at {at}: {error}\n      ({description})"),
             None => format!("  at {at}: {error}"),
         }
