@@ -13,20 +13,16 @@
 //! 3. for a critical status, publish an alert to the business alerts topic (not the on-call
 //!    alarms topic).
 //!
-//! REMOVE records (TTL expiry) and the daily summary items are skipped. Different shipments
-//! are fanned out concurrently (at most [`CONCURRENT_SHIPMENTS`] at once), one shipment's
-//! records in stream order: its chain stops at its first failing record, so a later update
-//! never overtakes an earlier one. The batch reports the earliest failing record's sequence
-//! number in `batchItemFailures`: Lambda retries from it (bisecting as configured), so the
-//! records before it are not replayed. Records after it that already went out (other
-//! shipments') are published again by that retry, as is a record retried after its
-//! notification went out: delivery is at least once, and every message carries the
-//! `eventKey` attribute for subscribers that deduplicate.
+//! REMOVE records (TTL expiry) and the daily summary items are skipped. On the first
+//! failing record the handler stops and reports its sequence number in
+//! `batchItemFailures`: Lambda retries from that record on, so the records before it are
+//! not replayed, and the ones after it are not processed twice. A record retried after its
+//! notification went out publishes it again: delivery is at least once, and every message
+//! carries the `eventKey` attribute for subscribers that deduplicate.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures_util::future::join_all;
-use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use shipment::contract::metrics as metric;
 use shipment::item::attrs;
@@ -49,51 +45,23 @@ pub struct Deps<P, C, W> {
     pub environment: String,
 }
 
-/// How many shipments one invocation fans out at once: each is a Query and one or two
-/// Publishes in flight, well inside the SDK's connection pool and SNS's per-account rate.
-pub const CONCURRENT_SHIPMENTS: usize = 16;
-
 /// Handles one stream batch.
 pub async fn handle<P: Publisher, C: Connections, W: Push>(
     event: Event,
     deps: &Deps<P, C, W>,
     metrics: &Metrics,
 ) -> DynamoDbEventResponse {
-    // One chain per shipment, in stream order: (position in the batch, record, event).
-    let mut chains: Vec<Vec<(usize, &EventRecord, StoredEvent)>> = Vec::new();
-    let mut chain_of = std::collections::HashMap::new();
-    for (position, record) in event.records.iter().enumerate() {
-        if let Some(stored) = fanout_event(record) {
-            let chain = *chain_of
-                .entry(stored.shipment_id.clone())
-                .or_insert_with(|| {
-                    chains.push(Vec::new());
-                    chains.len() - 1
-                });
-            chains[chain].push((position, record, stored));
-        }
-    }
-    let failed = stream::iter(chains)
-        .map(|chain| async move {
-            for (position, record, stored) in chain {
-                if let Err(error) = process(&stored, deps, metrics).await {
-                    metrics.incr(metric::PROCESSING_ERRORS);
-                    let sequence_number = record.change.sequence_number.as_deref();
-                    tracing::error!(sequence_number, error = %error, "stream record failed; its shipment's later records wait");
-                    return Some((position, record));
-                }
-            }
-            None
-        })
-        .buffer_unordered(CONCURRENT_SHIPMENTS)
-        .filter_map(std::future::ready)
-        .collect::<Vec<_>>()
-        .await;
     let mut response = DynamoDbEventResponse::default();
-    if let Some((_, record)) = failed.into_iter().min_by_key(|(position, _)| *position) {
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = record.change.sequence_number.clone();
-        response.batch_item_failures.push(failure);
+    for record in &event.records {
+        if let Err(error) = process(record, deps, metrics).await {
+            metrics.incr(metric::PROCESSING_ERRORS);
+            let sequence_number = record.change.sequence_number.clone();
+            tracing::error!(sequence_number = sequence_number.as_deref(), error = %error, "stream record failed; retrying from it");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence_number;
+            response.batch_item_failures.push(failure);
+            break;
+        }
     }
     response
 }
@@ -118,12 +86,15 @@ fn image<T: serde::Serialize>(image: &T) -> Option<Item> {
 }
 
 async fn process<P: Publisher, C: Connections, W: Push>(
-    event: &StoredEvent,
+    record: &EventRecord,
     deps: &Deps<P, C, W>,
     metrics: &Metrics,
 ) -> Result<(), Transient> {
+    let Some(event) = fanout_event(record) else {
+        return Ok(());
+    };
     let subscribers = deps.connections.subscribers(&event.shipment_id).await?;
-    push_to_subscribers(event, &subscribers, deps, metrics).await;
+    push_to_subscribers(&event, &subscribers, deps, metrics).await;
 
     let attributes = vec![
         ("shipmentId".to_owned(), event.shipment_id.clone()),
@@ -138,7 +109,7 @@ async fn process<P: Publisher, C: Connections, W: Push>(
         .publish(&Notification {
             topic_arn: deps.notifications_topic_arn.clone(),
             subject: subject(&format!("Shipment {} Status Update", event.shipment_id)),
-            message: notification_message(event).to_string(),
+            message: notification_message(&event).to_string(),
             attributes: attributes.clone(),
         })
         .await?;
@@ -151,7 +122,7 @@ async fn process<P: Publisher, C: Connections, W: Push>(
                     "[{}] Shipment {} is {}",
                     deps.environment, event.shipment_id, event.status
                 )),
-                message: alert_text(event, &deps.environment),
+                message: alert_text(&event, &deps.environment),
                 attributes,
             })
             .await?;
