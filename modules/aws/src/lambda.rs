@@ -366,6 +366,8 @@ impl Component for Function {
             Expr::path_module().into(),
             Tf::from(format!("/{}", self.zip_path)),
         ]);
+        // What `source_code_hash` deploys, and what the code check compares Lambda's with.
+        let zip_hash = Expr::call("filebase64sha256", [zip.clone()]);
         let mut body = Block::new()
             .set("function_name", physical.clone())
             .set("description", self.description)
@@ -374,10 +376,7 @@ impl Component for Function {
             .set("handler", "bootstrap")
             .set("architectures", Tf::list([self.architecture.as_str()]))
             .set("filename", zip.clone())
-            .set(
-                "source_code_hash",
-                Expr::call("filebase64sha256", [zip.clone()]),
-            )
+            .set("source_code_hash", zip_hash.clone())
             .set("memory_size", self.memory_mb)
             .set("timeout", self.timeout_s)
             .set("kms_key_arn", self.key.arn())
@@ -422,7 +421,7 @@ impl Component for Function {
         );
         stack.doc().check(
             &format!("{logical}_runs_the_packaged_code"),
-            deployed.assert(code.equals(Expr::call("filebase64sha256", [zip])), &message),
+            deployed.assert(code.equals(zip_hash), &message),
         );
         let handle = FunctionRef {
             function,

@@ -1,9 +1,10 @@
 //! Terraform against the emulator, in a byte-for-byte copy of `generated/local` (what was
 //! rendered and reviewed is what is applied) so no state file ever lands in the repository.
 //!
-//! The copy is `<work>/local/*.tf.json` and the committed provider lock, with `<work>/dist` -> `generated/dist` next to it
-//! (the functions read `${path.module}/../dist/<function>.zip`). `terraform init` goes
-//! through `scripts/terraform-init`, which uses the local provider mirror when there is one.
+//! The copy is `<work>/local/*.tf.json` and the committed provider lock, with `<work>/dist`
+//! -> `generated/dist` next to it (the functions read `${path.module}/../dist/<function>.zip`).
+//! `terraform init` goes through `scripts/terraform-init`, which uses the local provider mirror
+//! when there is one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,12 @@ use crate::paths;
 /// The provider lock committed beside the rendered files; `scripts/terraform-init` verifies
 /// the provider against it and never rewrites it.
 const LOCK_FILE: &str = ".terraform.lock.hcl";
+
+/// Whether a file of `generated/local` is what Terraform applies: the rendered
+/// `*.tf.json` and the provider lock (not the env README).
+pub fn is_applied(file_name: &str) -> bool {
+    file_name.ends_with(".tf.json") || file_name == LOCK_FILE
+}
 
 /// One deployment of the local environment against one emulator endpoint.
 pub struct Deployment {
@@ -56,8 +63,7 @@ impl Deployment {
         std::fs::create_dir_all(&env_dir)?;
         for entry in std::fs::read_dir(paths::rendered_local())? {
             let path = entry?.path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            if name.ends_with(".tf.json") || name == LOCK_FILE {
+            if is_applied(&path.file_name().unwrap_or_default().to_string_lossy()) {
                 std::fs::copy(&path, env_dir.join(path.file_name().unwrap_or_default()))
                     .with_context(|| format!("copy {}", path.display()))?;
             }

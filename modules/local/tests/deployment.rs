@@ -17,7 +17,7 @@ fn tf_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 path,
             )
         })
-        .filter(|(name, _)| name.ends_with(".tf.json") || name == ".terraform.lock.hcl")
+        .filter(|(name, _)| local::terraform::is_applied(name))
         .map(|(name, path)| (name, std::fs::read(&path).unwrap()))
         .collect()
 }

@@ -499,30 +499,14 @@ impl Document {
         for (block, by_type) in [("resource", &self.resources), ("data", &self.data)] {
             for (ty, by_name) in by_type {
                 let file = files.entry(file_of(ty).to_owned()).or_default();
-                let Tf::Map(types) = file
-                    .entry(block.into())
-                    .or_insert_with(|| Tf::Map(BTreeMap::new()))
-                else {
-                    unreachable!("top-level blocks are maps")
-                };
-                types.insert(ty.clone(), Tf::Map(by_name.clone()));
+                block_in(file, block).insert(ty.clone(), Tf::Map(by_name.clone()));
             }
         }
         for (name, check) in &self.checks {
-            let file = files
-                .entry(file_of(check.data.resource_type()).to_owned())
-                .or_default();
-            let Tf::Map(checks) = file
-                .entry("check".into())
-                .or_insert_with(|| Tf::Map(BTreeMap::new()))
-            else {
-                unreachable!("top-level blocks are maps")
-            };
-            let data = Tf::object([(
-                check.data.resource_type(),
-                Tf::object([(check.data.name(), check.body.clone())]),
-            )]);
-            checks.insert(
+            let ty = check.data.resource_type();
+            let file = files.entry(file_of(ty).to_owned()).or_default();
+            let data = Tf::object([(ty, Tf::object([(check.data.name(), check.body.clone())]))]);
+            block_in(file, "check").insert(
                 name.clone(),
                 Tf::object([("data", data), ("assert", Tf::List(check.asserts.clone()))]),
             );
@@ -532,6 +516,17 @@ impl Document {
             .map(|(name, body)| (format!("{name}.tf.json"), to_pretty_json(&Tf::Map(body))))
             .collect())
     }
+}
+
+/// The top-level `block` map of a rendered file, created empty on first use.
+fn block_in<'a>(file: &'a mut BTreeMap<String, Tf>, block: &str) -> &'a mut BTreeMap<String, Tf> {
+    let Tf::Map(map) = file
+        .entry(block.into())
+        .or_insert_with(|| Tf::Map(BTreeMap::new()))
+    else {
+        unreachable!("top-level blocks are maps")
+    };
+    map
 }
 
 fn nested_contains(map: &BTreeMap<String, BTreeMap<String, Tf>>, ty: &str, name: &str) -> bool {
