@@ -9,13 +9,8 @@ use std::time::{Duration, Instant};
 const PASSES: usize = 50;
 
 fn main() {
-    let envs_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("envs");
-    let mut envs: Vec<_> = std::fs::read_dir(&envs_dir)
-        .expect("envs/ exists")
-        .map(|e| e.expect("readable").path())
-        .filter(|p| p.join("env.json").is_file())
-        .collect();
-    envs.sort();
+    // The environments `shipstack render envs/` renders, in the same order.
+    let envs = shipstack::render::env_dirs(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("envs")]);
 
     let mut passes: Vec<Duration> = Vec::with_capacity(PASSES);
     let mut resources = 0;

@@ -13,6 +13,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// stdout then stderr.
+fn text(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
 fn run(command: &mut Command, what: &str) -> String {
     let output = command
         .output()
@@ -78,9 +83,7 @@ fn plan_alert_emails(value: &str) -> (bool, String) {
         .arg(format!("alert_emails={value}"))
         .output()
         .expect("terraform runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
+    (output.status.success(), text(&output))
 }
 
 #[test]
@@ -160,15 +163,21 @@ fn every_env_commits_one_provider_lock_with_checksums_for_every_platform() {
     assert!(lock.contains("\"h1:"), "no h1: hash:\n{lock}");
 }
 
+/// `generated/dev`'s `*.tf.json` copied into `to`, with its lock when `with_lock`.
+fn copy_dev(to: &Path, with_lock: bool) {
+    for entry in std::fs::read_dir(root().join("generated/dev")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".tf.json") || (with_lock && name == LOCK_FILE) {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
 #[test]
 fn init_refuses_a_provider_the_committed_lock_does_not_vouch_for() {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(root().join("generated/dev")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.to_string_lossy().ends_with(".tf.json") {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    copy_dev(dir.path(), false);
     let lock = std::fs::read_to_string(root().join("generated/dev").join(LOCK_FILE)).unwrap();
     let mut forged = String::new();
     for line in lock.lines() {
@@ -186,23 +195,24 @@ fn init_refuses_a_provider_the_committed_lock_does_not_vouch_for() {
         .arg(dir.path())
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
+    let said = text(&output);
     assert!(
         !output.status.success(),
-        "init accepted a forged lock:\n{text}"
+        "init accepted a forged lock:\n{said}"
     );
     assert!(
-        text.contains("doesn't match any of the") && text.contains("checksums"),
-        "{text}"
+        said.contains("doesn't match any of the") && said.contains("checksums"),
+        "{said}"
     );
 }
 
-/// base64(SHA-256) of a file, as Lambda reports `CodeSha256` and `filebase64sha256` computes it.
-fn code_sha256(path: &Path) -> String {
+/// base64(SHA-256) of a function's packaged zip, as Lambda reports `CodeSha256` and
+/// `filebase64sha256` computes it.
+fn packaged_sha256(function: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    let zip = root().join(format!("generated/dist/{function}.zip"));
+    let digest = sha2::Sha256::digest(std::fs::read(zip).unwrap());
     base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
@@ -212,13 +222,7 @@ fn test_dev_with_deployed_code(deployed: impl Fn(&str) -> String) -> (bool, Stri
     let scratch = tempfile::tempdir().unwrap();
     let dev = scratch.path().join("dev");
     std::fs::create_dir_all(dev.join("tests")).unwrap();
-    for entry in std::fs::read_dir(root().join("generated/dev")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".tf.json") || name == LOCK_FILE {
-            std::fs::copy(&path, dev.join(&name)).unwrap();
-        }
-    }
+    copy_dev(&dev, true);
     std::os::unix::fs::symlink(root().join("generated/dist"), scratch.path().join("dist")).unwrap();
 
     // Mocked computed values are random strings, and the provider refuses one where it
@@ -262,18 +266,17 @@ fn test_dev_with_deployed_code(deployed: impl Fn(&str) -> String) -> (bool, Stri
             ));
         }
     }
+    let mut expected_failures = Vec::new();
     for function in functions::ALL {
         let logical = function.replace('-', "_");
+        let reported = deployed(function);
         mocks.push_str(&format!(
-            "  override_data {{\n    target = data.aws_lambda_function.{logical}_deployed\n    values = {{ code_sha256 = \"{}\" }}\n  }}\n",
-            deployed(function)
+            "  override_data {{\n    target = data.aws_lambda_function.{logical}_deployed\n    values = {{ code_sha256 = \"{reported}\" }}\n  }}\n",
         ));
+        if reported != packaged_sha256(function) {
+            expected_failures.push(format!("check.{logical}_runs_the_packaged_code"));
+        }
     }
-    let expected_failures: Vec<String> = functions::ALL
-        .iter()
-        .filter(|f| deployed(f) != code_sha256(&root().join(format!("generated/dist/{f}.zip"))))
-        .map(|f| format!("check.{}_runs_the_packaged_code", f.replace('-', "_")))
-        .collect();
     std::fs::write(
         dev.join("tests/deployed_code.tftest.hcl"),
         format!(
@@ -294,15 +297,12 @@ fn test_dev_with_deployed_code(deployed: impl Fn(&str) -> String) -> (bool, Stri
         .args(["test", "-no-color"])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
+    (output.status.success(), text(&output))
 }
 
 #[test]
 fn a_function_running_other_code_than_its_zip_fails_its_check_and_only_its_own() {
-    let packaged = |f: &str| code_sha256(&root().join(format!("generated/dist/{f}.zip")));
-    let (ok, text) = test_dev_with_deployed_code(packaged);
+    let (ok, text) = test_dev_with_deployed_code(packaged_sha256);
     assert!(
         ok && !text.contains("Check block assertion failed"),
         "{text}"
@@ -314,7 +314,7 @@ fn a_function_running_other_code_than_its_zip_fails_its_check_and_only_its_own()
         if f == functions::QUEUE_PROCESSOR {
             "hotfix".into()
         } else {
-            packaged(f)
+            packaged_sha256(f)
         }
     });
     assert!(ok, "{text}");
