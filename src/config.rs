@@ -157,6 +157,12 @@ pub struct Functions {
     /// often 10), so any reservation fails there; raise the Lambda "Concurrent executions"
     /// quota (Service Quotas L-B99A9384) above the total reserved plus 100 first.
     pub reserved_concurrency: Option<ReservedConcurrency>,
+    /// Batches of one shipments-stream shard stream-fanout processes at once (Lambda's
+    /// ParallelizationFactor); one shipment's records stay in order whatever it is. Raise it
+    /// when the stream's iterator age grows: a shard's records otherwise wait for one
+    /// invocation at a time.
+    #[schemars(range(min = 1, max = 10))]
+    pub fanout_parallelization: u32,
     /// Instruction set. `arm64` needs the processors packaged with `--arch arm64` (the
     /// aarch64 Rust target on the build machine).
     pub architecture: Architecture,
@@ -167,6 +173,7 @@ impl Default for Functions {
         Functions {
             memory_mb: 256,
             reserved_concurrency: None,
+            fanout_parallelization: 1,
             architecture: Architecture::X86_64,
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Case directory under `tests/bad-envs/` -> what the message must say (besides the file).
-const CASES: [(&str, &[&str]); 11] = [
+const CASES: [(&str, &[&str]); 12] = [
     ("syntax-error", &["not valid JSON", "line 5"]),
     (
         "unknown-field",
@@ -49,6 +49,14 @@ const CASES: [(&str, &[&str]); 11] = [
         &["at /retention/log_days", "8 is not one of"],
     ),
     ("bad-delivery", &["at /delivery", "\"carrier-pigeon\""]),
+    // Lambda's ParallelizationFactor takes 1 to 10.
+    (
+        "bad-fanout",
+        &[
+            "at /functions/fanout_parallelization",
+            "11 is greater than the maximum of 10",
+        ],
+    ),
 ];
 
 fn case_dir(case: &str) -> PathBuf {

@@ -45,7 +45,8 @@ pub fn add(stack: &mut Stack, env: &EnvConfig) -> Data {
             name: shipments_table::STATUS_INDEX,
             partition_key: KeyAttribute::S(shipments_table::STATUS_INDEX_PARTITION_KEY),
             sort_key: Some(KeyAttribute::S(shipments_table::STATUS_INDEX_SORT_KEY)),
-            projection: Projection::All,
+            // The daily summary only counts: keys alone keep every index write at one unit.
+            projection: Projection::KeysOnly,
         }],
         stream: true,
         ttl_attribute: Some(shipments_table::TTL_ATTRIBUTE),

@@ -62,6 +62,7 @@ pub fn add(
             batching_window_s: 1,
             max_retries: 3,
             max_record_age_s: 3600,
+            parallelization: functions.fanout_parallelization(),
             on_failure: data.failed_records.clone(),
         },
     );

@@ -67,6 +67,11 @@ impl<'a> Functions<'a> {
         self.env.functions.reserved_concurrency.as_ref().map(pick)
     }
 
+    /// Batches of one stream shard stream-fanout processes at once.
+    pub fn fanout_parallelization(&self) -> u32 {
+        self.env.functions.fanout_parallelization
+    }
+
     fn reserves_concurrency(&self) -> bool {
         self.env.functions.reserved_concurrency.is_some()
     }

@@ -19,7 +19,7 @@ pub struct Summary {
 }
 
 // Seed fix: 001's "cleanup" wrote an empty marker item; this one counts yesterday's events per
-// status through the status/time index and overwrites one summary item per day. One run a day
+// status through every shard of the status index and overwrites one summary item per day. One run a day
 // (never two at once where concurrency is reserved); a run that keeps failing ends in the
 // dead-letter queue.
 pub fn add(

@@ -121,6 +121,9 @@ pub struct StreamSource {
     pub batching_window_s: u32,
     pub max_retries: u32,
     pub max_record_age_s: u32,
+    /// Batches of one shard processed at once (1 to 10); records with the same partition key
+    /// stay in order whatever the factor.
+    pub parallelization: u32,
     /// Where records that exhaust their retries are written, with their metadata.
     pub on_failure: BucketRef,
 }
@@ -265,6 +268,15 @@ impl FunctionRef {
                 table.resource().name(),
             ));
         }
+        // ParallelizationFactor takes 1 to 10 (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-parallelization.html).
+        if !(1..=10).contains(&source.parallelization) {
+            stack.doc().report(format!(
+                "{} consumes the stream of table {} with parallelization {}: stream mappings take 1 to 10",
+                self.function.name(),
+                table.resource().name(),
+                source.parallelization,
+            ));
+        }
         table.grant_stream_read(stack, self);
         let grant = source.on_failure.grant_put_objects(stack, self);
         let settings = Block::new()
@@ -276,6 +288,7 @@ impl FunctionRef {
                 "maximum_batching_window_in_seconds",
                 source.batching_window_s,
             )
+            .set("parallelization_factor", source.parallelization)
             .set("bisect_batch_on_function_error", true)
             .set("maximum_retry_attempts", source.max_retries)
             .set("maximum_record_age_in_seconds", source.max_record_age_s)

@@ -198,6 +198,7 @@ fn a_stream_mapping_bisects_retries_boundedly_and_keeps_failures_in_the_bucket()
             "bisect_batch_on_function_error": true,
             "maximum_retry_attempts": 3,
             "maximum_record_age_in_seconds": 3600,
+            "parallelization_factor": 1,
             "function_response_types": ["ReportBatchItemFailures"],
             "destination_config": [{"on_failure": [{"destination_arn": "${aws_s3_bucket.failed.arn}"}]}],
             "depends_on": ["aws_iam_role_policy.worker"],
@@ -273,4 +274,29 @@ fn consuming_the_stream_of_a_table_without_one_is_a_render_error() {
         stack,
         &["worker consumes the stream of table shipments, which has none"],
     );
+}
+
+#[test]
+fn a_stream_mapping_takes_one_to_ten_batches_per_shard() {
+    for (parallelization, error) in [(0, true), (1, false), (10, false), (11, true)] {
+        let mut stack = kit::stack();
+        let key = key(&mut stack);
+        let worker = stack.add(function(&key, None));
+        let table = stack.add(kit::streamed_table(&key));
+        kit::consume_stream_with(&mut stack, &key, &worker, &table, parallelization);
+        let message = format!(
+            "worker consumes the stream of table shipments with parallelization {parallelization}: stream mappings take 1 to 10"
+        );
+        if error {
+            assert_render_error(stack, &[&message]);
+        } else {
+            let mapping = kit::render(stack)
+                .resource(
+                    "aws_lambda_event_source_mapping",
+                    "worker_from_shipments_stream",
+                )
+                .clone();
+            assert_eq!(mapping["parallelization_factor"], parallelization);
+        }
+    }
 }

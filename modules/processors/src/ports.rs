@@ -5,7 +5,7 @@
 use std::fmt;
 use std::future::Future;
 
-use shipment::{Item, Status};
+use shipment::Item;
 
 /// A failure that may pass if retried (throttling, a network error, an unavailable
 /// service). Every SDK error except the expected conditional-check failure is reported as
@@ -51,11 +51,11 @@ pub trait EventStore: Sync {
     ) -> impl Future<Output = Result<Option<Item>, Transient>> + Send;
     /// Puts the item, replacing any with the same key (the daily summary).
     fn put(&self, item: &Item) -> impl Future<Output = Result<(), Transient>> + Send;
-    /// Counts the events with `status` whose event time starts with `day` (`YYYY-MM-DD`),
-    /// with a Query on the status index.
-    fn count_status_on_day(
+    /// Counts the events under one status-index partition key (one shard of a status, see
+    /// [`shipment::status_index`]) whose event time starts with `day` (`YYYY-MM-DD`).
+    fn count_on_day(
         &self,
-        status: Status,
+        partition_key: &str,
         day: &str,
     ) -> impl Future<Output = Result<u64, Transient>> + Send;
 }

@@ -11,7 +11,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use shipment::contract::{connections_table, dead_letter, shipments_table};
-use shipment::{AttrValue, Item, Status};
+use shipment::{AttrValue, Item};
 
 use crate::ports::{
     Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push,
@@ -245,7 +245,7 @@ impl EventStore for DynamoShipments {
         put_item(&self.client, &self.table, item).await
     }
 
-    async fn count_status_on_day(&self, status: Status, day: &str) -> Result<u64, Transient> {
+    async fn count_on_day(&self, partition_key: &str, day: &str) -> Result<u64, Transient> {
         let mut total = 0u64;
         let mut start = None;
         loop {
@@ -257,7 +257,7 @@ impl EventStore for DynamoShipments {
                 .key_condition_expression("#s = :s AND begins_with(#t, :day)")
                 .expression_attribute_names("#s", shipments_table::STATUS_INDEX_PARTITION_KEY)
                 .expression_attribute_names("#t", shipments_table::STATUS_INDEX_SORT_KEY)
-                .expression_attribute_values(":s", s(status.as_str()))
+                .expression_attribute_values(":s", s(partition_key))
                 .expression_attribute_values(":day", s(day))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -78,6 +79,7 @@ async fn counts_yesterdays_events_per_status_writes_and_publishes_the_summary() 
         .filter(|i| i[st::PARTITION_KEY] == AttrValue::S("SUMMARY#2025-10-16".into()))
         .collect();
     assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains_key(st::STATUS));
     assert!(!stored[0].contains_key(st::STATUS_INDEX_PARTITION_KEY));
     let sent = deps.publisher.to(TOPIC);
     assert_eq!(sent.len(), 1);
@@ -90,6 +92,46 @@ async fn counts_yesterdays_events_per_status_writes_and_publishes_the_summary() 
         summary
     );
     assert_eq!(m.get(metric::SUMMARIES_WRITTEN, None), 1);
+}
+
+#[tokio::test]
+async fn a_busy_status_is_counted_across_every_shard_of_the_index() {
+    let deps = deps_with_events();
+    let meta = StoreMeta {
+        ingested_at: now(),
+        ttl_days: 90,
+        arrival: Arrival::EventBridge,
+    };
+    for i in 0..500 {
+        let event = parse_value(
+            &json!({"shipmentId": format!("B-{i}"), "status": "DELAYED", "timestamp": "2025-10-16T18:00:00Z"}),
+            None,
+        )
+        .unwrap();
+        deps.store.insert(event_item(&event, Dedupe::Content, meta));
+    }
+    let shards: BTreeSet<String> = deps
+        .store
+        .items()
+        .iter()
+        .filter_map(|item| {
+            item[st::STATUS_INDEX_PARTITION_KEY]
+                .as_s()
+                .map(str::to_owned)
+        })
+        .filter(|key| key.starts_with("DELAYED#"))
+        .collect();
+    assert_eq!(
+        shards.len(),
+        st::STATUS_SHARDS as usize,
+        "500 events fill every shard"
+    );
+
+    let summary = handle(scheduled_event(), &deps, now(), &metrics("d"))
+        .await
+        .unwrap();
+    assert_eq!(summary["counts"]["DELAYED"], 501);
+    assert_eq!(summary["total"], 504);
 }
 
 #[tokio::test]

@@ -72,10 +72,11 @@ async fn seed_002_envelope_bodies_are_read_from_detail() {
     assert!(failures(&response).is_empty());
     let item = &deps.store.items()[0];
     assert_eq!(item[st::PARTITION_KEY], AttrValue::S("S-2".into()));
-    assert_eq!(
-        item[st::STATUS_INDEX_PARTITION_KEY],
-        AttrValue::S("DELIVERED".into())
-    );
+    assert_eq!(item[st::STATUS], AttrValue::S("DELIVERED".into()));
+    assert!(item[st::STATUS_INDEX_PARTITION_KEY]
+        .as_s()
+        .unwrap()
+        .starts_with("DELIVERED#"));
     let AttrValue::M(details) = &item["details"] else {
         panic!("details")
     };

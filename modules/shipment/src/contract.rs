@@ -65,10 +65,15 @@ pub mod shipments_table {
     /// Sort key (S): `<event time>#<idempotency digest>`, so distinct events with the same
     /// timestamp are kept apart and true redeliveries collide.
     pub const SORT_KEY: &str = "eventKey";
-    /// Global secondary index by status and event time (daily-summary counts with it).
-    pub const STATUS_INDEX: &str = "status-time-index";
-    /// Partition key (S) of [`STATUS_INDEX`]: the normalised status.
-    pub const STATUS_INDEX_PARTITION_KEY: &str = "status";
+    /// The event's status (S): normalised, or an unrecognised one as sent.
+    pub const STATUS: &str = "status";
+    /// Global secondary index by status shard and event time, keys only (daily-summary
+    /// counts with it; see [`crate::status_index`]).
+    pub const STATUS_INDEX: &str = "status-shard-time-index";
+    /// Partition key (S) of [`STATUS_INDEX`]: `<status>#<shard>`.
+    pub const STATUS_INDEX_PARTITION_KEY: &str = "statusShard";
+    /// How many partition keys of [`STATUS_INDEX`] each status is spread over.
+    pub const STATUS_SHARDS: u32 = 64;
     /// Sort key (S) of [`STATUS_INDEX`]: the event time, RFC 3339 UTC.
     pub const STATUS_INDEX_SORT_KEY: &str = "eventTime";
     /// TTL attribute (N, epoch seconds).

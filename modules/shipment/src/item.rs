@@ -10,6 +10,7 @@ use crate::contract::shipments_table as table;
 use crate::event::{format_time, ShipmentEvent};
 use crate::idempotency::{content_digest, event_key, Dedupe};
 use crate::status::ShipmentStatus;
+use crate::status_index;
 
 /// A DynamoDB attribute value. Numbers are kept as their decimal text, as DynamoDB does, so
 /// a weight of `12.75` or a coordinate of `-122.4194155` is stored exactly as sent.
@@ -172,12 +173,17 @@ fn number_json(n: &str) -> Value {
 pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta<'_>) -> Item {
     let mut item = Item::new();
     let s = |v: &str| AttrValue::S(v.to_owned());
+    let sort_key = event_key(event, dedupe);
     item.insert(table::PARTITION_KEY.into(), s(&event.shipment_id));
-    item.insert(table::SORT_KEY.into(), s(&event_key(event, dedupe)));
+    item.insert(table::STATUS.into(), s(event.status.as_str()));
     item.insert(
         table::STATUS_INDEX_PARTITION_KEY.into(),
-        s(event.status.as_str()),
+        s(&status_index::partition_key(
+            event.status.as_str(),
+            &sort_key,
+        )),
     );
+    item.insert(table::SORT_KEY.into(), AttrValue::S(sort_key));
     item.insert(
         table::STATUS_INDEX_SORT_KEY.into(),
         s(&event.event_time_string()),
@@ -253,7 +259,7 @@ impl StoredEvent {
         Some(StoredEvent {
             shipment_id: text(table::PARTITION_KEY)?,
             event_key: text(table::SORT_KEY)?,
-            status: ShipmentStatus::from_stored(&text(table::STATUS_INDEX_PARTITION_KEY)?),
+            status: ShipmentStatus::from_stored(&text(table::STATUS)?),
             event_time: text(table::STATUS_INDEX_SORT_KEY)?,
             location: text(attrs::LOCATION),
             carrier: text(attrs::CARRIER),

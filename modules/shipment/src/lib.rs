@@ -1,6 +1,7 @@
 //! The shipment domain, shared by every processor, and the contract (names) shared with the
 //! renderer. Pure and SDK-free: parsing and validation of every producer dialect
-//! ([`event`]), the status vocabulary ([`status`]), event identity ([`idempotency`]), the
+//! ([`event`]), the status vocabulary ([`status`]) and its sharded index keys
+//! ([`status_index`]), event identity ([`idempotency`]), the
 //! DynamoDB item mapping ([`item`]), the daily summary ([`summary`]) and the WebSocket
 //! connections model ([`connections`]).
 
@@ -12,6 +13,7 @@ pub mod idempotency;
 pub mod item;
 pub mod samples;
 pub mod status;
+pub mod status_index;
 pub mod summary;
 
 pub use error::{FieldError, Rejection};

@@ -8,7 +8,7 @@ use shipment::connections::{
 use shipment::contract::{connections_table, shipments_table};
 use shipment::item::{event_item, item_to_json, Arrival, StoreMeta};
 use shipment::summary::{is_summary_item, summary_day, DailySummary};
-use shipment::{parse_value, AttrValue, Dedupe, Status, StoredEvent};
+use shipment::{parse_value, status_index, AttrValue, Dedupe, Status, StoredEvent};
 
 fn meta() -> StoreMeta<'static> {
     StoreMeta {
@@ -54,9 +54,11 @@ fn event_item_has_keys_index_attributes_and_ttl() {
         .as_s()
         .unwrap()
         .starts_with("2025-10-17T12:00:00.000Z#"));
+    assert_eq!(item[shipments_table::STATUS], AttrValue::S("LOST".into()));
+    let sort_key = item[shipments_table::SORT_KEY].as_s().unwrap();
     assert_eq!(
         item[shipments_table::STATUS_INDEX_PARTITION_KEY],
-        AttrValue::S("LOST".into())
+        AttrValue::S(status_index::partition_key("LOST", sort_key))
     );
     assert_eq!(
         item[shipments_table::STATUS_INDEX_SORT_KEY],
@@ -156,6 +158,7 @@ fn summary_counts_every_status_and_stays_out_of_the_status_index() {
         item[shipments_table::PARTITION_KEY],
         AttrValue::S("SUMMARY#2025-10-16".into())
     );
+    assert!(!item.contains_key(shipments_table::STATUS));
     assert!(!item.contains_key(shipments_table::STATUS_INDEX_PARTITION_KEY));
     assert!(is_summary_item(&item));
     assert_eq!(StoredEvent::from_item(&item), None);

@@ -130,6 +130,17 @@ pub fn streamed_table(key: &KeyRef) -> Table {
 /// `worker` consumes the stream of `table` in batches of 100, three retries within an hour,
 /// what still fails into the bucket `failed`.
 pub fn consume_stream(stack: &mut Stack, key: &KeyRef, worker: &FunctionRef, table: &TableRef) {
+    consume_stream_with(stack, key, worker, table, 1);
+}
+
+/// [`consume_stream`], processing `parallelization` batches of a shard at once.
+pub fn consume_stream_with(
+    stack: &mut Stack,
+    key: &KeyRef,
+    worker: &FunctionRef,
+    table: &TableRef,
+    parallelization: u32,
+) {
     let failed = stack.add(Bucket {
         name: "failed".into(),
         key: key.clone(),
@@ -142,6 +153,7 @@ pub fn consume_stream(stack: &mut Stack, key: &KeyRef, worker: &FunctionRef, tab
         batching_window_s: 1,
         max_retries: 3,
         max_record_age_s: 3600,
+        parallelization,
         on_failure: failed,
     };
     worker.consume_stream(stack, table, source);

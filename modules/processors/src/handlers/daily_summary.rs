@@ -1,22 +1,27 @@
 //! `daily-summary`: scheduled once a day (seed 001's cleanup job, made real).
 //!
 //! Counts the previous UTC day's events per status with one Query (`Select=COUNT`,
-//! paginated) per status on the status/time index, writes one summary item
+//! paginated) per shard of each status on the status index ([`status_index`]), at most
+//! [`CONCURRENT_QUERIES`] at once, writes one summary item
 //! (`SUMMARY#<day>`, overwritten by a re-run, never duplicated) and publishes it to the
 //! notifications topic. The day is the one before the schedule's `time`; an invocation
 //! with `{"date": "YYYY-MM-DD"}` summarises that day instead (backfills). A failure returns
 //! an error, so the asynchronous invocation is retried; a retry overwrites the same item.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures_util::future::try_join_all;
+use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::Value;
 use shipment::contract::metrics as metric;
 use shipment::event::parse_time;
 use shipment::summary::{day_prefix, summary_day, DailySummary};
-use shipment::Status;
+use shipment::{status_index, Status};
 
 use crate::metrics::Metrics;
 use crate::ports::{EventStore, Notification, Publisher, Transient};
+
+/// Queries in flight at once: every shard of every status is counted in a few dozen round
+/// trips, without opening hundreds of connections at once.
+pub const CONCURRENT_QUERIES: usize = 16;
 
 /// What the summary needs.
 pub struct Deps<S, P> {
@@ -49,17 +54,18 @@ pub async fn handle<S: EventStore, P: Publisher>(
 ) -> Result<Value, Transient> {
     let day = target_day(&event, now).map_err(Transient)?;
     let prefix = day_prefix(day);
-    let counts = try_join_all(Status::ALL.iter().map(|status| {
-        let prefix = prefix.as_str();
-        async move {
-            Ok::<_, Transient>((
-                *status,
-                deps.store.count_status_on_day(*status, prefix).await?,
-            ))
-        }
-    }))
-    .await
-    .inspect_err(|error| {
+    let shards = Status::ALL
+        .iter()
+        .flat_map(|status| status_index::partition_keys(*status).map(move |key| (*status, key)));
+    let counts: Vec<(Status, u64)> = stream::iter(shards)
+        .map(|(status, key)| {
+            let prefix = prefix.as_str();
+            async move { Ok::<_, Transient>((status, deps.store.count_on_day(&key, prefix).await?)) }
+        })
+        .buffer_unordered(CONCURRENT_QUERIES)
+        .try_collect()
+        .await
+        .inspect_err(|error| {
         metrics.incr(metric::PROCESSING_ERRORS);
         tracing::error!(day = %prefix, error = %error, "counting the day's events failed");
     })?;

@@ -83,7 +83,7 @@ impl Cloud {
                     .key_schema(key(st::STATUS_INDEX_SORT_KEY, KeyType::Range))
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::All)
+                            .projection_type(ProjectionType::KeysOnly)
                             .build(),
                     )
                     .build()
