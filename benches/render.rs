@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 const PASSES: usize = 50;
 
+// The CLI's allocator (src/main.rs), so the figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // The environments `shipstack render envs/` renders, in the same order.
     let envs = shipstack::render::env_dirs(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("envs")]);

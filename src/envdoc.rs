@@ -2,6 +2,7 @@
 //! diagram derived from the rendered wiring, written with a handlebars template.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use aws::eventbridge::HARNESS_SCHEDULE_PREFIX;
@@ -220,14 +221,26 @@ pub fn readme(env: &EnvConfig, doc: &Document) -> Result<String> {
         "total": doc.resources().count(),
         "outputs": outputs.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
     });
-    let mut handlebars = Handlebars::new();
-    handlebars.set_strict_mode(true);
-    // Markdown, not HTML: nothing to escape.
-    handlebars.register_escape_fn(handlebars::no_escape);
+    let handlebars = REGISTRY
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the environment README template: {e}"))?;
     handlebars
-        .render_template(TEMPLATE, &data)
+        .render(TEMPLATE_NAME, &data)
         .context("cannot render the environment README")
 }
+
+const TEMPLATE_NAME: &str = "env-readme";
+
+/// The template, parsed once per process (`render envs/` writes one README per env).
+static REGISTRY: LazyLock<Result<Handlebars<'static>, handlebars::TemplateError>> =
+    LazyLock::new(|| {
+        let mut handlebars = Handlebars::new();
+        handlebars.set_strict_mode(true);
+        // Markdown, not HTML: nothing to escape.
+        handlebars.register_escape_fn(handlebars::no_escape);
+        handlebars.register_template_string(TEMPLATE_NAME, TEMPLATE)?;
+        Ok(handlebars)
+    });
 
 /// The concurrency the rendered functions reserve, in all.
 fn reserved_concurrency(doc: &Document) -> i64 {

@@ -8,6 +8,10 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use shipstack::{config, operate, package, render, review};
 
+// See the dependency's comment in Cargo.toml; the render benchmark uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {

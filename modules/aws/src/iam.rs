@@ -69,10 +69,32 @@ impl Grant {
     }
 }
 
-/// A value ordered by its HCL text, so statements can be compared, merged and sorted.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ordered(pub Tf);
+/// A value ordered by its HCL text, so statements can be compared, merged and sorted. The
+/// text is built once: policies compare their values many times while merging and sorting.
+#[derive(Clone, Debug)]
+pub struct Ordered {
+    text: String,
+    value: Tf,
+}
 
+impl Ordered {
+    pub fn new(value: Tf) -> Ordered {
+        Ordered {
+            text: value.to_hcl(),
+            value,
+        }
+    }
+
+    pub fn value(&self) -> &Tf {
+        &self.value
+    }
+}
+
+impl PartialEq for Ordered {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
 impl Eq for Ordered {}
 impl PartialOrd for Ordered {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -81,7 +103,7 @@ impl PartialOrd for Ordered {
 }
 impl Ord for Ordered {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.to_hcl().cmp(&other.0.to_hcl())
+        self.text.cmp(&other.text)
     }
 }
 
@@ -133,7 +155,7 @@ impl Condition {
         Condition {
             test,
             key,
-            values: values.into_iter().map(Ordered).collect(),
+            values: values.into_iter().map(Ordered::new).collect(),
         }
     }
 }
@@ -161,7 +183,7 @@ impl Statement {
         Statement {
             deny: false,
             principal: None,
-            resources: resources.into_iter().map(Ordered).collect(),
+            resources: resources.into_iter().map(Ordered::new).collect(),
             conditions: BTreeSet::new(),
             actions: actions.iter().copied().collect(),
         }
@@ -180,7 +202,7 @@ impl Statement {
         Statement {
             actions: ["kms:*"].into(),
             ..Statement::allow(&[], [Tf::from("*")])
-                .principal(Principal::Aws(Ordered(account_root)))
+                .principal(Principal::Aws(Ordered::new(account_root)))
         }
     }
 
@@ -190,7 +212,7 @@ impl Statement {
         resources: impl IntoIterator<Item = Tf>,
     ) -> Statement {
         Statement::deny(actions, resources)
-            .principal(Principal::Aws(Ordered(Tf::from("*"))))
+            .principal(Principal::Aws(Ordered::new(Tf::from("*"))))
             .condition(Condition::new(
                 "Bool",
                 "aws:SecureTransport",
@@ -214,13 +236,13 @@ impl Statement {
             ("Action", Tf::list(self.actions.iter().copied())),
             (
                 "Resource",
-                Tf::List(self.resources.iter().map(|r| r.0.clone()).collect()),
+                Tf::List(self.resources.iter().map(|r| r.value().clone()).collect()),
             ),
         ];
         if let Some(principal) = &self.principal {
             let (kind, value) = match principal {
                 Principal::Service(s) => ("Service", Tf::from(s.as_str())),
-                Principal::Aws(arn) => ("AWS", arn.0.clone()),
+                Principal::Aws(arn) => ("AWS", arn.value().clone()),
             };
             fields.push(("Principal", Tf::object([(kind, value)])));
         }
@@ -229,7 +251,7 @@ impl Statement {
             for c in &self.conditions {
                 by_test.entry(c.test).or_default().insert(
                     c.key.to_owned(),
-                    Tf::List(c.values.iter().map(|v| v.0.clone()).collect()),
+                    Tf::List(c.values.iter().map(|v| v.value().clone()).collect()),
                 );
             }
             fields.push((

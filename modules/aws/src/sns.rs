@@ -135,7 +135,7 @@ impl Component for Topic {
             ],
             [handle.arn().into()],
         )
-        .principal(Principal::Aws(Ordered(stack.account_root())));
+        .principal(Principal::Aws(Ordered::new(stack.account_root())));
         handle.add_to_policy(stack, owner);
         handle.add_to_policy(
             stack,

@@ -339,14 +339,20 @@ impl Document {
     /// The reference graph: every reference of every block, in block order.
     pub fn references(&self) -> Vec<Edge> {
         let mut edges = Vec::new();
-        let mut add = |from: Referrer, body: &Tf| {
-            body.visit_references(&mut Vec::new(), &mut |at, to| {
-                edges.push(Edge {
-                    from: from.clone(),
-                    at: at.to_vec(),
-                    to,
-                })
+        self.visit_edges(&mut |from, at, to| {
+            edges.push(Edge {
+                from: from.clone(),
+                at: at.iter().map(|key| key.to_string()).collect(),
+                to,
             })
+        });
+        edges
+    }
+
+    /// Every edge of the reference graph, borrowed: checking the graph copies nothing.
+    fn visit_edges(&self, visit: &mut dyn FnMut(&Referrer, &[&str], Reference)) {
+        let mut add = |from: Referrer, body: &Tf| {
+            body.visit_references(&mut Vec::new(), &mut |at, to| visit(&from, at, to))
         };
         for (name, configs) in &self.providers {
             configs
@@ -371,7 +377,6 @@ impl Document {
                 add(Referrer::Check(name.clone()), assert);
             }
         }
-        edges
     }
 
     fn data_sources(&self) -> impl Iterator<Item = (Resource, &Tf)> {
@@ -386,12 +391,12 @@ impl Document {
     /// their type does not have.
     fn reference_errors(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        for Edge { from, to, .. } in self.references() {
+        self.visit_edges(&mut |from, _, to| {
             let declared = match &to.address {
                 Address::Resource { ty, name } => nested_contains(&self.resources, ty, name),
                 Address::Data { ty, name } => {
                     nested_contains(&self.data, ty, name)
-                        || matches!(&from, Referrer::Check(check)
+                        || matches!(from, Referrer::Check(check)
                             if self.checks[check].data.target() == to.address)
                 }
                 Address::Var(name) => self.variables.contains_key(name),
@@ -411,7 +416,7 @@ impl Document {
                     ));
                 }
             }
-        }
+        });
         errors.dedup();
         errors
     }
@@ -547,8 +552,7 @@ fn insert_nonempty<T>(
 
 /// Pretty-printed, keys sorted (all maps are `BTreeMap`s), trailing newline.
 fn to_pretty_json(value: &Tf) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&value.to_json()).expect("JSON values always serialize");
+    let mut text = serde_json::to_string_pretty(value).expect("a Tf value always serializes");
     text.push('\n');
     text
 }

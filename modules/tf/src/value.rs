@@ -1,7 +1,10 @@
 //! Values of Terraform's JSON syntax, with literal strings kept apart from expressions so that
 //! escaping happens once, at serialization, and a user string can never become an expression.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
 
 use crate::expr::{Expr, Reference};
 
@@ -59,10 +62,10 @@ impl Tf {
         self.visit_references(&mut Vec::new(), &mut |_, r| found.push(r));
     }
 
-    pub(crate) fn visit_references(
-        &self,
-        at: &mut Vec<String>,
-        visit: &mut dyn FnMut(&[String], Reference),
+    pub(crate) fn visit_references<'a>(
+        &'a self,
+        at: &mut Vec<&'a str>,
+        visit: &mut dyn FnMut(&[&'a str], Reference),
     ) {
         match self {
             Tf::Expr(e) => e.references().into_iter().for_each(|r| visit(at, r)),
@@ -71,7 +74,7 @@ impl Tf {
             }
             Tf::Map(map) => {
                 for (key, value) in map {
-                    at.push(key.clone());
+                    at.push(key);
                     value.visit_references(at, visit);
                     at.pop();
                 }
@@ -83,62 +86,71 @@ impl Tf {
 
     /// The value in Terraform's JSON syntax.
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match self {
-            Tf::Null => Value::Null,
-            Tf::Bool(b) => Value::Bool(*b),
-            Tf::Int(i) => Value::from(*i),
-            Tf::Str(s) => Value::String(escape_template(s)),
-            Tf::Expr(e) => Value::String(format!("${{{}}}", e.to_hcl())),
-            Tf::Template(parts) => Value::String(template_body(parts)),
-            Tf::List(items) => Value::Array(items.iter().map(Tf::to_json).collect()),
-            Tf::Map(map) => {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
-            Tf::Json(inner) => Value::String(inner.to_json_text()),
-        }
+        serde_json::to_value(self).expect("a Tf value always serializes")
     }
 
     /// The value as compact JSON text in a Terraform template: literals JSON-escaped and
     /// template-escaped, references as `"${...}"`, keys sorted.
     fn to_json_text(&self) -> String {
-        let quoted =
-            |s: &str| escape_template(&serde_json::Value::String(s.to_owned()).to_string());
+        let mut text = String::new();
+        self.write_json_text(&mut text);
+        text
+    }
+
+    /// [`Tf::to_json_text`] into one buffer: policies and dashboards are large.
+    fn write_json_text(&self, out: &mut String) {
+        let quoted = |s: &str| serde_json::to_string(s).expect("a string always serializes");
+        let interpolate = |out: &mut String, hcl: String| {
+            out.push_str("${");
+            out.push_str(&hcl);
+            out.push('}');
+        };
         match self {
-            Tf::Null => "null".into(),
-            Tf::Bool(b) => b.to_string(),
-            Tf::Int(i) => i.to_string(),
-            Tf::Str(s) => quoted(s),
-            Tf::Expr(e) => format!("\"${{{}}}\"", e.to_hcl()),
+            Tf::Null => out.push_str("null"),
+            Tf::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Tf::Int(i) => out.push_str(&i.to_string()),
+            Tf::Str(s) => out.push_str(&escape_template(&quoted(s))),
+            Tf::Expr(e) => {
+                out.push('"');
+                interpolate(out, e.to_hcl());
+                out.push('"');
+            }
             Tf::Template(parts) => {
-                let body: String = parts
-                    .iter()
-                    .map(|p| match p {
+                out.push('"');
+                for part in parts {
+                    match part {
                         Tf::Str(s) => {
                             let q = quoted(s);
-                            q[1..q.len() - 1].to_owned()
+                            out.push_str(&escape_template(&q[1..q.len() - 1]));
                         }
-                        other => format!("${{{}}}", other.to_hcl()),
-                    })
-                    .collect();
-                format!("\"{body}\"")
+                        other => interpolate(out, other.to_hcl()),
+                    }
+                }
+                out.push('"');
             }
-            Tf::List(items) => format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(Tf::to_json_text)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            Tf::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json_text(out);
+                }
+                out.push(']');
+            }
             Tf::Map(map) => {
-                let fields: Vec<String> = map
-                    .iter()
-                    .map(|(k, v)| format!("{}:{}", quoted(k), v.to_json_text()))
-                    .collect();
-                format!("{{{}}}", fields.join(","))
+                out.push('{');
+                for (i, (key, value)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&escape_template(&quoted(key)));
+                    out.push(':');
+                    value.write_json_text(out);
+                }
+                out.push('}');
             }
-            Tf::Json(inner) => serde_json::Value::String(inner.to_json_text()).to_string(),
+            Tf::Json(inner) => out.push_str(&quoted(&inner.to_json_text())),
         }
     }
 
@@ -170,8 +182,12 @@ impl Tf {
 }
 
 /// Escapes a literal for a JSON-syntax string, which Terraform reads as a template.
-pub fn escape_template(s: &str) -> String {
-    s.replace("${", "$${").replace("%{", "%%{")
+pub fn escape_template(s: &str) -> Cow<'_, str> {
+    if s.contains("${") || s.contains("%{") {
+        Cow::Owned(s.replace("${", "$${").replace("%{", "%%{"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Escapes a literal for a quoted HCL string inside an expression.
@@ -188,14 +204,14 @@ fn escape_quoted(s: &str) -> String {
             c => out.push(c),
         }
     }
-    escape_template(&out)
+    escape_template(&out).into_owned()
 }
 
 fn template_body(parts: &[Tf]) -> String {
     parts
         .iter()
         .map(|p| match p {
-            Tf::Str(s) => escape_template(s),
+            Tf::Str(s) => escape_template(s).into_owned(),
             other => format!("${{{}}}", other.to_hcl()),
         })
         .collect()
@@ -209,6 +225,24 @@ fn quoted_template_body(parts: &[Tf]) -> String {
             other => format!("${{{}}}", other.to_hcl()),
         })
         .collect()
+}
+
+/// Terraform JSON, written straight to the serializer (no intermediate `serde_json::Value`):
+/// literals template-escaped, expressions as `"${...}"`, map keys sorted.
+impl Serialize for Tf {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Tf::Null => serializer.serialize_unit(),
+            Tf::Bool(b) => serializer.serialize_bool(*b),
+            Tf::Int(i) => serializer.serialize_i64(*i),
+            Tf::Str(s) => serializer.serialize_str(&escape_template(s)),
+            Tf::Expr(e) => serializer.serialize_str(&format!("${{{}}}", e.to_hcl())),
+            Tf::Template(parts) => serializer.serialize_str(&template_body(parts)),
+            Tf::List(items) => serializer.collect_seq(items),
+            Tf::Map(map) => serializer.collect_map(map),
+            Tf::Json(inner) => serializer.serialize_str(&inner.to_json_text()),
+        }
+    }
 }
 
 impl From<&str> for Tf {
