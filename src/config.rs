@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use aws::lambda::Architecture;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use shipment::contract::functions;
 
 /// The file name of an environment's configuration inside its directory.
 pub const ENV_FILE: &str = "env.json";
@@ -148,9 +149,13 @@ impl Default for Retention {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Functions {
-    /// Memory of every function, MB (CPU scales with it).
+    /// Memory of every function without its own in `memory_mb_by_function`, MB (CPU scales
+    /// with it).
     #[schemars(range(min = 128, max = 10240))]
     pub memory_mb: u32,
+    /// Memory of single functions, MB, where their measured need differs (README: Cost per
+    /// event).
+    pub memory_mb_by_function: MemoryByFunction,
     /// Reserved concurrency per function: a flood on one path cannot starve the others or
     /// the account (and keeps DynamoDB and downstream load bounded). Off unless set: AWS keeps
     /// at least 100 of the account's concurrency unreserved (10 on new accounts, whose quota is
@@ -172,9 +177,43 @@ impl Default for Functions {
     fn default() -> Functions {
         Functions {
             memory_mb: 256,
+            memory_mb_by_function: MemoryByFunction::default(),
             reserved_concurrency: None,
             fanout_parallelization: 1,
             architecture: Architecture::X86_64,
+        }
+    }
+}
+
+/// Memory per function, MB (128 to 10240); an absent one has `functions.memory_mb`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryByFunction {
+    #[schemars(range(min = 128, max = 10240))]
+    pub ingest_api: Option<u32>,
+    #[schemars(range(min = 128, max = 10240))]
+    pub queue_processor: Option<u32>,
+    #[schemars(range(min = 128, max = 10240))]
+    pub event_processor: Option<u32>,
+    #[schemars(range(min = 128, max = 10240))]
+    pub stream_fanout: Option<u32>,
+    #[schemars(range(min = 128, max = 10240))]
+    pub websocket_handler: Option<u32>,
+    #[schemars(range(min = 128, max = 10240))]
+    pub daily_summary: Option<u32>,
+}
+
+impl MemoryByFunction {
+    /// The memory set for `function` (a name of [`functions::ALL`]), if any.
+    pub fn get(&self, function: &str) -> Option<u32> {
+        match function {
+            functions::INGEST_API => self.ingest_api,
+            functions::QUEUE_PROCESSOR => self.queue_processor,
+            functions::EVENT_PROCESSOR => self.event_processor,
+            functions::STREAM_FANOUT => self.stream_fanout,
+            functions::WEBSOCKET_HANDLER => self.websocket_handler,
+            functions::DAILY_SUMMARY => self.daily_summary,
+            _ => None,
         }
     }
 }
@@ -409,4 +448,24 @@ pub fn load(dir: &Path) -> Result<EnvConfig> {
         );
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_can_have_its_own_memory() {
+        let all: serde_json::Map<String, serde_json::Value> = functions::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.replace('-', "_"), (128 + i as u32 * 64).into()))
+            .collect();
+        let memory: MemoryByFunction = serde_json::from_value(all.into())
+            .expect("one field per function, named as its output key");
+        for (i, name) in functions::ALL.iter().enumerate() {
+            assert_eq!(memory.get(name), Some(128 + i as u32 * 64), "{name}");
+        }
+        assert_eq!(MemoryByFunction::default().get(functions::INGEST_API), None);
+    }
 }

@@ -39,7 +39,11 @@ impl<'a> Functions<'a> {
             description: description.into(),
             zip_path: format!("../dist/{name}.zip"),
             architecture: env.functions.architecture,
-            memory_mb: env.functions.memory_mb,
+            memory_mb: env
+                .functions
+                .memory_mb_by_function
+                .get(name)
+                .unwrap_or(env.functions.memory_mb),
             timeout_s,
             environment: [
                 vec![

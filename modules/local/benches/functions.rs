@@ -96,6 +96,7 @@ async fn queue_processor_cpu(harness: &Harness, rounds: usize) -> Result<()> {
         cpu[cpu.len() / 2].as_secs_f64() * 1000.0,
         cpu[cpu.len() / 2].as_secs_f64() * 1e6 / EVENTS as f64
     );
+    println!("  peak RSS after every round: {}", peak_rss(function));
     Ok(())
 }
 
@@ -168,8 +169,8 @@ fn events(queue_arn: &str, prefix: &str, count: usize) -> Vec<Value> {
 async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
     println!("cold start ({samples} per function), median [min, max]:");
     println!(
-        "  {:<18} {:>28} {:>28}",
-        "function", "init (start to ready)", "first reply (start to reply)"
+        "  {:<18} {:>28} {:>28} {:>10}",
+        "function", "init (start to ready)", "first reply (start to reply)", "peak RSS"
     );
     let packages = tempfile::tempdir()?;
     for name in functions::ALL {
@@ -185,6 +186,7 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
         // what the CPU rounds wrote (thousands of records, ~25/s on moto).
         harness.settle(Duration::from_secs(900)).await?;
         let (mut inits, mut replies) = (Vec::new(), Vec::new());
+        let mut rss = String::new();
         for _ in 0..samples {
             function.stop();
             let invocation = function.invoke(event.clone()).await;
@@ -198,8 +200,13 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
             );
             inits.push(init);
             replies.push(invocation.duration);
+            rss = peak_rss(function);
         }
-        println!("  {name:<18} {:>28} {:>28}", spread(inits), spread(replies));
+        println!(
+            "  {name:<18} {:>28} {:>28} {rss:>10}",
+            spread(inits),
+            spread(replies)
+        );
     }
     println!("  (first reply includes the first invocation's calls to moto)");
     Ok(())
@@ -218,6 +225,15 @@ fn undeployed_writer(harness: &Harness, name: &str, packages: &Path) -> Result<E
         .replace(functions::QUEUE_PROCESSOR, name);
     spec.task_root = task_root;
     Ok(EmulatedFunction::new(spec, harness.logs.clone()))
+}
+
+/// The idle instance's peak resident memory, in MiB.
+fn peak_rss(function: &EmulatedFunction) -> String {
+    function
+        .idle_peak_rss_kib()
+        .map_or("unknown".into(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
+        })
 }
 
 /// `median [min, max]` in milliseconds.

@@ -304,6 +304,18 @@ impl EmulatedFunction {
             .sum()
     }
 
+    /// The largest peak resident memory (`VmHWM`) of the idle instances' processes, in KiB:
+    /// what the function needs of its configured memory.
+    pub fn idle_peak_rss_kib(&self) -> Option<u64> {
+        self.idle
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|instance| instance.pid)
+            .filter_map(process_peak_rss_kib)
+            .max()
+    }
+
     /// Stops every idle instance (running ones stop when their invocation ends).
     pub fn stop(&self) {
         self.idle.lock().unwrap().clear();
@@ -503,6 +515,18 @@ fn process_cpu_time(pid: u32) -> Option<Duration> {
     // SAFETY: sysconf only reads a configuration value.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Some(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
+}
+
+/// `VmHWM` of `/proc/<pid>/status`, in KiB.
+fn process_peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line["VmHWM:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Drop for Instance {
