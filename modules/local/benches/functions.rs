@@ -186,7 +186,6 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
         // what the CPU rounds wrote (thousands of records, ~25/s on moto).
         harness.settle(Duration::from_secs(900)).await?;
         let (mut inits, mut replies) = (Vec::new(), Vec::new());
-        let mut rss = String::new();
         for _ in 0..samples {
             function.stop();
             let invocation = function.invoke(event.clone()).await;
@@ -200,12 +199,13 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
             );
             inits.push(init);
             replies.push(invocation.duration);
-            rss = peak_rss(function);
         }
+        // The last sample's instance is the idle one.
         println!(
-            "  {name:<18} {:>28} {:>28} {rss:>10}",
+            "  {name:<18} {:>28} {:>28} {:>10}",
             spread(inits),
-            spread(replies)
+            spread(replies),
+            peak_rss(function)
         );
     }
     println!("  (first reply includes the first invocation's calls to moto)");

@@ -295,11 +295,8 @@ impl EmulatedFunction {
 
     /// CPU time (user and system) the idle instances' processes have used so far.
     pub fn idle_cpu_time(&self) -> Duration {
-        self.idle
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|instance| instance.pid)
+        self.idle_pids()
+            .into_iter()
             .filter_map(process_cpu_time)
             .sum()
     }
@@ -307,13 +304,16 @@ impl EmulatedFunction {
     /// The largest peak resident memory (`VmHWM`) of the idle instances' processes, in KiB:
     /// what the function needs of its configured memory.
     pub fn idle_peak_rss_kib(&self) -> Option<u64> {
-        self.idle
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|instance| instance.pid)
+        self.idle_pids()
+            .into_iter()
             .filter_map(process_peak_rss_kib)
             .max()
+    }
+
+    /// The processes of the idle instances.
+    fn idle_pids(&self) -> Vec<u32> {
+        let idle = self.idle.lock().unwrap();
+        idle.iter().filter_map(|instance| instance.pid).collect()
     }
 
     /// Stops every idle instance (running ones stop when their invocation ends).
