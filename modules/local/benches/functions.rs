@@ -5,9 +5,13 @@
 //!   in SQS records, in batches of the mapping's batch size, invoked on one warm instance;
 //!   the CPU is the process's own (user + system, `/proc/<pid>/stat`), so moto's time
 //!   is not in it, but the wall time is. Then the same 1,000 again: every one a duplicate.
+//!   Measured twice: through the harness's pass-through proxy, which keeps the function's
+//!   connections open as DynamoDB and SQS do, and straight to moto, which closes every
+//!   connection, so the difference is the emulator's connection cost, not the function's.
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance
-//!   each time.
+//!   each time; then the same event once more on the last instance (warm), so the first
+//!   reply's extra is what the first call sets up (clients, connections).
 //!
 //!   cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
@@ -22,7 +26,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use local::harness::unzip;
 use local::lambda::EmulatedFunction;
 use local::queue_poller::sqs_record;
-use local::{paths, Harness};
+use local::{paths, Harness, HarnessOptions};
 use serde_json::{json, Value};
 use shipment::contract::functions;
 use support::{benchmarking, setting, Platform};
@@ -40,31 +44,75 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let platform = Platform::start().await?;
-        println!();
-        queue_processor_cpu(&platform.harness, rounds).await?;
+        // The pass-through proxy (no faults are ever set) in front of moto.
+        let platform = Platform::start_with(HarnessOptions {
+            fault_seed: Some(0),
+            ..HarnessOptions::default()
+        })
+        .await?;
+        let harness = &platform.harness;
+        let kept_alive = harness.function(functions::QUEUE_PROCESSOR);
+        let direct = with_endpoint(harness, kept_alive, &harness.moto_endpoint);
+        for (function, connections, tag) in [
+            (kept_alive.as_ref(), "kept alive (as on AWS)", "K"),
+            (&direct, "straight to moto (one per call)", "D"),
+        ] {
+            println!();
+            queue_processor_cpu(function, connections, tag, rounds, harness).await?;
+        }
         println!();
         cold_start_of_each(&platform.harness, cold_starts).await
     })
 }
 
-async fn queue_processor_cpu(harness: &Harness, rounds: usize) -> Result<()> {
-    let function = harness.function(functions::QUEUE_PROCESSOR);
-    let mapping = harness
+/// The events queue's mapping to queue-processor.
+fn sqs_mapping(harness: &Harness) -> Result<&local::deployed::Mapping> {
+    let deployed_name = &harness
+        .function(functions::QUEUE_PROCESSOR)
+        .spec
+        .deployed_name;
+    harness
         .deployed
         .mappings
         .iter()
-        .find(|m| m.function_name == function.spec.deployed_name && m.is_sqs())
-        .context("no SQS mapping for queue-processor")?;
+        .find(|m| &m.function_name == deployed_name && m.is_sqs())
+        .context("no SQS mapping for queue-processor")
+}
+
+/// The same function, calling AWS at `endpoint`.
+fn with_endpoint(
+    harness: &Harness,
+    function: &EmulatedFunction,
+    endpoint: &str,
+) -> EmulatedFunction {
+    let mut spec = function.spec.clone();
+    spec.env
+        .insert("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned());
+    EmulatedFunction::new(spec, harness.logs.clone())
+}
+
+/// `tag` keeps each measurement's events apart: new events are new to the table.
+async fn queue_processor_cpu(
+    function: &EmulatedFunction,
+    connections: &str,
+    tag: &str,
+    rounds: usize,
+    harness: &Harness,
+) -> Result<()> {
+    let mapping = sqs_mapping(harness)?;
     let batch_size = mapping.batch_size.max(1) as usize;
     println!(
-        "queue-processor: {EVENTS} SQS events per round, batches of {batch_size}, one warm instance ({} MB configured)",
+        "queue-processor: {EVENTS} SQS events per round, batches of {batch_size}, one warm instance ({} MB configured), connections {connections}",
         function.spec.memory_mb
     );
     // Warm: the instance exists and has made its first calls.
     run_batches(
         function,
-        &events(&mapping.source_arn, "BENCH-WARM-", batch_size),
+        &events(
+            &mapping.source_arn,
+            &format!("BENCH-{tag}WARM-"),
+            batch_size,
+        ),
         batch_size,
     )
     .await?;
@@ -74,7 +122,7 @@ async fn queue_processor_cpu(harness: &Harness, rounds: usize) -> Result<()> {
     );
     let mut cpu = Vec::new();
     for round in 0..rounds {
-        let records = events(&mapping.source_arn, &format!("BENCH-{round}-"), EVENTS);
+        let records = events(&mapping.source_arn, &format!("BENCH-{tag}{round}-"), EVENTS);
         for (label, kind) in [("new", "new events"), ("again", "duplicates")] {
             let measured = run_batches(function, &records, batch_size).await?;
             println!(
@@ -169,8 +217,12 @@ fn events(queue_arn: &str, prefix: &str, count: usize) -> Vec<Value> {
 async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
     println!("cold start ({samples} per function), median [min, max]:");
     println!(
-        "  {:<18} {:>28} {:>28} {:>10}",
-        "function", "init (start to ready)", "first reply (start to reply)", "peak RSS"
+        "  {:<18} {:>28} {:>28} {:>28} {:>10}",
+        "function",
+        "init (start to ready)",
+        "first reply (start to reply)",
+        "warm reply (same event)",
+        "peak RSS"
     );
     let packages = tempfile::tempdir()?;
     for name in functions::ALL {
@@ -181,7 +233,7 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
             undeployed = undeployed_writer(harness, name, packages.path())?;
             &undeployed
         };
-        let event = typical_event(name);
+        let event = typical_event(harness, name)?;
         // Nothing else may invoke it meanwhile: the stream poller invokes stream-fanout for
         // what the CPU rounds wrote (thousands of records, ~25/s on moto).
         harness.settle(Duration::from_secs(900)).await?;
@@ -200,11 +252,19 @@ async fn cold_start_of_each(harness: &Harness, samples: usize) -> Result<()> {
             inits.push(init);
             replies.push(invocation.duration);
         }
+        // Once, on the last sample's instance (daily-summary's reply takes a minute on moto).
+        let warm = function.invoke(event.clone()).await;
+        ensure!(
+            warm.init.is_none() && warm.outcome.is_ok(),
+            "{name}: the warm invoke: {:?}",
+            warm.outcome
+        );
         // The last sample's instance is the idle one.
         println!(
-            "  {name:<18} {:>28} {:>28} {:>10}",
+            "  {name:<18} {:>28} {:>28} {:>28} {:>10}",
             spread(inits),
             spread(replies),
+            format!("{:.1} ms", warm.duration.as_secs_f64() * 1000.0),
             peak_rss(function)
         );
     }
@@ -249,8 +309,8 @@ fn spread(mut samples: Vec<Duration>) -> String {
 }
 
 /// An event of the kind each function receives, that it answers without an error.
-fn typical_event(function: &str) -> Value {
-    match function {
+fn typical_event(harness: &Harness, function: &str) -> Result<Value> {
+    Ok(match function {
         functions::INGEST_API => json!({
             "resource": "/shipments", "path": "/shipments", "httpMethod": "POST",
             "headers": {"content-type": "application/json"}, "multiValueHeaders": {},
@@ -272,8 +332,11 @@ fn typical_event(function: &str) -> Value {
             "version": "0", "id": "bench-summary", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": "2001-01-02T01:00:00Z", "region": "us-east-1", "resources": [], "detail": {},
         }),
-        // queue-processor and stream-fanout: an empty batch still starts the runtime and
-        // builds the clients.
+        // One event, stored by the first reply and found again by the warm one.
+        functions::QUEUE_PROCESSOR => {
+            json!({"Records": events(&sqs_mapping(harness)?.source_arn, "BENCH-COLD-", 1)})
+        }
+        // stream-fanout: an empty batch still starts the runtime and builds the clients.
         _ => json!({"Records": []}),
-    }
+    })
 }

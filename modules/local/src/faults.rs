@@ -307,11 +307,27 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = parts.status;
     for (name, value) in &parts.headers {
-        if name != "transfer-encoding" && name != "content-length" {
+        if !is_hop_by_hop(name) && name != "content-length" {
             response.headers_mut().append(name, value.clone());
         }
     }
     response
+}
+
+/// Headers about one connection, which a proxy must not forward (RFC 9110, 7.6.1). moto
+/// answers every request with `Connection: close`; passed on, it would make the functions
+/// reconnect for every call, which DynamoDB, SQS and SNS (keep-alive) never make them do.
+fn is_hop_by_hop(name: &axum::http::HeaderName) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ]
+    .contains(&name.as_str())
 }
 
 fn error_response(service: &str, fault: Fault) -> Response {
@@ -372,6 +388,36 @@ mod tests {
         );
         assert_eq!(service_of(&fake_authorization("sns")), Some("sns"));
         assert_eq!(service_of("Basic abc"), None);
+    }
+
+    /// Two requests on one connection to the proxy, whose upstream closes every connection
+    /// as moto does: the second finds the connection still open.
+    #[tokio::test]
+    async fn callers_keep_their_connection_when_the_upstream_closes_every_one() {
+        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+        let app = Router::new().fallback(|| async { ([("connection", "close")], "ok") });
+        tokio::spawn(async move { axum::serve(upstream, app).await });
+        let proxy = FaultProxy::start(&upstream_url, 1).await.unwrap();
+
+        let address = proxy.endpoint.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        for _ in 0..2 {
+            sender.ready().await.expect("the connection is still open");
+            let request = hyper::Request::post("/")
+                .header("host", address)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers().get("connection"), None);
+        }
+        assert_eq!(proxy.forwarded(), 2);
     }
 
     #[test]

@@ -37,10 +37,13 @@ pub struct Platform {
 
 impl Platform {
     pub async fn start() -> Result<Platform> {
+        Platform::start_with(HarnessOptions::default()).await
+    }
+
+    pub async fn start_with(options: HarnessOptions) -> Result<Platform> {
         let moto = Moto::start()?;
         let deployment = Deployment::temporary(&moto.endpoint())?;
-        let (harness, outputs, applied) =
-            Harness::deploy(&deployment, HarnessOptions::default()).await?;
+        let (harness, outputs, applied) = Harness::deploy(&deployment, options).await?;
         println!("init + apply: {:.1} s", applied.as_secs_f64());
         Ok(Platform {
             harness,
