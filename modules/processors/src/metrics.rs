@@ -126,11 +126,12 @@ impl Metrics {
         documents
     }
 
-    /// Prints the EMF lines and resets the counters.
+    /// Prints the EMF lines (on [`crate::stdout::STDOUT`], written when the invocation ends)
+    /// and resets the counters.
     pub fn flush(&self) {
         let now = chrono::Utc::now().timestamp_millis();
         for doc in self.documents(now) {
-            println!("{doc}");
+            crate::stdout::STDOUT.line(doc);
         }
         self.lock().clear();
     }

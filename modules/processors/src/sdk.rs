@@ -4,6 +4,7 @@
 //! takes its endpoint from `WEBSOCKET_ENDPOINT`.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -372,19 +373,28 @@ impl Connections for DynamoConnections {
     }
 }
 
-/// The dead-letter queue.
+/// The dead-letter queue. Its client is built on the first invalid event: most instances
+/// never send one, and building it would lengthen every cold start.
 #[derive(Debug, Clone)]
 pub struct SqsDeadLetters {
-    pub client: aws_sdk_sqs::Client,
+    config: SdkConfig,
+    client: OnceLock<aws_sdk_sqs::Client>,
     pub queue_url: String,
 }
 
 impl SqsDeadLetters {
     pub fn new(config: &SdkConfig, queue_url: impl Into<String>) -> Self {
         SqsDeadLetters {
-            client: aws_sdk_sqs::Client::new(config),
+            config: config.clone(),
+            client: OnceLock::new(),
             queue_url: queue_url.into(),
         }
+    }
+
+    /// The SQS client, built once.
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        self.client
+            .get_or_init(|| aws_sdk_sqs::Client::new(&self.config))
     }
 }
 
@@ -405,7 +415,7 @@ impl DeadLetters for SqsDeadLetters {
             letter.body
         };
         let mut request = self
-            .client
+            .client()
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)

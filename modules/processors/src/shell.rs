@@ -1,6 +1,6 @@
 //! The start-up every function binary shares: JSON tracing, the SDK configuration (its
 //! timeouts from `FUNCTION_TIMEOUT_S`), the handler's dependencies and metrics, then the
-//! `lambda_runtime` loop that flushes the metrics after each invocation.
+//! `lambda_runtime` loop that writes the metrics and log lines after each invocation.
 
 use crate::metrics::Metrics;
 use aws_config::SdkConfig;
@@ -27,15 +27,18 @@ where
     let deps: &'static D = Box::leak(Box::new(deps(&config)?));
     let metrics: &'static Metrics = Box::leak(Box::new(Metrics::from_env(function)));
     // Boxed: the runtime's future nested in this one's would pass the compiler's depth limit.
-    Box::pin(lambda_runtime::run(service_fn(
+    let result = Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<E>| {
             let work = handler(event, deps, metrics);
             async move {
                 let result = work.await;
                 metrics.flush();
+                crate::stdout::STDOUT.flush();
                 result
             }
         },
     )))
-    .await
+    .await;
+    crate::stdout::STDOUT.flush();
+    result
 }
