@@ -41,9 +41,9 @@ pub mod settings;
 pub mod shell;
 pub mod stdout;
 
-/// JSON logs on stdout ([`stdout::STDOUT`]), one line per event, with the Lambda request id of the current
-/// invocation. The level comes from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (a plain level:
-/// `debug`, `info`, `warn`...), default `info`.
+/// JSON logs on stdout ([`stdout::STDOUT`]), one line per event, with the Lambda request id
+/// of the current invocation. The level comes from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (a
+/// plain level: `debug`, `info`, `warn`...), default `info`.
 pub fn init_tracing() {
     let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
         .iter()
