@@ -8,9 +8,6 @@
 //!   Measured twice: through the harness's pass-through proxy, which keeps the function's
 //!   connections open as DynamoDB and SQS do, and straight to moto, which closes every
 //!   connection, so the difference is the emulator's connection cost, not the function's.
-//! - Wall time of `stream-fanout` for one stream batch of 100 new events (25 shipments, 4
-//!   events each, one in ten critical, no WebSocket subscribers): its subscriber lookups and
-//!   its notifications and alerts, on one warm instance, through the pass-through proxy.
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance
 //!   each time; then the same event once more on the last instance (warm), so the first
@@ -54,8 +51,6 @@ fn main() -> Result<()> {
         })
         .await?;
         let harness = &platform.harness;
-        println!();
-        stream_fanout_batch(harness, rounds.max(5)).await?;
         let kept_alive = harness.function(functions::QUEUE_PROCESSOR);
         let direct = with_endpoint(harness, kept_alive, &harness.moto_endpoint);
         for (function, connections, tag) in [
@@ -150,53 +145,6 @@ async fn queue_processor_cpu(
         cpu[cpu.len() / 2].as_secs_f64() * 1e6 / EVENTS as f64
     );
     println!("  peak RSS after every round: {}", peak_rss(function));
-    Ok(())
-}
-
-const STREAM_BATCH: usize = 100;
-
-/// One stream batch of new events, invoked `samples` times on the warm instance (a
-/// redelivered batch does the same work: the fanout keeps no state).
-async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
-    use shipment::contract::shipments_table as table;
-    let function = harness.function(functions::STREAM_FANOUT);
-    let records: Vec<Value> = (0..STREAM_BATCH)
-        .map(|i| {
-            let status = if i % 10 == 9 { "DAMAGED" } else { "IN_TRANSIT" };
-            let time = format!("2025-03-03T10:{:02}:{:02}.000Z", i / 60, i % 60);
-            json!({
-                "eventID": format!("bench-{i}"), "eventName": "INSERT", "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/bench/stream/2025-03-03T00:00:00.000",
-                "dynamodb": {
-                    "SequenceNumber": format!("{}", 1000 + i), "SizeBytes": 200, "StreamViewType": "NEW_AND_OLD_IMAGES",
-                    "Keys": {table::PARTITION_KEY: {"S": format!("BENCH-FAN-{:02}", i % 25)}, table::SORT_KEY: {"S": format!("{time}#{i}")}},
-                    "NewImage": {
-                        table::PARTITION_KEY: {"S": format!("BENCH-FAN-{:02}", i % 25)}, table::SORT_KEY: {"S": format!("{time}#{i}")},
-                        table::STATUS: {"S": status}, table::STATUS_INDEX_SORT_KEY: {"S": time}, "location": {"S": "Memphis, TN"},
-                    },
-                },
-            })
-        })
-        .collect();
-    let event = json!({ "Records": records });
-    let mut times = Vec::new();
-    for _ in 0..=samples {
-        let invocation = function.invoke(event.clone()).await;
-        match &invocation.outcome {
-            local::lambda::Outcome::Response(answer)
-                if answer["batchItemFailures"]
-                    .as_array()
-                    .is_none_or(Vec::is_empty) => {}
-            other => anyhow::bail!("stream-fanout batch failed: {other:?}"),
-        }
-        times.push(invocation.duration);
-    }
-    times.remove(0); // the first may have started the instance
-    println!(
-        "stream-fanout: a batch of {STREAM_BATCH} new events (25 shipments), {samples} times on a warm instance: {}",
-        spread(times)
-    );
     Ok(())
 }
 
