@@ -4,7 +4,7 @@
 //! 1. Fingerprint the inputs (sources of the processors and their path dependencies, lock file,
 //!    toolchain and tool versions, target, flags); when the manifest in the output directory has
 //!    the same fingerprint and every zip still hashes to what it records, stop: nothing changed.
-//! 2. Build every function in release mode with cargo-zigbuild for
+//! 2. Build every function with the `lambda` profile (release, whole-program LTO) and cargo-zigbuild for
 //!    `<arch>-unknown-linux-gnu.<glibc>`, so zig links against that glibc's symbols, with the
 //!    checkout, target and cargo-home paths remapped so the binaries do not depend on where the
 //!    checkout is.
@@ -158,8 +158,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Source::Build { tools, target_dir } => {
             let plan = plan(&workspace, tools, args, target_dir.clone(), functions);
             progress(format_args!(
-                "building {} in release mode: {} {}, {} (target dir {})",
+                "building {} with the {} profile: {} {}, {} (target dir {})",
                 build::PROCESSORS_PACKAGE,
+                build::PROFILE,
                 tools.zigbuild_version,
                 plan.zig_target(),
                 format_args!("zig {}", tools.zig_version),

@@ -14,6 +14,8 @@ use super::Architecture;
 
 /// The package whose binaries are the Lambda functions.
 pub const PROCESSORS_PACKAGE: &str = "shipstack-processors";
+/// The Cargo profile the zips are built with (`[profile.lambda]` in the workspace manifest).
+pub const PROFILE: &str = "lambda";
 /// The command that installs the build tools.
 pub const SETUP_COMMAND: &str = "scripts/setup-build-tools";
 /// `SOURCE_DATE_EPOCH` for build scripts that embed a date: 1980-01-01, the zip epoch.
@@ -273,10 +275,10 @@ impl BuildPlan<'_> {
     /// The flags with the checkout-specific paths left out: what the fingerprint records.
     pub fn flags_fingerprint(&self) -> String {
         let remaps: Vec<_> = self.remaps().into_iter().map(|(_, to)| to).collect();
-        format!("remap-path-prefix and file-prefix-map to {remaps:?}; SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}; release --locked")
+        format!("remap-path-prefix and file-prefix-map to {remaps:?}; SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}; profile {PROFILE} --locked")
     }
 
-    /// Runs the release build, streaming cargo's progress, and returns each function's binary.
+    /// Runs the build, streaming cargo's progress, and returns each function's binary.
     pub fn run(&self) -> anyhow::Result<BTreeMap<String, PathBuf>> {
         let missing: Vec<_> = self
             .functions
@@ -292,11 +294,8 @@ impl BuildPlan<'_> {
         let mut command = Command::new(&self.tools.zigbuild);
         command
             .arg("zigbuild")
-            .args([
-                "--release",
-                "--locked",
-                "--message-format=json-render-diagnostics",
-            ])
+            .args(["--profile", PROFILE])
+            .args(["--locked", "--message-format=json-render-diagnostics"])
             .arg("--manifest-path")
             .arg(self.workspace.root.join("Cargo.toml"))
             .args(["--package", PROCESSORS_PACKAGE]);
@@ -364,7 +363,7 @@ impl BuildPlan<'_> {
         }
         let status = child.wait().context("waiting for cargo-zigbuild")?;
         if !status.success() {
-            bail!("the release build of {PROCESSORS_PACKAGE} failed ({status}); see cargo's output above");
+            bail!("the {PROFILE} build of {PROCESSORS_PACKAGE} failed ({status}); see cargo's output above");
         }
         for function in self.functions {
             ensure!(

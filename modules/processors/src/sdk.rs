@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_smithy_http_client::tls;
 use shipment::contract::{connections_table, dead_letter, shipments_table};
 use shipment::{AttrValue, Item};
 
@@ -35,12 +37,25 @@ pub fn sdk_timeouts(function_timeout: Duration) -> (Duration, Duration) {
     (operation / 3, operation)
 }
 
+/// The one HTTPS client every SDK client of a process shares (one connection pool): hyper with
+/// rustls on ring. The SDK crates are built without their own default client, so a client
+/// built from any other configuration fails its first call instead of silently opening a
+/// second pool.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 /// Loads the standard SDK configuration (region, credentials, endpoints from the
-/// environment; standard retry mode), with [`sdk_timeouts`] for the function's own timeout
-/// (`FUNCTION_TIMEOUT_S`).
+/// environment; standard retry mode) on [`https_client`], with [`sdk_timeouts`] for the
+/// function's own timeout (`FUNCTION_TIMEOUT_S`).
 pub async fn load_config() -> Result<SdkConfig, crate::settings::SettingsError> {
     let (attempt, operation) = sdk_timeouts(crate::settings::function_timeout()?);
     Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(attempt)
