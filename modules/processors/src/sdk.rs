@@ -37,10 +37,9 @@ pub fn sdk_timeouts(function_timeout: Duration) -> (Duration, Duration) {
     (operation / 3, operation)
 }
 
-/// The one HTTPS client every SDK client of a process shares (one connection pool): hyper with
-/// rustls on ring. The SDK crates are built without their own default client, so a client
-/// built from any other configuration fails its first call instead of silently opening a
-/// second pool.
+/// The one HTTPS client every SDK client of a process shares (one connection pool for the
+/// same timeouts): hyper with rustls on ring. The packaged functions build the SDK crates
+/// without a default client of their own, so this is the only one they have.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
