@@ -529,7 +529,7 @@ fn packaged_zips_are_single_bootstraps_under_the_glibc_ceiling() {
 /// Build #2: a copy of the checkout in another directory, a fresh target directory, the same
 /// command. Every zip must equal build #1's (`generated/dist`, from `cargo run -- package`).
 #[test]
-#[ignore = "a clean release build (~8 min); needs `cargo run -- package` first"]
+#[ignore = "a clean lambda-profile build (~11-13 min); needs `cargo run -- package` first"]
 fn clean_build_in_another_directory_gives_identical_zips() {
     let first = packaged_manifest();
     let tmp = scratch();
