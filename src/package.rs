@@ -4,8 +4,8 @@
 //! 1. Fingerprint the inputs (sources of the processors and their path dependencies, lock file,
 //!    toolchain and tool versions, target, flags); when the manifest in the output directory has
 //!    the same fingerprint and every zip still hashes to what it records, stop: nothing changed.
-//! 2. Build every function with the `lambda` profile (release, whole-program LTO) and cargo-zigbuild for
-//!    `<arch>-unknown-linux-gnu.<glibc>`, so zig links against that glibc's symbols, with the
+//! 2. Build every function with the `lambda` profile (release, whole-program LTO) and
+//!    cargo-zigbuild for `<arch>-unknown-linux-gnu.<glibc>`, so zig links against that glibc's symbols, with the
 //!    checkout, target and cargo-home paths remapped so the binaries do not depend on where the
 //!    checkout is.
 //! 3. Check every binary's ELF version requirements against the glibc ceiling (2.34, Amazon
