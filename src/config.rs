@@ -168,6 +168,12 @@ pub struct Functions {
     /// invocation at a time.
     #[schemars(range(min = 1, max = 10))]
     pub fanout_parallelization: u32,
+    /// Requests one stream-fanout invocation keeps in flight at once: different shipments'
+    /// subscriber lookups (one shipment's records stay in order), or PublishBatch requests.
+    /// It bounds the connections table's read rate and the connection pool per invocation;
+    /// an emulator that answers one request at a time wants it low.
+    #[schemars(range(min = 1, max = 64))]
+    pub fanout_in_flight: u32,
     /// Instruction set. `arm64` needs the processors packaged with `--arch arm64` (the
     /// aarch64 Rust target on the build machine).
     pub architecture: Architecture,
@@ -180,6 +186,7 @@ impl Default for Functions {
             memory_mb_by_function: MemoryByFunction::default(),
             reserved_concurrency: None,
             fanout_parallelization: 1,
+            fanout_in_flight: 16,
             architecture: Architecture::X86_64,
         }
     }

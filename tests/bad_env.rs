@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Case directory under `tests/bad-envs/` -> what the message must say (besides the file).
-const CASES: [(&str, &[&str]); 12] = [
+const CASES: [(&str, &[&str]); 13] = [
     ("syntax-error", &["not valid JSON", "line 5"]),
     (
         "unknown-field",
@@ -55,6 +55,14 @@ const CASES: [(&str, &[&str]); 12] = [
         &[
             "at /functions/fanout_parallelization",
             "11 is greater than the maximum of 10",
+        ],
+    ),
+    // The fanout needs at least one request in flight to make progress.
+    (
+        "bad-fanout-in-flight",
+        &[
+            "at /functions/fanout_in_flight",
+            "0 is less than the minimum of 1",
         ],
     ),
 ];

@@ -12,8 +12,9 @@ use super::data::Data;
 use super::functions::Functions;
 use super::messaging::Messaging;
 
-/// Seconds (seed 000: 60): a batch of up to 100 records, each a Query, one or two publishes and
-/// the posts to its subscribers, in order; the stream has no visibility timeout to keep under.
+/// Seconds (seed 000: 60): a batch of up to 100 records, a Query and the posts to its
+/// subscribers per record (`fanout_in_flight` shipments at once), then PublishBatch requests
+/// of 10; the stream has no visibility timeout to keep under.
 const FANOUT_TIMEOUT_S: u32 = 60;
 
 pub struct Fanout {
@@ -50,6 +51,10 @@ pub fn add(
             (
                 env_vars::WEBSOCKET_ENDPOINT,
                 apis.websocket.management_endpoint(),
+            ),
+            (
+                env_vars::FANOUT_IN_FLIGHT,
+                Tf::from(functions.fanout_in_flight().to_string()),
             ),
         ],
         functions.reservation(|r| r.fanout),

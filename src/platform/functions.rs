@@ -76,6 +76,11 @@ impl<'a> Functions<'a> {
         self.env.functions.fanout_parallelization
     }
 
+    /// Requests one stream-fanout invocation keeps in flight at once.
+    pub fn fanout_in_flight(&self) -> u32 {
+        self.env.functions.fanout_in_flight
+    }
+
     fn reserves_concurrency(&self) -> bool {
         self.env.functions.reserved_concurrency.is_some()
     }

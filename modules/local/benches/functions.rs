@@ -8,6 +8,10 @@
 //!   Measured twice: through the harness's pass-through proxy, which keeps the function's
 //!   connections open as DynamoDB and SQS do, and straight to moto, which closes every
 //!   connection, so the difference is the emulator's connection cost, not the function's.
+//! - Wall time of `stream-fanout` for one stream batch of 100 new events (25 shipments, 4
+//!   events each, one in ten critical, no WebSocket subscribers): its subscriber lookups and
+//!   its notifications and alerts, on one warm instance, through the pass-through proxy,
+//!   with 1, 4 and 16 requests in flight (`FANOUT_IN_FLIGHT`).
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance
 //!   each time; then the same event once more on the last instance (warm), so the first
@@ -28,7 +32,7 @@ use local::lambda::EmulatedFunction;
 use local::queue_poller::sqs_record;
 use local::{paths, Harness, HarnessOptions};
 use serde_json::{json, Value};
-use shipment::contract::functions;
+use shipment::contract::{env_vars, functions};
 use support::{benchmarking, setting, Platform};
 
 const EVENTS: usize = 1_000;
@@ -52,7 +56,12 @@ fn main() -> Result<()> {
         .await?;
         let harness = &platform.harness;
         let kept_alive = harness.function(functions::QUEUE_PROCESSOR);
-        let direct = with_endpoint(harness, kept_alive, &harness.moto_endpoint);
+        let direct = with_env(
+            harness,
+            kept_alive,
+            "AWS_ENDPOINT_URL",
+            &harness.moto_endpoint,
+        );
         for (function, connections, tag) in [
             (kept_alive.as_ref(), "kept alive (as on AWS)", "K"),
             (&direct, "straight to moto (one per call)", "D"),
@@ -61,7 +70,11 @@ fn main() -> Result<()> {
             queue_processor_cpu(function, connections, tag, rounds, harness).await?;
         }
         println!();
-        cold_start_of_each(&platform.harness, cold_starts).await
+        cold_start_of_each(harness, cold_starts).await?;
+        // Last: the stream poller has drained the rounds' writes by now (the cold starts
+        // settle), so it does not share moto with the batches.
+        println!();
+        stream_fanout_batch(harness, rounds.max(5)).await
     })
 }
 
@@ -80,14 +93,14 @@ fn sqs_mapping(harness: &Harness) -> Result<&local::deployed::Mapping> {
 }
 
 /// The same function, calling AWS at `endpoint`.
-fn with_endpoint(
+fn with_env(
     harness: &Harness,
     function: &EmulatedFunction,
-    endpoint: &str,
+    name: &str,
+    value: &str,
 ) -> EmulatedFunction {
     let mut spec = function.spec.clone();
-    spec.env
-        .insert("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned());
+    spec.env.insert(name.to_owned(), value.to_owned());
     EmulatedFunction::new(spec, harness.logs.clone())
 }
 
@@ -148,6 +161,70 @@ async fn queue_processor_cpu(
     Ok(())
 }
 
+const STREAM_BATCH: usize = 100;
+
+/// Requests in flight the fanout batch is timed at: one at a time (the handler as it was,
+/// but for PublishBatch), the local env's, and the default of every other env.
+const FANOUT_IN_FLIGHT: [&str; 3] = ["1", "4", "16"];
+
+/// One stream batch of new events, invoked `samples` times on a warm instance for each of
+/// [`FANOUT_IN_FLIGHT`] (a redelivered batch does the same work: the fanout keeps no state).
+async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
+    use shipment::contract::shipments_table as table;
+    let records: Vec<Value> = (0..STREAM_BATCH)
+        .map(|i| {
+            let status = if i % 10 == 9 { "DAMAGED" } else { "IN_TRANSIT" };
+            let time = format!("2025-03-03T10:{:02}:{:02}.000Z", i / 60, i % 60);
+            json!({
+                "eventID": format!("bench-{i}"), "eventName": "INSERT", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/bench/stream/2025-03-03T00:00:00.000",
+                "dynamodb": {
+                    "SequenceNumber": format!("{}", 1000 + i), "SizeBytes": 200, "StreamViewType": "NEW_AND_OLD_IMAGES",
+                    "Keys": {table::PARTITION_KEY: {"S": format!("BENCH-FAN-{:02}", i % 25)}, table::SORT_KEY: {"S": format!("{time}#{i}")}},
+                    "NewImage": {
+                        table::PARTITION_KEY: {"S": format!("BENCH-FAN-{:02}", i % 25)}, table::SORT_KEY: {"S": format!("{time}#{i}")},
+                        table::STATUS: {"S": status}, table::STATUS_INDEX_SORT_KEY: {"S": time}, "location": {"S": "Memphis, TN"},
+                    },
+                },
+            })
+        })
+        .collect();
+    let event = json!({ "Records": records });
+    println!("stream-fanout: a batch of {STREAM_BATCH} new events (25 shipments), {samples} times on a warm instance");
+    for in_flight in FANOUT_IN_FLIGHT {
+        let function = with_env(
+            harness,
+            harness.function(functions::STREAM_FANOUT),
+            env_vars::FANOUT_IN_FLIGHT,
+            in_flight,
+        );
+        let mut times = Vec::new();
+        for _ in 0..=samples {
+            times.push(invoke_batch(&function, event.clone()).await?);
+        }
+        times.remove(0); // the first started the instance
+        println!("  {in_flight:>2} in flight: {}", spread(times));
+    }
+    Ok(())
+}
+
+/// Invokes one batch, which must succeed without a failed item (a failure would measure the
+/// retry path), and answers how long it took.
+async fn invoke_batch(function: &EmulatedFunction, batch: Value) -> Result<Duration> {
+    let invocation = function.invoke(batch).await;
+    match &invocation.outcome {
+        local::lambda::Outcome::Response(answer)
+            if answer["batchItemFailures"]
+                .as_array()
+                .is_none_or(Vec::is_empty) =>
+        {
+            Ok(invocation.duration)
+        }
+        other => anyhow::bail!("{} batch failed: {other:?}", function.spec.deployed_name),
+    }
+}
+
 struct Measured {
     cpu: Duration,
     wall: Duration,
@@ -155,8 +232,7 @@ struct Measured {
     p99: Duration,
 }
 
-/// Invokes `records` in batches, one at a time on the idle instance, and requires every
-/// batch to succeed without a failed item (a failure would measure the retry path).
+/// Invokes `records` in batches, one at a time on the idle instance.
 async fn run_batches(
     function: &EmulatedFunction,
     records: &[Value],
@@ -166,15 +242,7 @@ async fn run_batches(
     let started = Instant::now();
     let mut batches = Vec::new();
     for batch in records.chunks(batch_size) {
-        let invocation = function.invoke(json!({ "Records": batch })).await;
-        match &invocation.outcome {
-            local::lambda::Outcome::Response(answer)
-                if answer["batchItemFailures"]
-                    .as_array()
-                    .is_none_or(Vec::is_empty) => {}
-            other => anyhow::bail!("queue-processor batch failed: {other:?}"),
-        }
-        batches.push(invocation.duration);
+        batches.push(invoke_batch(function, json!({ "Records": batch })).await?);
     }
     let wall = started.elapsed();
     let cpu = function.idle_cpu_time().saturating_sub(cpu_before);

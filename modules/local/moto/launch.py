@@ -26,8 +26,8 @@ moto's own `moto.server.main`. Each patch says what it fixes and what it gives u
    (resource scoping is unchecked there; SQS and S3 ARNs still are).
 4. The action is `<SigV4 signing name>:<operation>`, which is not always IAM's name:
    CloudWatch signs as `monitoring`, the WebSocket management API's operations are all
-   `execute-api:ManageConnections` in IAM, and SQS's batch operations are authorised by
-   the single-message actions. Those are renamed to IAM's names.
+   `execute-api:ManageConnections` in IAM, and SQS's and SNS's batch operations are authorised
+   by the single-message actions. Those are renamed to IAM's names.
 
 moto never checks Conditions, KMS key use or key policies, resource policies or
 iam:PassRole; a missing grant of those kinds does not fail locally.
@@ -111,6 +111,9 @@ _RENAMED = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    # sns:Publish authorises Publish and PublishBatch (the SNS developer guide's "Amazon SNS
+    # API permissions: Actions and resources reference").
+    "sns:PublishBatch": "sns:Publish",
 }
 _original_init = ac.IAMRequestBase.__init__
 

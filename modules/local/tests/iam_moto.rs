@@ -145,6 +145,21 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
         .send()
         .await
         .expect("sns:Publish granted (query protocol, signed raw body)");
+    let batch = role
+        .sns
+        .publish_batch()
+        .topic_arn(&topic)
+        .publish_batch_request_entries(
+            aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                .id("0")
+                .message("batched")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PublishBatch is authorised by sns:Publish");
+    assert_eq!(batch.successful().len(), 1, "{batch:?}");
 
     let received = role
         .sqs

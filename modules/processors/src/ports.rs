@@ -89,12 +89,55 @@ pub struct Notification {
     pub attributes: Vec<(String, String)>,
 }
 
+impl Notification {
+    /// What SNS counts against a batch's payload limit: the body and the attributes.
+    fn size(&self) -> usize {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .sum();
+        self.message.len() + self.subject.len() + attributes
+    }
+}
+
+/// At most 10 entries in one PublishBatch, and the sum of their sizes at most 256 KiB
+/// (https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
+pub const PUBLISH_BATCH_ENTRIES: usize = 10;
+pub const PUBLISH_BATCH_BYTES: usize = 262_144;
+
+/// Splits notifications, in order, into PublishBatch requests within SNS's limits. One
+/// notification over the byte limit goes alone (SNS refuses it, as it would a Publish).
+pub fn publish_batches<T>(notifications: &[T], of: impl Fn(&T) -> &Notification) -> Vec<&[T]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in notifications.iter().enumerate() {
+        let size = of(item).size();
+        if i > start && (i - start == PUBLISH_BATCH_ENTRIES || bytes + size > PUBLISH_BATCH_BYTES) {
+            batches.push(&notifications[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < notifications.len() {
+        batches.push(&notifications[start..]);
+    }
+    batches
+}
+
 /// SNS.
 pub trait Publisher: Sync {
     fn publish(
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<(), Transient>> + Send;
+    /// Publishes one of [`publish_batches`]' requests to `topic_arn` (every notification's
+    /// topic) and answers the positions in `batch` that SNS did not accept, with why.
+    fn publish_batch(
+        &self,
+        topic_arn: &str,
+        batch: &[&Notification],
+    ) -> impl Future<Output = Result<Vec<(usize, Transient)>, Transient>> + Send;
 }
 
 /// The WebSocket connections table.
@@ -144,4 +187,54 @@ pub async fn forget_connection<C: Connections>(
         connections.delete_row(connection_id, sort_key).await?;
     }
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(message_bytes: usize) -> Notification {
+        Notification {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+            subject: "s".into(),
+            message: "m".repeat(message_bytes),
+            attributes: vec![("status".into(), "LOST".into())],
+        }
+    }
+
+    fn sizes(notes: &[Notification]) -> Vec<usize> {
+        publish_batches(notes, |n| n)
+            .iter()
+            .map(|b| b.len())
+            .collect()
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_notifications_in_order() {
+        let notes: Vec<_> = (0..25).map(|i| note(i + 1)).collect();
+        let batches = publish_batches(&notes, |n| n);
+        assert_eq!(sizes(&notes), [10, 10, 5]);
+        let flat: Vec<_> = batches.concat();
+        assert_eq!(flat, notes, "every notification once, in order");
+    }
+
+    #[test]
+    fn batches_stay_within_the_payload_limit_counting_subjects_and_attributes() {
+        // 100 KiB bodies: two fit, a third would pass 256 KiB.
+        let notes: Vec<_> = (0..5).map(|_| note(100 * 1024)).collect();
+        assert_eq!(sizes(&notes), [2, 2, 1]);
+        // Exactly at the limit with the subject and the attribute counted: one batch.
+        let overhead = note(0).size();
+        let exact = vec![note(PUBLISH_BATCH_BYTES / 2 - overhead); 2];
+        assert_eq!(sizes(&exact), [2]);
+        let over = vec![note(PUBLISH_BATCH_BYTES / 2 - overhead + 1); 2];
+        assert_eq!(sizes(&over), [1, 1]);
+    }
+
+    #[test]
+    fn an_oversized_notification_goes_alone() {
+        let notes = vec![note(10), note(PUBLISH_BATCH_BYTES + 1), note(10)];
+        assert_eq!(sizes(&notes), [1, 1, 1]);
+        assert!(publish_batches::<Notification>(&[], |n| n).is_empty());
+    }
 }

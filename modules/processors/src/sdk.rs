@@ -460,23 +460,78 @@ impl SnsPublisher {
     }
 }
 
-impl Publisher for SnsPublisher {
-    async fn publish(&self, notification: &Notification) -> Result<(), Transient> {
-        let mut request = self
-            .client
-            .publish()
-            .topic_arn(&notification.topic_arn)
-            .subject(&notification.subject)
-            .message(&notification.message);
-        for (name, value) in &notification.attributes {
+/// A notification's attributes as SNS message attributes.
+fn sns_attributes(
+    notification: &Notification,
+) -> Result<HashMap<String, aws_sdk_sns::types::MessageAttributeValue>, Transient> {
+    notification
+        .attributes
+        .iter()
+        .map(|(name, value)| {
             let attribute = aws_sdk_sns::types::MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
                 .build()
                 .map_err(|e| Transient::new("sns message attribute", e))?;
-            request = request.message_attributes(name, attribute);
-        }
+            Ok((name.clone(), attribute))
+        })
+        .collect()
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, notification: &Notification) -> Result<(), Transient> {
+        let request = self
+            .client
+            .publish()
+            .topic_arn(&notification.topic_arn)
+            .subject(&notification.subject)
+            .message(&notification.message)
+            .set_message_attributes(Some(sns_attributes(notification)?));
         sent("sns:Publish", request.send().await)
+    }
+
+    async fn publish_batch(
+        &self,
+        topic_arn: &str,
+        batch: &[&Notification],
+    ) -> Result<Vec<(usize, Transient)>, Transient> {
+        // Entry ids are the positions in `batch` (unique, alphanumeric: the API's rule).
+        let entries = batch
+            .iter()
+            .enumerate()
+            .map(|(i, notification)| {
+                aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .subject(&notification.subject)
+                    .message(&notification.message)
+                    .set_message_attributes(Some(sns_attributes(notification)?))
+                    .build()
+                    .map_err(|e| Transient::new("sns batch entry", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .publish_batch()
+            .topic_arn(topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+            .map_err(failed("sns:Publish"))?;
+        // An entry SNS does not report as successful is retried, reported failed or not.
+        let accepted: Vec<&str> = output.successful().iter().filter_map(|e| e.id()).collect();
+        Ok((0..batch.len())
+            .filter(|i| !accepted.contains(&i.to_string().as_str()))
+            .map(|i| {
+                let why = output
+                    .failed()
+                    .iter()
+                    .find(|f| f.id() == i.to_string())
+                    .map_or("not reported as published".to_owned(), |f| {
+                        format!("{}: {}", f.code(), f.message().unwrap_or_default())
+                    });
+                (i, Transient::new("sns:Publish (batch entry)", why))
+            })
+            .collect())
     }
 }
 

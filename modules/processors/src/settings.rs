@@ -37,16 +37,12 @@ pub fn ttl_days() -> Result<u32, SettingsError> {
 pub fn parse_ttl_days(raw: Option<&str>) -> Result<u32, SettingsError> {
     match raw.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(DEFAULT_EVENT_TTL_DAYS),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|d| (1..=3650).contains(d))
-            .ok_or_else(|| {
-                SettingsError(format!(
-                    "{}={v:?} must be a whole number of days from 1 to 3650",
-                    env_vars::EVENT_TTL_DAYS
-                ))
-            }),
+        Some(v) => whole(
+            env_vars::EVENT_TTL_DAYS,
+            v,
+            1..=3650,
+            "a whole number of days from 1 to 3650",
+        ),
     }
 }
 
@@ -56,17 +52,42 @@ pub fn function_timeout() -> Result<std::time::Duration, SettingsError> {
 }
 
 pub fn parse_function_timeout(raw: &str) -> Result<std::time::Duration, SettingsError> {
+    whole(
+        env_vars::FUNCTION_TIMEOUT_S,
+        raw,
+        1..=900,
+        "the function's timeout, a whole number of seconds from 1 to 900",
+    )
+    .map(|s| std::time::Duration::from_secs(s.into()))
+}
+
+/// `FANOUT_IN_FLIGHT`: stream-fanout's requests at once, 1 to 64.
+pub fn fanout_in_flight() -> Result<usize, SettingsError> {
+    parse_fanout_in_flight(&required(env_vars::FANOUT_IN_FLIGHT)?)
+}
+
+pub fn parse_fanout_in_flight(raw: &str) -> Result<usize, SettingsError> {
+    whole(
+        env_vars::FANOUT_IN_FLIGHT,
+        raw,
+        1..=64,
+        "a whole number of requests from 1 to 64",
+    )
+    .map(|n| n as usize)
+}
+
+/// `raw` as a whole number in `range`, or an error naming `name` and saying what it `must_be`.
+fn whole(
+    name: &str,
+    raw: &str,
+    range: std::ops::RangeInclusive<u32>,
+    must_be: &str,
+) -> Result<u32, SettingsError> {
     raw.trim()
-        .parse::<u64>()
+        .parse::<u32>()
         .ok()
-        .filter(|s| (1..=900).contains(s))
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| {
-            SettingsError(format!(
-                "{}={raw:?} must be the function's timeout, a whole number of seconds from 1 to 900",
-                env_vars::FUNCTION_TIMEOUT_S
-            ))
-        })
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| SettingsError(format!("{name}={raw:?} must be {must_be}")))
 }
 
 /// An optional variable: its value, or `default` when it is unset or empty.

@@ -255,6 +255,7 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
         notifications_topic_arn: cloud.notifications_topic_arn.clone(),
         shipment_alerts_topic_arn: cloud.shipment_alerts_topic_arn.clone(),
         environment: "test".into(),
+        in_flight: 4,
     };
     let fm = metrics("f");
     let response = stream_fanout::handle(

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use processors::deadline::ANSWER_MARGIN;
 use processors::sdk::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
-use processors::settings::{parse_function_timeout, parse_ttl_days, DEFAULT_EVENT_TTL_DAYS};
+use processors::settings::{
+    parse_fanout_in_flight, parse_function_timeout, parse_ttl_days, DEFAULT_EVENT_TTL_DAYS,
+};
 use serde_json::json;
 use shipment::contract::metrics as metric;
 use shipment::Status;
@@ -71,6 +73,16 @@ fn function_timeout_is_required_to_be_whole_seconds_lambda_accepts() {
     for bad in ["0", "901", "ten", ""] {
         let err = parse_function_timeout(bad).unwrap_err();
         assert!(err.0.contains("FUNCTION_TIMEOUT_S"), "{err}");
+    }
+}
+
+#[test]
+fn fanout_in_flight_is_a_bounded_count_of_requests() {
+    assert_eq!(parse_fanout_in_flight(" 16 "), Ok(16));
+    assert_eq!(parse_fanout_in_flight("1"), Ok(1));
+    for bad in ["0", "65", "-2", "many", ""] {
+        let err = parse_fanout_in_flight(bad).unwrap_err();
+        assert!(err.0.contains("FANOUT_IN_FLIGHT"), "{err}");
     }
 }
 

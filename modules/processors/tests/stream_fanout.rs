@@ -27,6 +27,7 @@ fn deps() -> Deps<FakePublisher, FakeConnections, FakePush> {
         notifications_topic_arn: NOTIFY.into(),
         shipment_alerts_topic_arn: ALERTS.into(),
         environment: "prod".into(),
+        in_flight: 16,
     }
 }
 
@@ -292,40 +293,8 @@ async fn a_broken_connection_does_not_block_the_notification() {
     );
 }
 
-#[tokio::test]
-async fn a_failing_record_is_reported_by_sequence_number_and_later_records_wait() {
-    let deps = deps();
-    let m = metrics("f");
-    *deps.publisher.fail_topic.lock().unwrap() = Some(ALERTS.into());
-    let response = handle(
-        stream_event(vec![
-            stream_record(
-                "INSERT",
-                "101",
-                Some(&item("SHIP-1", "IN_TRANSIT", json!({}))),
-                None,
-            ),
-            stream_record(
-                "INSERT",
-                "102",
-                Some(&item("SHIP-2", "DAMAGED", json!({}))),
-                None,
-            ),
-            stream_record(
-                "INSERT",
-                "103",
-                Some(&item("SHIP-3", "DELIVERED", json!({}))),
-                None,
-            ),
-        ]),
-        &deps,
-        &m,
-    )
-    .await;
-    assert_eq!(failures(&response), [Some("102".to_owned())]);
-    let notified: Vec<String> = deps
-        .publisher
-        .to(NOTIFY)
+fn shipment_ids(notes: &[processors::ports::Notification]) -> Vec<String> {
+    notes
         .iter()
         .map(|n| {
             serde_json::from_str::<Value>(&n.message).unwrap()["shipment"]["shipmentId"]
@@ -333,13 +302,131 @@ async fn a_failing_record_is_reported_by_sequence_number_and_later_records_wait(
                 .unwrap()
                 .to_owned()
         })
-        .collect();
-    assert_eq!(
-        notified,
-        ["SHIP-1", "SHIP-2"],
-        "103 is left for the retry that starts at 102"
-    );
+        .collect()
+}
+
+/// INSERTs of (shipment, status), sequence numbers from 101, a minute apart.
+fn inserts(records: &[(&str, &str)]) -> Vec<Value> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, (shipment, status))| {
+            let time = format!("2025-10-17T{:02}:{:02}:00Z", 12 + i / 60, i % 60);
+            let record = item(shipment, status, json!({ "timestamp": time }));
+            stream_record("INSERT", &(101 + i).to_string(), Some(&record), None)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_record_is_reported_by_sequence_number_and_its_retry_completes_the_batch() {
+    let deps = deps();
+    let m = metrics("f");
+    let batch = inserts(&[
+        ("SHIP-1", "IN_TRANSIT"),
+        ("SHIP-2", "DAMAGED"),
+        ("SHIP-3", "DELIVERED"),
+    ]);
+    *deps.publisher.fail_topic.lock().unwrap() = Some(ALERTS.into());
+    let response = handle(stream_event(batch.clone()), &deps, &m).await;
+    assert_eq!(failures(&response), [Some("102".to_owned())]);
     assert_eq!(m.get(metric::PROCESSING_ERRORS, None), 1);
+    assert_eq!(shipment_ids(&deps.publisher.to(NOTIFY))[0], "SHIP-1");
+    assert_eq!(m.get(metric::ALERTS_PUBLISHED, Some("DAMAGED")), 0);
+
+    // Lambda retries from 102 on: every record ends notified, the one before it only once.
+    *deps.publisher.fail_topic.lock().unwrap() = None;
+    let retry = handle(stream_event(batch[1..].to_vec()), &deps, &m).await;
+    assert!(failures(&retry).is_empty());
+    let notified = shipment_ids(&deps.publisher.to(NOTIFY));
+    assert_eq!(notified.iter().filter(|id| *id == "SHIP-1").count(), 1);
+    for id in ["SHIP-2", "SHIP-3"] {
+        assert!(notified.contains(&id.to_owned()), "{id} never notified");
+    }
+    assert_eq!(deps.publisher.to(ALERTS).len(), 1);
+    assert_eq!(m.get(metric::ALERTS_PUBLISHED, Some("DAMAGED")), 1);
+}
+
+#[tokio::test]
+async fn an_entry_sns_refuses_fails_its_record_and_the_rest_go_in_batches_of_ten() {
+    let deps = deps();
+    let m = metrics("f");
+    let ids: Vec<String> = (0..25).map(|i| format!("SHIP-{i:02}")).collect();
+    let records: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "CREATED")).collect();
+    *deps.publisher.refuse_shipment.lock().unwrap() = Some("SHIP-17".into());
+    let response = handle(stream_event(inserts(&records)), &deps, &m).await;
+    assert_eq!(failures(&response), [Some("118".to_owned())]);
+    assert_eq!(*deps.publisher.batches.lock().unwrap(), [10, 10, 5]);
+    let notified = shipment_ids(&deps.publisher.to(NOTIFY));
+    assert!(ids[..17].iter().all(|id| notified.contains(id)));
+    assert!(!notified.contains(&"SHIP-17".to_owned()));
+    assert_eq!(
+        m.get(metric::NOTIFICATIONS_PUBLISHED, Some("CREATED")),
+        24,
+        "every notification SNS took, and only those"
+    );
+}
+
+#[tokio::test]
+async fn shipments_are_looked_up_at_once_and_each_shipments_pushes_stay_in_order() {
+    let deps = Deps {
+        in_flight: 4,
+        ..deps()
+    };
+    subscribe(&deps, "watcher", "SHIP-A").await;
+    let mut records = Vec::new();
+    for i in 0..40 {
+        records.push(if i % 4 == 0 {
+            "SHIP-A".to_owned()
+        } else {
+            format!("SHIP-{i}")
+        });
+    }
+    let pairs: Vec<(&str, &str)> = records
+        .iter()
+        .map(|id| (id.as_str(), "IN_TRANSIT"))
+        .collect();
+    let response = handle(stream_event(inserts(&pairs)), &deps, &metrics("f")).await;
+    assert!(failures(&response).is_empty());
+    let most = deps.connections.most_lookups.load(Ordering::SeqCst);
+    assert_eq!(
+        most, deps.in_flight,
+        "lookups at once: as many as allowed, no more"
+    );
+    let pushed: Vec<String> = deps
+        .push
+        .posted()
+        .iter()
+        .map(|(_, body)| {
+            let update: Value = serde_json::from_str(body).unwrap();
+            update["shipment"]["eventTime"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(pushed.len(), 10, "SHIP-A's records");
+    assert!(
+        pushed.is_sorted(),
+        "one shipment's updates in stream order: {pushed:?}"
+    );
+    assert_eq!(deps.publisher.to(NOTIFY).len(), 40);
+}
+
+#[tokio::test]
+async fn no_record_after_a_failed_lookup_is_published() {
+    let deps = deps();
+    *deps.connections.fail_shipment.lock().unwrap() = Some("SHIP-B".into());
+    let response = handle(
+        stream_event(inserts(&[
+            ("SHIP-A", "CREATED"),
+            ("SHIP-B", "CREATED"),
+            ("SHIP-A", "IN_TRANSIT"),
+            ("SHIP-C", "CREATED"),
+        ])),
+        &deps,
+        &metrics("f"),
+    )
+    .await;
+    assert_eq!(failures(&response), [Some("102".to_owned())]);
+    assert_eq!(shipment_ids(&deps.publisher.sent()), ["SHIP-A"]);
 }
 
 #[tokio::test]

@@ -47,6 +47,9 @@ pub mod env_vars {
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`: the WebSocket
     /// management endpoint (stream-fanout).
     pub const WEBSOCKET_ENDPOINT: &str = "WEBSOCKET_ENDPOINT";
+    /// Requests stream-fanout keeps in flight at once within one batch: different shipments'
+    /// subscriber lookups (with their pushes), or PublishBatch requests.
+    pub const FANOUT_IN_FLIGHT: &str = "FANOUT_IN_FLIGHT";
     /// Days a shipment event is kept before DynamoDB's TTL removes it.
     pub const EVENT_TTL_DAYS: &str = "EVENT_TTL_DAYS";
     /// CloudWatch namespace of the Embedded Metric Format lines.

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
             notifications_topic_arn: settings::required(env_vars::NOTIFICATIONS_TOPIC_ARN)?,
             shipment_alerts_topic_arn: settings::required(env_vars::SHIPMENT_ALERTS_TOPIC_ARN)?,
             environment: settings::environment(),
+            in_flight: settings::fanout_in_flight()?,
         })
     };
     serve(

@@ -147,7 +147,12 @@ impl DeadLetters for FakeDlq {
 #[derive(Default)]
 pub struct FakePublisher {
     pub sent: Mutex<Vec<Notification>>,
+    /// Every request to this topic fails.
     pub fail_topic: Mutex<Option<String>>,
+    /// Batch entries for this shipment are refused (the request succeeds).
+    pub refuse_shipment: Mutex<Option<String>>,
+    /// The size of each PublishBatch request.
+    pub batches: Mutex<Vec<usize>>,
 }
 
 impl FakePublisher {
@@ -170,6 +175,33 @@ impl Publisher for FakePublisher {
         self.sent.lock().unwrap().push(notification.clone());
         Ok(())
     }
+
+    async fn publish_batch(
+        &self,
+        topic_arn: &str,
+        batch: &[&Notification],
+    ) -> Result<Vec<(usize, Transient)>, Transient> {
+        assert!(batch.len() <= processors::ports::PUBLISH_BATCH_ENTRIES);
+        assert!(batch.iter().all(|n| n.topic_arn == topic_arn));
+        if self.fail_topic.lock().unwrap().as_deref() == Some(topic_arn) {
+            return Err(Transient("sns:Publish: throttled".into()));
+        }
+        self.batches.lock().unwrap().push(batch.len());
+        let refused = self.refuse_shipment.lock().unwrap().clone();
+        let mut failed = Vec::new();
+        for (i, notification) in batch.iter().enumerate() {
+            let shipment = notification
+                .attributes
+                .iter()
+                .find(|(k, _)| k == "shipmentId");
+            if shipment.is_some_and(|(_, id)| refused.as_deref() == Some(id.as_str())) {
+                failed.push((i, Transient("sns:Publish: InternalError".into())));
+            } else {
+                self.sent.lock().unwrap().push((*notification).clone());
+            }
+        }
+        Ok(failed)
+    }
 }
 
 /// The connections table.
@@ -177,6 +209,11 @@ impl Publisher for FakePublisher {
 pub struct FakeConnections {
     pub rows: Mutex<BTreeMap<(String, String), Item>>,
     pub fail: AtomicUsize,
+    /// Subscriber lookups for this shipment fail.
+    pub fail_shipment: Mutex<Option<String>>,
+    /// Subscriber lookups under way, and the most at once.
+    pub lookups: AtomicUsize,
+    pub most_lookups: AtomicUsize,
 }
 
 impl FakeConnections {
@@ -229,7 +266,13 @@ impl Connections for FakeConnections {
         Ok(self.sort_keys(connection_id))
     }
     async fn subscribers(&self, shipment_id: &str) -> Result<Vec<String>, Transient> {
-        if self.failing() {
+        let now = self.lookups.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_lookups.fetch_max(now, Ordering::SeqCst);
+        // A round trip: other lookups may start meanwhile.
+        tokio::task::yield_now().await;
+        self.lookups.fetch_sub(1, Ordering::SeqCst);
+        let failing_shipment = self.fail_shipment.lock().unwrap().as_deref() == Some(shipment_id);
+        if self.failing() || failing_shipment {
             return Err(Transient("dynamodb:Query: throttled".into()));
         }
         Ok(self
