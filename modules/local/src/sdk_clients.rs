@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 pub use aws_sdk_dynamodb::config::Credentials;
+use aws_smithy_http_client::tls;
 
 /// The region of the local environment (`envs/local/env.json`).
 pub const REGION: &str = "us-east-1";
@@ -67,7 +68,13 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 
 /// Same, with the given credentials.
 pub async fn sdk_config_with(endpoint: &str, credentials: Credentials) -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)
