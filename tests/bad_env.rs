@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Case directory under `tests/bad-envs/` -> what the message must say (besides the file).
-const CASES: [(&str, &[&str]); 13] = [
+const CASES: [(&str, &[&str]); 14] = [
     ("syntax-error", &["not valid JSON", "line 5"]),
     (
         "unknown-field",
@@ -63,6 +63,14 @@ const CASES: [(&str, &[&str]); 13] = [
         &[
             "at /functions/fanout_in_flight",
             "0 is less than the minimum of 1",
+        ],
+    ),
+    // SNS refuses a PublishBatch of more than 10 entries (TooManyEntriesInBatchRequest).
+    (
+        "bad-fanout-batch-entries",
+        &[
+            "at /functions/fanout_batch_entries",
+            "11 is greater than the maximum of 10",
         ],
     ),
 ];

@@ -14,7 +14,7 @@ use super::messaging::Messaging;
 
 /// Seconds (seed 000: 60): a batch of up to 100 records, a Query and the posts to its
 /// subscribers per record (`fanout_in_flight` shipments at once), then PublishBatch requests
-/// of 10; the stream has no visibility timeout to keep under.
+/// (of `fanout_batch_entries`); the stream has no visibility timeout to keep under.
 const FANOUT_TIMEOUT_S: u32 = 60;
 
 pub struct Fanout {
@@ -55,6 +55,10 @@ pub fn add(
             (
                 env_vars::FANOUT_IN_FLIGHT,
                 Tf::from(functions.fanout_in_flight().to_string()),
+            ),
+            (
+                env_vars::FANOUT_BATCH_ENTRIES,
+                Tf::from(functions.fanout_batch_entries().to_string()),
             ),
         ],
         functions.reservation(|r| r.fanout),

@@ -81,6 +81,11 @@ impl<'a> Functions<'a> {
         self.env.functions.fanout_in_flight
     }
 
+    /// Entries per PublishBatch request of stream-fanout.
+    pub fn fanout_batch_entries(&self) -> u32 {
+        self.env.functions.fanout_batch_entries
+    }
+
     fn reserves_concurrency(&self) -> bool {
         self.env.functions.reserved_concurrency.is_some()
     }

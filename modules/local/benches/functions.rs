@@ -11,7 +11,8 @@
 //! - Wall time of `stream-fanout` for one stream batch of 100 new events (25 shipments, 4
 //!   events each, one in ten critical, no WebSocket subscribers): its subscriber lookups and
 //!   its notifications and alerts, on one warm instance, through the pass-through proxy,
-//!   with 1, 4 and 16 requests in flight (`FANOUT_IN_FLIGHT`).
+//!   one request and one message at a time, then at 1, 4 and 16 requests in flight
+//!   (`FANOUT_IN_FLIGHT`) with 10 messages per PublishBatch (`FANOUT_BATCH_ENTRIES`).
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance
 //!   each time; then the same event once more on the last instance (warm), so the first
@@ -59,8 +60,7 @@ fn main() -> Result<()> {
         let direct = with_env(
             harness,
             kept_alive,
-            "AWS_ENDPOINT_URL",
-            &harness.moto_endpoint,
+            &[("AWS_ENDPOINT_URL", &harness.moto_endpoint)],
         );
         for (function, connections, tag) in [
             (kept_alive.as_ref(), "kept alive (as on AWS)", "K"),
@@ -92,15 +92,16 @@ fn sqs_mapping(harness: &Harness) -> Result<&local::deployed::Mapping> {
         .context("no SQS mapping for queue-processor")
 }
 
-/// The same function, calling AWS at `endpoint`.
+/// The same function with `vars` set in its environment.
 fn with_env(
     harness: &Harness,
     function: &EmulatedFunction,
-    name: &str,
-    value: &str,
+    vars: &[(&str, &str)],
 ) -> EmulatedFunction {
     let mut spec = function.spec.clone();
-    spec.env.insert(name.to_owned(), value.to_owned());
+    for (name, value) in vars {
+        spec.env.insert((*name).to_owned(), (*value).to_owned());
+    }
     EmulatedFunction::new(spec, harness.logs.clone())
 }
 
@@ -163,12 +164,13 @@ async fn queue_processor_cpu(
 
 const STREAM_BATCH: usize = 100;
 
-/// Requests in flight the fanout batch is timed at: one at a time (the handler as it was,
-/// but for PublishBatch), the local env's, and the default of every other env.
-const FANOUT_IN_FLIGHT: [&str; 3] = ["1", "4", "16"];
+/// (requests in flight, entries per PublishBatch) the fanout batch is timed at: one request
+/// and one message at a time (the handler before #14), then batches of 10 (every env but
+/// the local one) at 1, 4 and 16 (the default) in flight.
+const FANOUT_SETTINGS: [(&str, &str); 4] = [("1", "1"), ("1", "10"), ("4", "10"), ("16", "10")];
 
 /// One stream batch of new events, invoked `samples` times on a warm instance for each of
-/// [`FANOUT_IN_FLIGHT`] (a redelivered batch does the same work: the fanout keeps no state).
+/// [`FANOUT_SETTINGS`] (a redelivered batch does the same work: the fanout keeps no state).
 async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
     use shipment::contract::shipments_table as table;
     let records: Vec<Value> = (0..STREAM_BATCH)
@@ -192,19 +194,24 @@ async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
         .collect();
     let event = json!({ "Records": records });
     println!("stream-fanout: a batch of {STREAM_BATCH} new events (25 shipments), {samples} times on a warm instance");
-    for in_flight in FANOUT_IN_FLIGHT {
+    for (in_flight, entries) in FANOUT_SETTINGS {
         let function = with_env(
             harness,
             harness.function(functions::STREAM_FANOUT),
-            env_vars::FANOUT_IN_FLIGHT,
-            in_flight,
+            &[
+                (env_vars::FANOUT_IN_FLIGHT, in_flight),
+                (env_vars::FANOUT_BATCH_ENTRIES, entries),
+            ],
         );
         let mut times = Vec::new();
         for _ in 0..=samples {
             times.push(invoke_batch(&function, event.clone()).await?);
         }
         times.remove(0); // the first started the instance
-        println!("  {in_flight:>2} in flight: {}", spread(times));
+        println!(
+            "  {in_flight:>2} in flight, {entries:>2} per PublishBatch: {}",
+            spread(times)
+        );
     }
     Ok(())
 }

@@ -1076,8 +1076,9 @@ async fn load(ctx: &Ctx) -> Result<String> {
         report.lost == 0 && report.duplicated == 0 && report.stored == LOAD_EVENTS,
         "{report}"
     );
-    // The fanout may be behind by then: every record is a subscriber Query, which moto
-    // answers one at a time whatever the fanout's `fanout_in_flight` (4 in the local env).
+    // The fanout may be behind by then: every record is a subscriber Query and a publish,
+    // which moto answers one at a time whatever the fanout's `fanout_in_flight` (2 in the
+    // local env).
     ctx.harness.settle(Duration::from_secs(360)).await?;
     let stored = drive::items_with_prefix(&ctx.harness.clients, &ctx.table, "E2E-LOAD-")
         .await?

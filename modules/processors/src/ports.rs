@@ -101,19 +101,27 @@ impl Notification {
     }
 }
 
-/// At most 10 entries in one PublishBatch, and the sum of their sizes at most 256 KiB
-/// (https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
+/// At most 10 entries in one PublishBatch
+/// (https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html), and the sum of their
+/// sizes at most the topic's `MaximumMessageSize`, which our topics leave at its default of
+/// 262,144 bytes (https://docs.aws.amazon.com/sns/latest/dg/sns-batch-api-actions.html).
 pub const PUBLISH_BATCH_ENTRIES: usize = 10;
 pub const PUBLISH_BATCH_BYTES: usize = 262_144;
 
-/// Splits notifications, in order, into PublishBatch requests within SNS's limits. One
-/// notification over the byte limit goes alone (SNS refuses it, as it would a Publish).
-pub fn publish_batches<T>(notifications: &[T], of: impl Fn(&T) -> &Notification) -> Vec<&[T]> {
+/// Splits notifications, in order, into PublishBatch requests of at most `entries` (capped at
+/// SNS's 10) within the byte limit. One notification over the byte limit goes alone (SNS
+/// refuses it, as it would a Publish).
+pub fn publish_batches<T>(
+    notifications: &[T],
+    entries: usize,
+    of: impl Fn(&T) -> &Notification,
+) -> Vec<&[T]> {
+    let entries = entries.clamp(1, PUBLISH_BATCH_ENTRIES);
     let mut batches = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, item) in notifications.iter().enumerate() {
         let size = of(item).size();
-        if i > start && (i - start == PUBLISH_BATCH_ENTRIES || bytes + size > PUBLISH_BATCH_BYTES) {
+        if i > start && (i - start == entries || bytes + size > PUBLISH_BATCH_BYTES) {
             batches.push(&notifications[start..i]);
             (start, bytes) = (i, 0);
         }
@@ -203,7 +211,7 @@ mod tests {
     }
 
     fn sizes(notes: &[Notification]) -> Vec<usize> {
-        publish_batches(notes, |n| n)
+        publish_batches(notes, PUBLISH_BATCH_ENTRIES, |n| n)
             .iter()
             .map(|b| b.len())
             .collect()
@@ -212,7 +220,7 @@ mod tests {
     #[test]
     fn batches_hold_at_most_ten_notifications_in_order() {
         let notes: Vec<_> = (0..25).map(|i| note(i + 1)).collect();
-        let batches = publish_batches(&notes, |n| n);
+        let batches = publish_batches(&notes, PUBLISH_BATCH_ENTRIES, |n| n);
         assert_eq!(sizes(&notes), [10, 10, 5]);
         let flat: Vec<_> = batches.concat();
         assert_eq!(flat, notes, "every notification once, in order");
@@ -232,9 +240,24 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_entry_cap_is_kept_and_one_past_the_api_limit_is_not() {
+        let notes: Vec<_> = (0..25).map(|i| note(i + 1)).collect();
+        let batches = |entries| -> Vec<usize> {
+            publish_batches(&notes, entries, |n| n)
+                .iter()
+                .map(|b| b.len())
+                .collect()
+        };
+        assert_eq!(batches(4), [4, 4, 4, 4, 4, 4, 1]);
+        assert_eq!(batches(1), [1; 25]);
+        assert_eq!(batches(0), [1; 25], "at least one entry per request");
+        assert_eq!(batches(11), [10, 10, 5], "never past SNS's 10");
+    }
+
+    #[test]
     fn an_oversized_notification_goes_alone() {
         let notes = vec![note(10), note(PUBLISH_BATCH_BYTES + 1), note(10)];
         assert_eq!(sizes(&notes), [1, 1, 1]);
-        assert!(publish_batches::<Notification>(&[], |n| n).is_empty());
+        assert!(publish_batches::<Notification>(&[], PUBLISH_BATCH_ENTRIES, |n| n).is_empty());
     }
 }

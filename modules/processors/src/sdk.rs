@@ -516,7 +516,7 @@ impl Publisher for SnsPublisher {
             .set_publish_batch_request_entries(Some(entries))
             .send()
             .await
-            .map_err(failed("sns:Publish"))?;
+            .map_err(failed("sns:PublishBatch"))?;
         // An entry SNS does not report as successful is retried, reported failed or not.
         let accepted: Vec<&str> = output.successful().iter().filter_map(|e| e.id()).collect();
         Ok((0..batch.len())
@@ -529,7 +529,7 @@ impl Publisher for SnsPublisher {
                     .map_or("not reported as published".to_owned(), |f| {
                         format!("{}: {}", f.code(), f.message().unwrap_or_default())
                     });
-                (i, Transient::new("sns:Publish (batch entry)", why))
+                (i, Transient::new("sns:PublishBatch entry", why))
             })
             .collect())
     }

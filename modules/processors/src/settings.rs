@@ -76,6 +76,21 @@ pub fn parse_fanout_in_flight(raw: &str) -> Result<usize, SettingsError> {
     .map(|n| n as usize)
 }
 
+/// `FANOUT_BATCH_ENTRIES`: entries per SNS PublishBatch request, 1 to 10.
+pub fn fanout_batch_entries() -> Result<usize, SettingsError> {
+    parse_fanout_batch_entries(&required(env_vars::FANOUT_BATCH_ENTRIES)?)
+}
+
+pub fn parse_fanout_batch_entries(raw: &str) -> Result<usize, SettingsError> {
+    whole(
+        env_vars::FANOUT_BATCH_ENTRIES,
+        raw,
+        1..=10,
+        "a whole number of entries from 1 to 10 (SNS's PublishBatch limit)",
+    )
+    .map(|n| n as usize)
+}
+
 /// `raw` as a whole number in `range`, or an error naming `name` and saying what it `must_be`.
 fn whole(
     name: &str,

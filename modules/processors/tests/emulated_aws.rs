@@ -256,6 +256,7 @@ async fn fanout_reaches_only_subscribers_and_removes_gone_connections() {
         shipment_alerts_topic_arn: cloud.shipment_alerts_topic_arn.clone(),
         environment: "test".into(),
         in_flight: 4,
+        batch_entries: 10,
     };
     let fm = metrics("f");
     let response = stream_fanout::handle(

@@ -6,7 +6,8 @@ use std::time::Duration;
 use processors::deadline::ANSWER_MARGIN;
 use processors::sdk::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
 use processors::settings::{
-    parse_fanout_in_flight, parse_function_timeout, parse_ttl_days, DEFAULT_EVENT_TTL_DAYS,
+    parse_fanout_batch_entries, parse_fanout_in_flight, parse_function_timeout, parse_ttl_days,
+    DEFAULT_EVENT_TTL_DAYS,
 };
 use serde_json::json;
 use shipment::contract::metrics as metric;
@@ -77,12 +78,25 @@ fn function_timeout_is_required_to_be_whole_seconds_lambda_accepts() {
 }
 
 #[test]
-fn fanout_in_flight_is_a_bounded_count_of_requests() {
-    assert_eq!(parse_fanout_in_flight(" 16 "), Ok(16));
-    assert_eq!(parse_fanout_in_flight("1"), Ok(1));
-    for bad in ["0", "65", "-2", "many", ""] {
-        let err = parse_fanout_in_flight(bad).unwrap_err();
-        assert!(err.0.contains("FANOUT_IN_FLIGHT"), "{err}");
+fn fanout_counts_are_bounded() {
+    type Parse = fn(&str) -> Result<usize, processors::settings::SettingsError>;
+    let cases: [(&str, Parse, &str, usize, &str); 2] = [
+        ("FANOUT_IN_FLIGHT", parse_fanout_in_flight, " 16 ", 16, "65"),
+        (
+            "FANOUT_BATCH_ENTRIES",
+            parse_fanout_batch_entries,
+            " 10 ",
+            10,
+            "11",
+        ),
+    ];
+    for (name, parse, good, value, too_many) in cases {
+        assert_eq!(parse(good), Ok(value), "{name}");
+        assert_eq!(parse("1"), Ok(1), "{name}");
+        for bad in ["0", too_many, "-2", "many", ""] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.0.contains(name), "{name}={bad:?}: {err}");
+        }
     }
 }
 

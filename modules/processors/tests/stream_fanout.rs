@@ -28,6 +28,7 @@ fn deps() -> Deps<FakePublisher, FakeConnections, FakePush> {
         shipment_alerts_topic_arn: ALERTS.into(),
         environment: "prod".into(),
         in_flight: 16,
+        batch_entries: 10,
     }
 }
 
@@ -365,6 +366,24 @@ async fn an_entry_sns_refuses_fails_its_record_and_the_rest_go_in_batches_of_ten
         24,
         "every notification SNS took, and only those"
     );
+}
+
+#[tokio::test]
+async fn publish_batches_hold_at_most_the_configured_entries() {
+    let deps = Deps {
+        batch_entries: 4,
+        ..deps()
+    };
+    let ids: Vec<String> = (0..25).map(|i| format!("SHIP-{i:02}")).collect();
+    let records: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "CREATED")).collect();
+    let response = handle(stream_event(inserts(&records)), &deps, &metrics("f")).await;
+    assert!(failures(&response).is_empty());
+    let mut sizes = deps.publisher.batches.lock().unwrap().clone();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 4, 4, 4, 4, 4, 4]);
+    let mut notified = shipment_ids(&deps.publisher.to(NOTIFY));
+    notified.sort();
+    assert_eq!(notified, ids, "every event notified once");
 }
 
 #[tokio::test]

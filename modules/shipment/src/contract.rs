@@ -50,6 +50,8 @@ pub mod env_vars {
     /// Requests stream-fanout keeps in flight at once within one batch: different shipments'
     /// subscriber lookups (with their pushes), or PublishBatch requests.
     pub const FANOUT_IN_FLIGHT: &str = "FANOUT_IN_FLIGHT";
+    /// Entries stream-fanout puts in one SNS PublishBatch request (1 to 10).
+    pub const FANOUT_BATCH_ENTRIES: &str = "FANOUT_BATCH_ENTRIES";
     /// Days a shipment event is kept before DynamoDB's TTL removes it.
     pub const EVENT_TTL_DAYS: &str = "EVENT_TTL_DAYS";
     /// CloudWatch namespace of the Embedded Metric Format lines.

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
             shipment_alerts_topic_arn: settings::required(env_vars::SHIPMENT_ALERTS_TOPIC_ARN)?,
             environment: settings::environment(),
             in_flight: settings::fanout_in_flight()?,
+            batch_entries: settings::fanout_batch_entries()?,
         })
     };
     serve(

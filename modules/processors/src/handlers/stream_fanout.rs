@@ -18,8 +18,9 @@
 //! A batch (up to 100 records) is worked in two passes, so it costs a handful of round trips
 //! rather than two per record: the subscriber lookups and pushes run for different
 //! shipments at once, one shipment's records in stream order; then the notifications, and
-//! after them the alerts, go out in PublishBatch requests. At most [`Deps::in_flight`] of
-//! either are in flight at once (`FANOUT_IN_FLIGHT`).
+//! after them the alerts, go out in PublishBatch requests of [`Deps::batch_entries`]
+//! (`FANOUT_BATCH_ENTRIES`). At most [`Deps::in_flight`] of either are in flight at once
+//! (`FANOUT_IN_FLIGHT`).
 //! The first failing record (its lookup failed, or SNS did not take its notification or
 //! alert) is reported by sequence number in `batchItemFailures`, and no record after it is
 //! started once it is known: Lambda retries from that record on, so the records before it
@@ -59,6 +60,8 @@ pub struct Deps<P, C, W> {
     /// Shipments looked up (and pushed to), or PublishBatch requests, in flight at once: bounds
     /// the connections table's read rate and the connection pool per invocation.
     pub in_flight: usize,
+    /// Entries per PublishBatch request (SNS: at most 10).
+    pub batch_entries: usize,
 }
 
 /// The batch's earliest failed record (position, why), shared by the concurrent work.
@@ -200,7 +203,7 @@ async fn publish<'e, P: Publisher, C: Connections, W: Push>(
     messages: &[(usize, &'e StoredEvent, Notification)],
     failure: &FirstFailure,
 ) -> Vec<&'e StoredEvent> {
-    let requests = stream::iter(publish_batches(messages, |(_, _, n)| n))
+    let requests = stream::iter(publish_batches(messages, deps.batch_entries, |(_, _, n)| n))
         .map(|batch| async move {
             let notes: Vec<&Notification> = batch.iter().map(|(_, _, n)| n).collect();
             match deps
