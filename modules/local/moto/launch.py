@@ -29,6 +29,11 @@ moto's own `moto.server.main`. Each patch says what it fixes and what it gives u
    `execute-api:ManageConnections` in IAM, and SQS's and SNS's batch operations are authorised
    by the single-message actions. Those are renamed to IAM's names.
 
+5. dynamodb:DescribeEndpoints is denied unless granted. DynamoDB skips its authorization on
+   the public endpoints (developer guide, "Securing DynamoDB connections using VPC endpoints
+   and IAM policies"); the functions call it at init to open their connection. It is
+   allowed, as moto already allows sts:GetCallerIdentity.
+
 moto never checks Conditions, KMS key use or key policies, resource policies or
 iam:PassRole; a missing grant of those kinds does not fail locally.
 """
@@ -127,6 +132,19 @@ def _init(self, *args, **kwargs):
 
 
 ac.IAMRequestBase.__init__ = _init
+
+# 5. Calls AWS does not authorise.
+_UNAUTHORISED = {"dynamodb:DescribeEndpoints"}
+_original_check_action_permitted = ac.IAMRequestBase.check_action_permitted
+
+
+def _check_action_permitted(self, resource):
+    if self._action in _UNAUTHORISED:
+        return
+    _original_check_action_permitted(self, resource)
+
+
+ac.IAMRequestBase.check_action_permitted = _check_action_permitted
 
 if __name__ == "__main__":
     from moto.server import main

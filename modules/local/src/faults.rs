@@ -24,6 +24,7 @@ use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use axum::Router;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -171,6 +172,7 @@ struct ProxyState {
     rng: Mutex<SplitMix>,
     injected: Mutex<BTreeMap<String, u64>>,
     forwarded: AtomicU64,
+    connections: Arc<AtomicU64>,
 }
 
 /// The running proxy.
@@ -190,10 +192,15 @@ impl FaultProxy {
             rng: Mutex::new(SplitMix(seed)),
             injected: Mutex::new(BTreeMap::new()),
             forwarded: AtomicU64::new(0),
+            connections: Arc::new(AtomicU64::new(0)),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let app = Router::new().fallback(proxy).with_state(state.clone());
+        let connections = state.connections.clone();
+        let listener = listener.tap_io(move |_| {
+            connections.fetch_add(1, Ordering::Relaxed);
+        });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -217,6 +224,11 @@ impl FaultProxy {
 
     pub fn forwarded(&self) -> u64 {
         self.state.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Connections callers have opened to the proxy so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -418,6 +430,7 @@ mod tests {
             assert_eq!(response.headers().get("connection"), None);
         }
         assert_eq!(proxy.forwarded(), 2);
+        assert_eq!(proxy.connections(), 1, "both requests on one connection");
     }
 
     #[test]

@@ -138,6 +138,11 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
         .await
         .unwrap_err();
     assert!(access_denied(&denied), "{denied:?}");
+    role.dynamodb
+        .describe_endpoints()
+        .send()
+        .await
+        .expect("DescribeEndpoints is not authorised, as on DynamoDB's public endpoints");
     role.sns
         .publish()
         .topic_arn(&topic)

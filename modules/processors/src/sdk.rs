@@ -65,6 +65,32 @@ pub async fn load_config() -> Result<SdkConfig, crate::settings::SettingsError> 
         .await)
 }
 
+/// Opens the process's connection to DynamoDB during init, in the pool every client built
+/// from `config` shares, so the first invocation finds it open: on Lambda the TLS handshake
+/// and the credentials' first resolution then land in init, not on the first event. Every
+/// function talks to DynamoDB. DescribeEndpoints reads no table and costs no capacity, and
+/// DynamoDB skips its authorization on the public endpoints (developer guide, "Securing
+/// DynamoDB connections using VPC endpoints and IAM policies"), so it needs no grant. A
+/// failure or [`OPEN_CONNECTION_TIMEOUT`] costs nothing but that head start: it is logged and
+/// init goes on.
+pub async fn open_dynamodb_connection(config: &SdkConfig) {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let call = client.describe_endpoints().send();
+    let reason = match tokio::time::timeout(OPEN_CONNECTION_TIMEOUT, call).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(err)) => describe(&err),
+        Err(_) => format!("no answer in {OPEN_CONNECTION_TIMEOUT:?}"),
+    };
+    tracing::info!(
+        reason,
+        "dynamodb:DescribeEndpoints failed at init: the first call opens the connection"
+    );
+}
+
+/// How long init waits for [`open_dynamodb_connection`]: Lambda allows init 10 s ("Lambda
+/// execution environment lifecycle"), and an in-region handshake takes milliseconds.
+pub const OPEN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The deployed dependencies of a bus-event writer, from its environment variables.
 pub fn writer_deps(
     config: &SdkConfig,

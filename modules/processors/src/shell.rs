@@ -1,6 +1,7 @@
 //! The start-up every function binary shares: JSON tracing, the SDK configuration (its
-//! timeouts from `FUNCTION_TIMEOUT_S`), the handler's dependencies and metrics, then the
-//! `lambda_runtime` loop that writes the metrics and log lines after each invocation.
+//! timeouts from `FUNCTION_TIMEOUT_S`), the handler's dependencies and metrics, the connection
+//! to DynamoDB opened before the first event, then the `lambda_runtime` loop that writes the
+//! metrics and log lines after each invocation.
 
 use crate::metrics::Metrics;
 use aws_config::SdkConfig;
@@ -25,6 +26,7 @@ where
     let config = crate::sdk::load_config().await?;
     // Both live as long as the process; leaking them lets every invocation borrow them.
     let deps: &'static D = Box::leak(Box::new(deps(&config)?));
+    crate::sdk::open_dynamodb_connection(&config).await;
     let metrics: &'static Metrics = Box::leak(Box::new(Metrics::from_env(function)));
     // Boxed: the runtime's future nested in this one's would pass the compiler's depth limit.
     let result = Box::pin(lambda_runtime::run(service_fn(

@@ -100,6 +100,39 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
     );
 }
 
+/// What `shell::serve` does at init: the first invocation's put finds the connection open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_opens_the_connection_the_first_invocation_writes_on() {
+    let cloud = Cloud::start().await;
+    // Between the function and moto, which closes every connection; the proxy keeps them.
+    let proxy = local::faults::FaultProxy::start(&cloud.moto.endpoint(), 1)
+        .await
+        .unwrap();
+    let config = local::sdk_clients::sdk_config(&proxy.endpoint).await;
+    let deps = queue_processor::Deps {
+        store: processors::sdk::DynamoShipments::new(&config, &cloud.shipments_table),
+        dead_letters: processors::sdk::SqsDeadLetters::new(&config, &cloud.dead_letter_queue_url),
+        ttl_days: 90,
+    };
+    processors::sdk::open_dynamodb_connection(&config).await;
+    assert_eq!((proxy.connections(), proxy.forwarded()), (1, 1));
+
+    let event = r#"{"shipmentId":"S-1","status":"CREATED","timestamp":"2025-10-17T10:00:00Z"}"#;
+    let response = queue_processor::handle(
+        sqs_event(vec![sqs_record("m-1", event)]),
+        &deps,
+        now(),
+        &metrics(functions::QUEUE_PROCESSOR),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        (proxy.connections(), proxy.forwarded()),
+        (1, 2),
+        "the put went over the connection init opened"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_conditional_put_answers_replays_from_the_table() {
     let cloud = Cloud::start().await;
