@@ -55,6 +55,8 @@ fn lambda_env(cloud: &Cloud) -> BTreeMap<String, String> {
         (env_vars::ENVIRONMENT, "local".into()),
         // support::lambda runs every function with a 30 s timeout.
         (env_vars::FUNCTION_TIMEOUT_S, "30".into()),
+        (env_vars::FANOUT_IN_FLIGHT, "4".into()),
+        (env_vars::FANOUT_BATCH_ENTRIES, "10".into()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
