@@ -20,6 +20,7 @@
 //!
 //!   cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
+//!   ROUNDS=0 COLD_STARTS=0 cargo bench -p shipstack-local --bench functions  # fanout alone
 
 mod support;
 
@@ -66,11 +67,15 @@ fn main() -> Result<()> {
             (kept_alive.as_ref(), "kept alive (as on AWS)", "K"),
             (&direct, "straight to moto (one per call)", "D"),
         ] {
-            println!();
-            queue_processor_cpu(function, connections, tag, rounds, harness).await?;
+            if rounds > 0 {
+                println!();
+                queue_processor_cpu(function, connections, tag, rounds, harness).await?;
+            }
         }
-        println!();
-        cold_start_of_each(harness, cold_starts).await?;
+        if cold_starts > 0 {
+            println!();
+            cold_start_of_each(harness, cold_starts).await?;
+        }
         // Last: the stream poller has drained the rounds' writes by now (the cold starts
         // settle), so it does not share moto with the batches.
         println!();
@@ -205,7 +210,8 @@ async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
         );
         let mut times = Vec::new();
         for _ in 0..=samples {
-            times.push(invoke_batch(&function, event.clone()).await?);
+            let time = invoke_batch(&function, event.clone()).await;
+            times.push(time.with_context(|| harness.logs.recent().join("\n"))?);
         }
         times.remove(0); // the first started the instance
         println!(
