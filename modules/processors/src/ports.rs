@@ -211,7 +211,12 @@ mod tests {
     }
 
     fn sizes(notes: &[Notification]) -> Vec<usize> {
-        publish_batches(notes, PUBLISH_BATCH_ENTRIES, |n| n)
+        sizes_of(notes, PUBLISH_BATCH_ENTRIES)
+    }
+
+    /// The lengths of `notes`' batches of at most `entries`.
+    fn sizes_of(notes: &[Notification], entries: usize) -> Vec<usize> {
+        publish_batches(notes, entries, |n| n)
             .iter()
             .map(|b| b.len())
             .collect()
@@ -242,16 +247,14 @@ mod tests {
     #[test]
     fn a_smaller_entry_cap_is_kept_and_one_past_the_api_limit_is_not() {
         let notes: Vec<_> = (0..25).map(|i| note(i + 1)).collect();
-        let batches = |entries| -> Vec<usize> {
-            publish_batches(&notes, entries, |n| n)
-                .iter()
-                .map(|b| b.len())
-                .collect()
-        };
-        assert_eq!(batches(4), [4, 4, 4, 4, 4, 4, 1]);
-        assert_eq!(batches(1), [1; 25]);
-        assert_eq!(batches(0), [1; 25], "at least one entry per request");
-        assert_eq!(batches(11), [10, 10, 5], "never past SNS's 10");
+        assert_eq!(sizes_of(&notes, 4), [4, 4, 4, 4, 4, 4, 1]);
+        assert_eq!(sizes_of(&notes, 1), [1; 25]);
+        assert_eq!(
+            sizes_of(&notes, 0),
+            [1; 25],
+            "at least one entry per request"
+        );
+        assert_eq!(sizes_of(&notes, 11), [10, 10, 5], "never past SNS's 10");
     }
 
     #[test]
