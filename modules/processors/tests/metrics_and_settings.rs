@@ -4,7 +4,7 @@ use processors::metrics::Metrics;
 use std::time::Duration;
 
 use processors::deadline::ANSWER_MARGIN;
-use processors::sdk::{sdk_timeouts, MAX_OPERATION_TIMEOUT};
+use processors::sdk::{config_loader, sdk_timeouts, MAX_OPERATION_TIMEOUT};
 use processors::settings::{
     parse_fanout_batch_entries, parse_fanout_in_flight, parse_function_timeout, parse_ttl_days,
     DEFAULT_EVENT_TTL_DAYS,
@@ -120,4 +120,32 @@ fn two_aws_calls_in_a_row_end_before_the_function_times_out() {
         sdk_timeouts(Duration::from_secs(300)).1,
         MAX_OPERATION_TIMEOUT
     );
+}
+
+#[tokio::test]
+async fn the_attempt_timeout_ends_a_stalled_answer_so_stalled_stream_protection_is_off() {
+    use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+    // The protection's checks cost CPU on every poll of every body; they could only ever act
+    // after the SDK's default grace period, which every attempt timeout ends before.
+    let grace = StalledStreamProtectionConfig::enabled()
+        .build()
+        .grace_period();
+    for seconds in [1, 10, 30, 60, 300, 900] {
+        let config = config_loader(Duration::from_secs(seconds))
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        let protection = config
+            .stalled_stream_protection()
+            .expect("set by the loader");
+        assert!(!protection.is_enabled(), "{seconds} s: protection on");
+        let attempt = config
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+            .expect("an attempt timeout");
+        assert!(
+            attempt < grace,
+            "{seconds} s: attempt {attempt:?}, grace {grace:?}"
+        );
+    }
 }
