@@ -26,18 +26,35 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Hex SHA-256 of the event's canonical content.
 pub fn content_digest(event: &ShipmentEvent) -> String {
-    hex(&Sha256::digest(canonical_content(event).as_bytes()))
+    hex::encode(Sha256::digest(canonical_content(event).as_bytes()))
+}
+
+/// What identifies an event's item: its [`content_digest`] and its sort key.
+pub struct Identity {
+    pub content_digest: String,
+    pub event_key: String,
+}
+
+/// The event's [`Identity`]. With [`Dedupe::Content`] the key ends in the content digest,
+/// which is computed once for both (hashing the content twice was a tenth of
+/// queue-processor's instructions per event, callgrind).
+pub fn identity(event: &ShipmentEvent, dedupe: Dedupe<'_>) -> Identity {
+    let content_digest = content_digest(event);
+    let key_digest = match dedupe {
+        Dedupe::Content => content_digest.clone(),
+        Dedupe::IdempotencyKey(key) => {
+            hex::encode(Sha256::digest(format!("idempotency-key:{key}").as_bytes()))
+        }
+    };
+    Identity {
+        event_key: format!("{}#{}", event.event_time_string(), key_digest),
+        content_digest,
+    }
 }
 
 /// The sort key of the event's item.
 pub fn event_key(event: &ShipmentEvent, dedupe: Dedupe<'_>) -> String {
-    let digest = match dedupe {
-        Dedupe::Content => content_digest(event),
-        Dedupe::IdempotencyKey(key) => {
-            hex(&Sha256::digest(format!("idempotency-key:{key}").as_bytes()))
-        }
-    };
-    format!("{}#{}", event.event_time_string(), digest)
+    identity(event, dedupe).event_key
 }
 
 /// Checks a client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
@@ -49,14 +66,4 @@ pub fn validate_idempotency_key(key: &str) -> Result<&str, String> {
         return Err("must be visible ASCII characters".into());
     }
     Ok(key)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::contract::shipments_table as table;
 use crate::event::{format_time, ShipmentEvent};
-use crate::idempotency::{content_digest, event_key, Dedupe};
+use crate::idempotency::{identity, Dedupe, Identity};
 use crate::status::ShipmentStatus;
 use crate::status_index;
 
@@ -173,7 +173,10 @@ fn number_json(n: &str) -> Value {
 pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta<'_>) -> Item {
     let mut item = Item::new();
     let s = |v: &str| AttrValue::S(v.to_owned());
-    let sort_key = event_key(event, dedupe);
+    let Identity {
+        content_digest,
+        event_key: sort_key,
+    } = identity(event, dedupe);
     item.insert(table::PARTITION_KEY.into(), s(&event.shipment_id));
     item.insert(table::STATUS.into(), s(event.status.as_str()));
     item.insert(
@@ -209,7 +212,7 @@ pub fn event_item(event: &ShipmentEvent, dedupe: Dedupe<'_>, meta: StoreMeta<'_>
             AttrValue::from_json(&Value::Object(event.details.clone())),
         );
     }
-    item.insert(attrs::CONTENT_DIGEST.into(), s(&content_digest(event)));
+    item.insert(attrs::CONTENT_DIGEST.into(), AttrValue::S(content_digest));
     if let Dedupe::IdempotencyKey(key) = dedupe {
         item.insert(attrs::IDEMPOTENCY_KEY.into(), s(key));
     }
