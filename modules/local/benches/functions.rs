@@ -8,11 +8,15 @@
 //!   Measured twice: through the harness's pass-through proxy, which keeps the function's
 //!   connections open as DynamoDB and SQS do, and straight to moto, which closes every
 //!   connection, so the difference is the emulator's connection cost, not the function's.
+//!   With `BASELINE_ZIP=<queue-processor.zip>` (another build, say of main), the kept-alive
+//!   rounds alternate between it and the packaged binary, so the two are compared in the same
+//!   minutes: this VM's CPU time per unit of work drifts by a half from one run to the next.
 //! - Wall time of `stream-fanout` for one stream batch of 100 new events (25 shipments, 4
 //!   events each, one in ten critical, no WebSocket subscribers): its subscriber lookups and
 //!   its notifications and alerts, on one warm instance, through the pass-through proxy,
 //!   one request and one message at a time, then at 1, 4 and 16 requests in flight
-//!   (`FANOUT_IN_FLIGHT`) with 10 messages per PublishBatch (`FANOUT_BATCH_ENTRIES`).
+//!   (`FANOUT_IN_FLIGHT`) with 10 messages per PublishBatch (`FANOUT_BATCH_ENTRIES`), and
+//!   the function's own CPU per batch (moto's time is in the wall time, not in it).
 //! - Cold start of each binary: process start to the runtime asking for work (init), and to
 //!   its first reply, with an event of the kind the function receives, on a new instance
 //!   each time; then the same event once more on the last instance (warm), so the first
@@ -21,6 +25,7 @@
 //!   cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=5 COLD_STARTS=10 cargo bench -p shipstack-local --bench functions
 //!   ROUNDS=0 COLD_STARTS=0 cargo bench -p shipstack-local --bench functions  # fanout alone
+//!   BASELINE_ZIP=/tmp/main/generated/dist/queue-processor.zip cargo bench -p shipstack-local --bench functions
 
 mod support;
 
@@ -63,13 +68,23 @@ fn main() -> Result<()> {
             kept_alive,
             &[("AWS_ENDPOINT_URL", &harness.moto_endpoint)],
         );
-        for (function, connections, tag) in [
-            (kept_alive.as_ref(), "kept alive (as on AWS)", "K"),
-            (&direct, "straight to moto (one per call)", "D"),
+        let work = platform.deployment.work();
+        let baseline = std::env::var_os("BASELINE_ZIP")
+            .map(|zip| with_code(harness, kept_alive, Path::new(&zip), work))
+            .transpose()?;
+        let mut kept_alive_variants = vec![("packaged", kept_alive.as_ref())];
+        kept_alive_variants.extend(baseline.as_ref().map(|b| ("baseline", b)));
+        for (variants, connections, tag) in [
+            (kept_alive_variants, "kept alive (as on AWS)", "K"),
+            (
+                vec![("packaged", &direct)],
+                "straight to moto (one per call)",
+                "D",
+            ),
         ] {
             if rounds > 0 {
                 println!();
-                queue_processor_cpu(function, connections, tag, rounds, harness).await?;
+                queue_processor_cpu(&variants, connections, tag, rounds, harness).await?;
             }
         }
         if cold_starts > 0 {
@@ -110,9 +125,23 @@ fn with_env(
     EmulatedFunction::new(spec, harness.logs.clone())
 }
 
-/// `tag` keeps each measurement's events apart: new events are new to the table.
-async fn queue_processor_cpu(
+/// The same function running the package `zip` (unzipped under `work`).
+fn with_code(
+    harness: &Harness,
     function: &EmulatedFunction,
+    zip: &Path,
+    work: &Path,
+) -> Result<EmulatedFunction> {
+    let mut spec = function.spec.clone();
+    spec.task_root = work.join("baseline");
+    unzip(zip, &spec.task_root)?;
+    Ok(EmulatedFunction::new(spec, harness.logs.clone()))
+}
+
+/// Each round runs on every variant in turn (the packaged binary, and a baseline if there
+/// is one). `tag` keeps each measurement's events apart: new events are new to the table.
+async fn queue_processor_cpu(
+    variants: &[(&str, &EmulatedFunction)],
     connections: &str,
     tag: &str,
     rounds: usize,
@@ -122,48 +151,52 @@ async fn queue_processor_cpu(
     let batch_size = mapping.batch_size.max(1) as usize;
     println!(
         "queue-processor: {EVENTS} SQS events per round, batches of {batch_size}, one warm instance ({} MB configured), connections {connections}",
-        function.spec.memory_mb
+        variants[0].1.spec.memory_mb
     );
-    // Warm: the instance exists and has made its first calls.
-    run_batches(
-        function,
-        &events(
+    for (variant, function) in variants {
+        // Warm: the instance exists and has made its first calls.
+        let warm = events(
             &mapping.source_arn,
-            &format!("BENCH-{tag}WARM-"),
+            &format!("BENCH-{tag}{variant}WARM-"),
             batch_size,
-        ),
-        batch_size,
-    )
-    .await?;
+        );
+        run_batches(function, &warm, batch_size).await?;
+    }
     println!(
-        "  {:<22} {:>12} {:>12} {:>12} {:>12}",
+        "  {:<31} {:>12} {:>12} {:>12} {:>12}",
         "round", "CPU ms/1000", "wall ms", "batch p50", "batch p99"
     );
-    let mut cpu = Vec::new();
+    let mut cpu = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
-        let records = events(&mapping.source_arn, &format!("BENCH-{tag}{round}-"), EVENTS);
-        for (label, kind) in [("new", "new events"), ("again", "duplicates")] {
-            let measured = run_batches(function, &records, batch_size).await?;
-            println!(
-                "  {:<22} {:>12.1} {:>12.0} {:>10.1}ms {:>10.1}ms",
-                format!("{} {kind}", round + 1),
-                measured.cpu.as_secs_f64() * 1000.0,
-                measured.wall.as_secs_f64() * 1000.0,
-                measured.p50.as_secs_f64() * 1000.0,
-                measured.p99.as_secs_f64() * 1000.0,
-            );
-            if label == "new" {
-                cpu.push(measured.cpu);
+        for (cpu, (variant, function)) in cpu.iter_mut().zip(variants) {
+            let prefix = format!("BENCH-{tag}{variant}{round}-");
+            let records = events(&mapping.source_arn, &prefix, EVENTS);
+            for (label, kind) in [("new", "new events"), ("again", "duplicates")] {
+                let measured = run_batches(function, &records, batch_size).await?;
+                println!(
+                    "  {:<31} {:>12.1} {:>12.0} {:>10.1}ms {:>10.1}ms",
+                    format!("{} {kind} ({variant})", round + 1),
+                    measured.cpu.as_secs_f64() * 1000.0,
+                    measured.wall.as_secs_f64() * 1000.0,
+                    measured.p50.as_secs_f64() * 1000.0,
+                    measured.p99.as_secs_f64() * 1000.0,
+                );
+                if label == "new" {
+                    cpu.push(measured.cpu);
+                }
             }
         }
     }
-    cpu.sort();
-    println!(
-        "  median CPU per {EVENTS} new events: {:.1} ms ({:.0} µs per event)",
-        cpu[cpu.len() / 2].as_secs_f64() * 1000.0,
-        cpu[cpu.len() / 2].as_secs_f64() * 1e6 / EVENTS as f64
-    );
-    println!("  peak RSS after every round: {}", peak_rss(function));
+    for (cpu, (variant, function)) in cpu.iter_mut().zip(variants) {
+        cpu.sort();
+        let median = cpu[cpu.len() / 2];
+        println!(
+            "  {variant}: median CPU per {EVENTS} new events: {:.1} ms ({:.0} µs per event); peak RSS after every round: {}",
+            median.as_secs_f64() * 1000.0,
+            median.as_secs_f64() * 1e6 / EVENTS as f64,
+            peak_rss(function)
+        );
+    }
     Ok(())
 }
 
@@ -209,14 +242,20 @@ async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
             ],
         );
         let mut times = Vec::new();
-        for _ in 0..=samples {
+        let mut cpu_before = Duration::ZERO;
+        for sample in 0..=samples {
             let time = invoke_batch(&function, event.clone()).await;
             times.push(time.with_context(|| harness.logs.recent().join("\n"))?);
+            if sample == 0 {
+                cpu_before = function.idle_cpu_time();
+            }
         }
         times.remove(0); // the first started the instance
+        let cpu = function.idle_cpu_time().saturating_sub(cpu_before) / samples as u32;
         println!(
-            "  {in_flight:>2} in flight, {entries:>2} per PublishBatch: {}",
-            spread(times)
+            "  {in_flight:>2} in flight, {entries:>2} per PublishBatch: {}; CPU {:.1} ms per batch",
+            spread(times),
+            cpu.as_secs_f64() * 1000.0
         );
     }
     Ok(())

@@ -31,7 +31,7 @@ pub fn setting(name: &str, default: usize) -> usize {
 pub struct Platform {
     pub harness: Harness,
     pub outputs: Outputs,
-    _deployment: Deployment,
+    pub deployment: Deployment,
     _moto: Moto,
 }
 
@@ -48,7 +48,7 @@ impl Platform {
         Ok(Platform {
             harness,
             outputs,
-            _deployment: deployment,
+            deployment,
             _moto: moto,
         })
     }
