@@ -241,16 +241,16 @@ async fn stream_fanout_batch(harness: &Harness, samples: usize) -> Result<()> {
                 (env_vars::FANOUT_BATCH_ENTRIES, entries),
             ],
         );
-        let mut times = Vec::new();
-        let mut cpu_before = Duration::ZERO;
-        for sample in 0..=samples {
+        let batch = || async {
             let time = invoke_batch(&function, event.clone()).await;
-            times.push(time.with_context(|| harness.logs.recent().join("\n"))?);
-            if sample == 0 {
-                cpu_before = function.idle_cpu_time();
-            }
+            time.with_context(|| harness.logs.recent().join("\n"))
+        };
+        batch().await?; // starts the instance: not measured
+        let cpu_before = function.idle_cpu_time();
+        let mut times = Vec::new();
+        for _ in 0..samples {
+            times.push(batch().await?);
         }
-        times.remove(0); // the first started the instance
         let cpu = function.idle_cpu_time().saturating_sub(cpu_before) / samples as u32;
         println!(
             "  {in_flight:>2} in flight, {entries:>2} per PublishBatch: {}; CPU {:.1} ms per batch",

@@ -52,11 +52,6 @@ pub fn identity(event: &ShipmentEvent, dedupe: Dedupe<'_>) -> Identity {
     }
 }
 
-/// The sort key of the event's item.
-pub fn event_key(event: &ShipmentEvent, dedupe: Dedupe<'_>) -> String {
-    identity(event, dedupe).event_key
-}
-
 /// Checks a client's `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub fn validate_idempotency_key(key: &str) -> Result<&str, String> {
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {

@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 use shipment::error::Rejection;
-use shipment::idempotency::{content_digest, event_key, validate_idempotency_key, Dedupe};
+use shipment::idempotency::{content_digest, identity, validate_idempotency_key, Dedupe};
 use shipment::samples::seed_003_envelope;
 use shipment::{parse_body, parse_value, ShipmentStatus, Status, MAX_EVENT_BYTES};
 
@@ -277,6 +277,11 @@ fn rejects_numbers_dynamodb_cannot_store_and_too_deep_details() {
     }
     let rejection = reject(json!({"shipmentId":"A","status":"CREATED","details":{"deep":deep}}));
     assert_eq!(rejection.field_errors().len(), 1);
+}
+
+/// The sort key of the event's item.
+fn event_key(event: &shipment::ShipmentEvent, dedupe: Dedupe<'_>) -> String {
+    identity(event, dedupe).event_key
 }
 
 #[test]
