@@ -317,7 +317,13 @@ fn grants_follow_the_wiring() {
     let actions = function_policy_actions("prod");
     let has =
         |function: &str, action: &str| actions.iter().any(|(f, a)| f == function && a == action);
-    assert!(has("ingest_api", "dynamodb:PutItem"));
+    for writer in ["ingest_api", "queue_processor"] {
+        assert!(has(writer, "dynamodb:PartiQLInsert"), "{writer}");
+        assert!(
+            !has(writer, "dynamodb:PutItem"),
+            "{writer}: its only write is the conditional INSERT"
+        );
+    }
     assert!(
         !has("ingest_api", "sns:Publish"),
         "ingest does not dual-write"

@@ -37,7 +37,8 @@ pub fn add(stack: &mut Stack, env: &EnvConfig, functions: &Functions, data: &Dat
         functions.reservation(|r| r.writers),
     ));
     data.shipments.grant_read_data(stack, &ingest);
-    data.shipments.grant_write_data(stack, &ingest);
+    // Its only write is the conditional one, a PartiQL INSERT (processors' `partiql`).
+    data.shipments.grant_partiql_insert(stack, &ingest);
 
     let websocket_handler = stack.add(functions.function(
         functions::WEBSOCKET_HANDLER,

@@ -148,7 +148,8 @@ pub fn add(
             (processor, None)
         }
     };
-    data.shipments.grant_write_data(stack, &writer);
+    // Its only write is the conditional one, a PartiQL INSERT (processors' `partiql`).
+    data.shipments.grant_partiql_insert(stack, &writer);
     messaging.dead_letters.grant_send_messages(stack, &writer);
     Ingestion {
         bus,

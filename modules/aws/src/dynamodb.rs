@@ -85,6 +85,9 @@ const WRITE: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 ];
+// "IAM security policies with PartiQL for DynamoDB": an INSERT statement needs
+// dynamodb:PartiQLInsert on the table; no item action grants it.
+const PARTIQL_INSERT: &[&str] = &["dynamodb:PartiQLInsert"];
 const STREAM_READ: &[&str] = &[
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -152,6 +155,13 @@ impl TableRef {
     /// Item writes (put, update, delete, batch), conditional writes included.
     pub fn grant_write_data(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
         to.grant(stack, Statement::allow(WRITE, [self.arn().into()]));
+        self.key.grant_encrypt_decrypt(stack, to)
+    }
+
+    /// PartiQL INSERT statements: an item written unless its key exists (the conditional
+    /// writes of the event writers, batched by `BatchExecuteStatement`).
+    pub fn grant_partiql_insert(&self, stack: &mut Stack, to: &impl Grantee) -> Grant {
+        to.grant(stack, Statement::allow(PARTIQL_INSERT, [self.arn().into()]));
         self.key.grant_encrypt_decrypt(stack, to)
     }
 

@@ -140,7 +140,7 @@ type GrantFn = fn(&TableRef, &mut Stack, &FunctionRef) -> aws::iam::Grant;
 #[test]
 fn grants_allow_exactly_reads_writes_or_stream_reads_on_their_resources() {
     let table_arn = "${aws_dynamodb_table.shipments.arn}";
-    let cases: [(GrantFn, _, _, _); 3] = [
+    let cases: [(GrantFn, _, _, _); 4] = [
         (
             |t, s, w| t.grant_read_data(s, w),
             &[
@@ -163,6 +163,12 @@ fn grants_allow_exactly_reads_writes_or_stream_reads_on_their_resources() {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ][..],
+            vec![table_arn.to_owned()],
+            &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"][..],
+        ),
+        (
+            |t, s, w| t.grant_partiql_insert(s, w),
+            &["dynamodb:PartiQLInsert"][..],
             vec![table_arn.to_owned()],
             &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"][..],
         ),

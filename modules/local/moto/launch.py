@@ -1,10 +1,11 @@
-"""moto_server with IAM enforcement made usable for the end-to-end test.
+"""moto_server made to answer as AWS does where the platform depends on it.
 
-Started by `local::Moto::start_iam` as `.venv/bin/python launch.py -H 127.0.0.1 -p PORT`
-with INITIAL_NO_AUTH_ACTION_COUNT set: after that many requests moto checks every request's
-SigV4 signature and the caller's IAM policies. moto 5.2.5 gets a few things wrong there;
-this launcher patches them in memory (nothing under site-packages is edited) and then runs
-moto's own `moto.server.main`. Each patch says what it fixes and what it gives up.
+Started by `local::Moto` as `.venv/bin/python launch.py -H 127.0.0.1 -p PORT`; by
+`Moto::start_iam` with INITIAL_NO_AUTH_ACTION_COUNT set: after that many requests moto checks
+every request's SigV4 signature and the caller's IAM policies. moto 5.2.5 gets a few things
+wrong; this launcher patches them in memory (nothing under site-packages is edited) and then
+runs moto's own `moto.server.main`. Each patch says what it fixes and what it gives up.
+Patches 1-5 act only when IAM is enforced; patch 6 always.
 
 1. Signatures are recomputed over the raw body. moto re-signs with the *parsed* request:
    a body-less GET/DELETE is re-signed with the headers dict (or the query string)
@@ -34,17 +35,32 @@ moto's own `moto.server.main`. Each patch says what it fixes and what it gives u
    and IAM policies"); the functions call it at init to open their connection. It is
    allowed, as moto already allows sts:GetCallerIdentity.
 
+6. PartiQL INSERT as DynamoDB runs it. moto 5.2.5's parser takes no `?` parameters in an
+   INSERT (a TypeError, so a 500), copies every item of every table for each statement, and
+   overwrites an existing item where DynamoDB answers DuplicateItem ("PartiQL insert
+   statements for DynamoDB"). A BatchExecuteStatement made only of parameterised INSERTs
+   (`INSERT INTO "table" VALUE {'name': ?, ...}`, what queue-processor sends) is run here:
+   parameters bound in order, an existing key refused with DuplicateItem, the item written
+   with moto's own put (its type checks, its stream record). Any other statement runs as
+   moto runs it. IAM authorises such a batch as dynamodb:PartiQLInsert ("IAM security
+   policies with PartiQL for DynamoDB"), which patch 4 names.
+
 moto never checks Conditions, KMS key use or key policies, resource policies or
 iam:PassRole; a missing grant of those kinds does not fail locally.
 """
 
 import io
+import json
+import re
 import sys
 import threading
 
 from botocore.awsrequest import AWSRequest
 
 import moto.iam.access_control as ac
+from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.exceptions import ConditionalCheckFailed
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 _request = threading.local()
@@ -126,6 +142,8 @@ _original_init = ac.IAMRequestBase.__init__
 def _init(self, *args, **kwargs):
     _original_init(self, *args, **kwargs)
     action = _RENAMED.get(self._action, self._action)
+    if action == "dynamodb:BatchExecuteStatement" and _only_inserts(_request_json()):
+        action = "dynamodb:PartiQLInsert"
     if action.startswith("monitoring:"):
         action = "cloudwatch:" + action[len("monitoring:"):]
     self._action = action
@@ -145,6 +163,77 @@ def _check_action_permitted(self, resource):
 
 
 ac.IAMRequestBase.check_action_permitted = _check_action_permitted
+
+# 6. Parameterised PartiQL INSERT batches.
+_INSERT = re.compile(
+    r"\s*INSERT\s+INTO\s+\"((?:[^\"]|\"\")+)\"\s+VALUE\s+\{(.*)\}\s*", re.S | re.I
+)
+_PLACEHOLDER = r"\s*'((?:[^']|'')*)'\s*:\s*\?\s*"
+_PLACEHOLDERS = re.compile(rf"{_PLACEHOLDER}(?:,{_PLACEHOLDER})*")
+_NAME = re.compile(_PLACEHOLDER)
+
+
+def _request_json():
+    try:
+        return json.loads(getattr(_request, "body", b"") or b"{}")
+    except ValueError:
+        return {}
+
+
+def _parameterised_insert(statement):
+    """(table, item) for `INSERT INTO "t" VALUE {'a': ?, ...}` with its parameters, else None."""
+    match = _INSERT.fullmatch(statement.get("Statement", ""))
+    if match is None or not _PLACEHOLDERS.fullmatch(match.group(2)):
+        return None
+    names = [name.replace("''", "'") for name in _NAME.findall(match.group(2))]
+    parameters = statement.get("Parameters") or []
+    if len(names) != len(parameters):
+        return None
+    return match.group(1).replace('""', '"'), dict(zip(names, parameters))
+
+
+def _only_inserts(body):
+    statements = body.get("Statements") or []
+    return bool(statements) and all(_parameterised_insert(s) for s in statements)
+
+
+def _error_code(error):
+    code = error.error_type.split("#")[-1]
+    return "ValidationError" if code == "ValidationException" else code.removesuffix("Exception")
+
+
+_original_batch_execute_statement = DynamoDBBackend.batch_execute_statement
+
+
+def _batch_execute_statement(self, statements):
+    if not _only_inserts({"Statements": statements}):
+        return _original_batch_execute_statement(self, statements)
+    responses = []
+    for statement in statements:
+        table_name, item = _parameterised_insert(statement)
+        table = self.tables.get(table_name)
+        if table is None:
+            error = {"Code": "ResourceNotFound", "Message": "Requested resource not found"}
+            responses.append({"Error": error})
+            continue
+        try:
+            # moto's own put: its validation, then the key condition, then the stream record.
+            table.put_item(
+                item,
+                condition_expression="attribute_not_exists(#k)",
+                expression_attribute_names={"#k": table.hash_key_attr},
+            )
+            responses.append({"TableName": table_name})
+        except ConditionalCheckFailed:
+            error = {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"}
+            responses.append({"TableName": table_name, "Error": error})
+        except JsonRESTError as e:
+            error = {"Code": _error_code(e), "Message": e.message}
+            responses.append({"TableName": table_name, "Error": error})
+    return responses
+
+
+DynamoDBBackend.batch_execute_statement = _batch_execute_statement
 
 if __name__ == "__main__":
     from moto.server import main

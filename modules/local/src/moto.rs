@@ -1,10 +1,10 @@
 //! moto's server on a loopback port: started by us, killed (with its process group) on drop,
 //! so it is never left running.
 //!
-//! Two modes:
-//! - [`Moto::start`]: moto as it comes, accepting any credentials (the processors' tests);
-//! - [`Moto::start_iam`]: IAM enforced. moto runs through `modules/local/moto/launch.py`
-//!   (which patches what moto gets wrong, see there) with `INITIAL_NO_AUTH_ACTION_COUNT`
+//! moto always runs through `modules/local/moto/launch.py`, which patches what moto gets wrong
+//! (see there: PartiQL INSERT batches in every mode, the rest only matters with IAM). Two modes:
+//! - [`Moto::start`]: accepting any credentials (the processors' tests);
+//! - [`Moto::start_iam`]: IAM enforced, with `INITIAL_NO_AUTH_ACTION_COUNT`
 //!   set to the [`BOOTSTRAP_REQUESTS`] that create an admin user; from then on only that
 //!   user's keys and role sessions it assumes are accepted, and every call must be allowed
 //!   by the caller's policies. The admin's keys are registered for the endpoint
@@ -53,12 +53,12 @@ impl Moto {
 
     /// Starts moto (no IAM checks) on `127.0.0.1:port` and waits until it answers.
     pub fn start_on(port: u16) -> Result<Moto> {
-        let server = paths::moto_server();
-        Moto::start_with(&server, port)
-    }
-
-    pub fn start_with(server: &Path, port: u16) -> Result<Moto> {
-        Moto::spawn(Command::new(server), server, port)
+        let python = paths::venv_python();
+        let mut command = Command::new(&python);
+        command
+            .arg(paths::moto_launcher())
+            .env_remove("INITIAL_NO_AUTH_ACTION_COUNT");
+        Moto::spawn(command, &python, port)
     }
 
     /// Starts moto enforcing IAM on a free loopback port, with its admin user made.

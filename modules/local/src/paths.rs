@@ -23,17 +23,12 @@ pub fn dist() -> PathBuf {
     repo_root().join("generated/dist")
 }
 
-/// `.venv/bin/moto_server` (`scripts/setup-python`).
-pub fn moto_server() -> PathBuf {
-    repo_root().join(".venv/bin/moto_server")
-}
-
-/// `.venv/bin/python` (`scripts/setup-python`), which runs the IAM-enforcing launcher.
+/// `.venv/bin/python` (`scripts/setup-python`, which installs moto there): it runs the launcher.
 pub fn venv_python() -> PathBuf {
     repo_root().join(".venv/bin/python")
 }
 
-/// `modules/local/moto/launch.py`: moto's server with the patches IAM enforcement needs.
+/// `modules/local/moto/launch.py`: moto's server with the patches that make it answer as AWS does.
 pub fn moto_launcher() -> PathBuf {
     repo_root().join("modules/local/moto/launch.py")
 }

@@ -2,8 +2,8 @@
 //! quickly and on its own. Needs `scripts/setup-python` (moto).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BatchStatementRequest, BillingMode, KeySchemaElement,
+    KeyType, ScalarAttributeType,
 };
 use local::faults::iam_api;
 use local::sdk_clients::{self, form_encode, Clients};
@@ -92,7 +92,7 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     let policy = json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["dynamodb:PutItem"],
+        {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:PartiQLInsert"],
          "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"},
         {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
          "Resource": "arn:aws:sqs:us-east-1:123456789012:granted"},
@@ -129,6 +129,31 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
         .send()
         .await
         .expect("granted (moto checks DynamoDB on the action only)");
+    let insert = |key: &str| {
+        BatchStatementRequest::builder()
+            .statement(r#"INSERT INTO "t" VALUE {'k': ?}"#)
+            .parameters(AttributeValue::S(key.into()))
+            .build()
+            .unwrap()
+    };
+    let answer = role
+        .dynamodb
+        .batch_execute_statement()
+        .statements(insert("a b"))
+        .statements(insert("c"))
+        .send()
+        .await
+        .expect("a batch of INSERTs is authorised by dynamodb:PartiQLInsert");
+    let codes: Vec<_> = answer
+        .responses()
+        .iter()
+        .map(|response| response.error().and_then(|e| e.code()).map(|c| c.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [Some("DuplicateItem"), None],
+        "the existing key refused (launch.py patch 6), the new one written"
+    );
     let denied = role
         .dynamodb
         .get_item()

@@ -16,30 +16,71 @@ pub struct WriterDeps<S, D> {
     pub ttl_days: u32,
 }
 
-/// Writes one validated event with a conditional put, logs it and counts it.
-pub async fn store_event<S: EventStore>(
+/// A validated event to store, and how it is identified and arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct ToStore<'a> {
+    pub event: &'a ShipmentEvent,
+    pub dedupe: Dedupe<'a>,
+    pub arrival: Arrival<'a>,
+}
+
+/// Writes validated events, one conditional put each (in as few requests as the store
+/// takes), then logs and counts each: one result per event, in order.
+pub async fn store_events<S: EventStore>(
     store: &S,
-    event: &ShipmentEvent,
-    dedupe: Dedupe<'_>,
+    events: &[ToStore<'_>],
     now: DateTime<Utc>,
     ttl_days: u32,
-    arrival: Arrival<'_>,
+    metrics: &Metrics,
+) -> Vec<Result<(Item, PutOutcome), Transient>> {
+    let items: Vec<Item> = events
+        .iter()
+        .map(|to_store| {
+            event_item(
+                to_store.event,
+                to_store.dedupe,
+                StoreMeta {
+                    ingested_at: now,
+                    ttl_days,
+                    arrival: to_store.arrival,
+                },
+            )
+        })
+        .collect();
+    let results = store.put_all_if_absent(&items).await;
+    events
+        .iter()
+        .zip(items)
+        .zip(results)
+        .map(|((to_store, item), result)| record(to_store.event, item, result, metrics))
+        .collect()
+}
+
+/// [`store_events`] for one event.
+pub async fn store_event<S: EventStore>(
+    store: &S,
+    to_store: ToStore<'_>,
+    now: DateTime<Utc>,
+    ttl_days: u32,
     metrics: &Metrics,
 ) -> Result<(Item, PutOutcome), Transient> {
-    let item = event_item(
-        event,
-        dedupe,
-        StoreMeta {
-            ingested_at: now,
-            ttl_days,
-            arrival,
-        },
-    );
+    let mut results = store_events(store, &[to_store], now, ttl_days, metrics).await;
+    results
+        .pop()
+        .unwrap_or_else(|| Err(Transient("the event store answered no outcome".into())))
+}
+
+/// Logs and counts one event's put.
+fn record(
+    event: &ShipmentEvent,
+    item: Item,
+    result: Result<PutOutcome, Transient>,
+    metrics: &Metrics,
+) -> Result<(Item, PutOutcome), Transient> {
     let event_key = item
         .get(shipment::contract::shipments_table::SORT_KEY)
         .and_then(|v| v.as_s())
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     // Every outcome is logged with the same fields identifying the event, then its own.
     macro_rules! log_outcome {
         ($level:ident, $outcome:literal $(, $field:ident = $value:expr)*; $message:literal) => {
@@ -53,26 +94,24 @@ pub async fn store_event<S: EventStore>(
             )
         };
     }
-    match store.put_if_absent(&item).await {
+    match result {
         Ok(PutOutcome::Created) => {
             metrics.incr_status(metric::EVENTS_PROCESSED, &event.status);
             if event.status.is_unrecognised() {
                 metrics.incr_status(metric::UNRECOGNISED_STATUS, &event.status);
             }
             log_outcome!(info, "stored"; "shipment event stored");
-            Ok((item, PutOutcome::Created))
         }
         Ok(PutOutcome::AlreadyExists) => {
             metrics.incr(metric::DUPLICATES_SKIPPED);
             log_outcome!(info, "duplicate"; "redelivered shipment event skipped");
-            Ok((item, PutOutcome::AlreadyExists))
         }
-        Err(error) => {
+        Err(ref error) => {
             metrics.incr(metric::PROCESSING_ERRORS);
             log_outcome!(error, "failed", error = error; "storing shipment event failed");
-            Err(error)
         }
     }
+    result.map(|outcome| (item, outcome))
 }
 
 /// Sends an invalid event's body, unchanged, to the dead-letter queue with its (shortened)

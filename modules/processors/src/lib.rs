@@ -3,7 +3,7 @@
 //!
 //! Each handler ([`handlers`]) is a plain async function of (event, dependencies, clock,
 //! metrics); the dependencies are the narrow traits of [`ports`], implemented over the AWS
-//! SDK in [`sdk`] and by in-memory fakes in the tests. A binary's `main` only loads the
+//! SDK in [`sdk`] (the conditional writes as PartiQL batches, [`partiql`]) and by in-memory fakes in the tests. A binary's `main` only loads the
 //! configuration, builds the clients and hands the handler to [`shell::serve`].
 //!
 //! # Failure semantics (no event is lost)
@@ -35,6 +35,7 @@ pub mod dynamo_json;
 pub mod handlers;
 pub mod ingest;
 pub mod metrics;
+pub mod partiql;
 pub mod ports;
 pub mod sdk;
 pub mod settings;

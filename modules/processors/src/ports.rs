@@ -38,11 +38,13 @@ pub enum PutOutcome {
 
 /// The shipments table.
 pub trait EventStore: Sync {
-    /// Puts the item unless one with its key exists.
-    fn put_if_absent(
+    /// Puts each item unless one with its key exists: one outcome per item, in order. Of
+    /// items sharing a key, the first is put and the others are its duplicates (or fail with
+    /// it). Each item is one conditional write, however the store groups them into requests.
+    fn put_all_if_absent(
         &self,
-        item: &Item,
-    ) -> impl Future<Output = Result<PutOutcome, Transient>> + Send;
+        items: &[Item],
+    ) -> impl Future<Output = Vec<Result<PutOutcome, Transient>>> + Send;
     /// Reads one event (strongly consistent).
     fn get(
         &self,

@@ -12,11 +12,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, Select};
 use aws_smithy_http_client::tls;
 use shipment::contract::{connections_table, dead_letter, shipments_table};
 use shipment::{AttrValue, Item};
 
+use crate::partiql;
 use crate::ports::{
     Connections, DeadLetter, DeadLetters, EventStore, Notification, PostOutcome, Publisher, Push,
     PutOutcome, Transient,
@@ -261,25 +262,78 @@ impl DynamoShipments {
     }
 }
 
+/// How many times a statement refused for throughput is sent, as the standard retry mode
+/// tries a request (the SDK retries a failed request, not a refused statement).
+const INSERT_ATTEMPTS: u32 = 3;
+
+impl DynamoShipments {
+    /// Up to [`partiql::MAX_STATEMENTS`] items in one request, statements answered
+    /// [`partiql::Answer::Retry`] sent again after a jittered exponential backoff.
+    async fn insert(&self, items: &[&Item]) -> Vec<Result<PutOutcome, Transient>> {
+        let mut results = vec![None; items.len()];
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        for attempt in 1..=INSERT_ATTEMPTS {
+            let statements = pending.iter().map(|&n| {
+                let (statement, parameters) = partiql::insert_statement(&self.table, items[n]);
+                BatchStatementRequest::builder()
+                    .statement(statement)
+                    .set_parameters(Some(parameters))
+                    .build()
+            });
+            let sent = match statements.collect::<Result<Vec<_>, _>>() {
+                Ok(statements) => self
+                    .client
+                    .batch_execute_statement()
+                    .set_statements(Some(statements))
+                    .send()
+                    .await
+                    .map_err(failed(partiql::ACTION)),
+                Err(error) => Err(Transient::new(partiql::ACTION, error)),
+            };
+            let output = match sent {
+                Ok(output) => output,
+                Err(error) => {
+                    for &n in &pending {
+                        results[n] = Some(Err(error.clone()));
+                    }
+                    break;
+                }
+            };
+            // The responses are in the order of the statements (API reference, BatchExecuteStatement).
+            let mut again = Vec::new();
+            for (position, &n) in pending.iter().enumerate() {
+                results[n] = Some(match partiql::answer(output.responses().get(position)) {
+                    partiql::Answer::Done(outcome) => Ok(outcome),
+                    partiql::Answer::Retry(reason) => {
+                        again.push(n);
+                        Err(Transient::new(partiql::ACTION, reason))
+                    }
+                    partiql::Answer::Failed(reason) => Err(Transient::new(partiql::ACTION, reason)),
+                });
+            }
+            if again.is_empty() || attempt == INSERT_ATTEMPTS {
+                break;
+            }
+            pending = again;
+            // Full jitter on 25 ms, 50 ms: concurrent functions do not retry in step.
+            let ceiling = 25u64 << (attempt - 1);
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ceiling))).await;
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("every statement has a result"))
+            .collect()
+    }
+}
+
 impl EventStore for DynamoShipments {
-    async fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk_item(item)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", shipments_table::PARTITION_KEY)
-            .send()
-            .await;
-        outcome(
-            "dynamodb:PutItem",
-            result,
-            PutOutcome::Created,
-            (PutOutcome::AlreadyExists, |e| {
-                e.is_conditional_check_failed_exception()
-            }),
-        )
+    async fn put_all_if_absent(&self, items: &[Item]) -> Vec<Result<PutOutcome, Transient>> {
+        let distinct = partiql::Distinct::of(items);
+        let requests = distinct
+            .items
+            .chunks(partiql::MAX_STATEMENTS)
+            .map(|chunk| self.insert(chunk));
+        distinct.outcomes(futures_util::future::join_all(requests).await.concat())
     }
 
     async fn get(&self, shipment_id: &str, event_key: &str) -> Result<Option<Item>, Transient> {

@@ -2,7 +2,7 @@
 //! duplicates written once, conditional failures handled, dead letters with reasons,
 //! subscriber-only fanout, 410 cleanup, summary overwrite.
 //!
-//! Needs `.venv/bin/moto_server`: run `scripts/setup-python` once (CI does).
+//! Needs moto in `.venv`: run `scripts/setup-python` once (CI does).
 
 mod support;
 
@@ -97,6 +97,59 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
     assert_eq!(
         m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None),
         8
+    );
+}
+
+/// More valid events than one PartiQL batch takes (25), one of them twice in the SQS batch:
+/// each key written once, in two requests, the repeat a duplicate; the invalid one dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_processor_writes_a_batch_in_requests_of_25_statements() {
+    let cloud = Cloud::start().await;
+    let proxy = local::faults::FaultProxy::start(&cloud.moto.endpoint(), 1)
+        .await
+        .unwrap();
+    let config = local::sdk_clients::sdk_config(&proxy.endpoint).await;
+    let deps = queue_processor::Deps {
+        store: processors::sdk::DynamoShipments::new(&config, &cloud.shipments_table),
+        dead_letters: cloud.dead_letters(),
+        ttl_days: 90,
+    };
+    let m = metrics(functions::QUEUE_PROCESSOR);
+    let events: Vec<String> = (0..30)
+        .map(|n| {
+            format!(
+                r#"{{"shipmentId":"S-{n}","status":"CREATED","timestamp":"2025-10-17T10:00:00Z"}}"#
+            )
+        })
+        .collect();
+    let mut records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(n, body)| sqs_record(&format!("m-{n}"), body))
+        .collect();
+    records.insert(4, sqs_record("again", &events[3]));
+    records.insert(7, sqs_record("bad", r#"{"shipmentId":"S-X"}"#));
+
+    let response = queue_processor::handle(sqs_event(records.clone()), &deps, now(), &m).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 30);
+    assert_eq!(
+        proxy.forwarded(),
+        2,
+        "30 distinct keys: 25 statements, then 5"
+    );
+    assert_eq!(
+        m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None),
+        1
+    );
+    assert_eq!(cloud.drain(&cloud.dead_letter_queue_url).await.len(), 1);
+
+    // The whole batch redelivered: every event a duplicate, nothing overwritten.
+    let response = queue_processor::handle(sqs_event(records), &deps, now(), &m).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None),
+        32
     );
 }
 

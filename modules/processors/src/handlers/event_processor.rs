@@ -12,7 +12,7 @@ use shipment::contract::functions;
 use shipment::item::Arrival;
 use shipment::{parse_body, Dedupe};
 
-use crate::ingest::{dead_letter, store_event};
+use crate::ingest::{dead_letter, store_event, ToStore};
 use crate::metrics::Metrics;
 use crate::ports::{DeadLetters, EventStore, PutOutcome, Transient};
 
@@ -30,16 +30,13 @@ pub async fn handle<S: EventStore, D: DeadLetters>(
     let envelope_id = event.get("id").and_then(Value::as_str);
     match parse_body(&raw, None) {
         Ok(shipment_event) => {
-            let (item, outcome) = store_event(
-                &deps.store,
-                &shipment_event,
-                Dedupe::Content,
-                now,
-                deps.ttl_days,
-                Arrival::EventBridge,
-                metrics,
-            )
-            .await?;
+            let to_store = ToStore {
+                event: &shipment_event,
+                dedupe: Dedupe::Content,
+                arrival: Arrival::EventBridge,
+            };
+            let (item, outcome) =
+                store_event(&deps.store, to_store, now, deps.ttl_days, metrics).await?;
             Ok(json!({
                 "outcome": match outcome { PutOutcome::Created => "stored", PutOutcome::AlreadyExists => "duplicate" },
                 "shipmentId": shipment_event.shipment_id,

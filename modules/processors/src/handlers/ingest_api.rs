@@ -28,7 +28,7 @@ use shipment::item::{attrs, item_to_json, Arrival};
 use shipment::{parse_body, Dedupe, MAX_EVENT_BYTES};
 
 use super::json_response;
-use crate::ingest::store_event;
+use crate::ingest::{store_event, ToStore};
 use crate::metrics::Metrics;
 use crate::ports::{EventStore, PutOutcome};
 
@@ -106,22 +106,18 @@ pub async fn handle<S: EventStore>(
         Some(key) => Dedupe::IdempotencyKey(key),
         None => Dedupe::Content,
     };
-    let (item, outcome) = match store_event(
-        &deps.store,
-        &event,
+    let to_store = ToStore {
+        event: &event,
         dedupe,
-        now,
-        deps.ttl_days,
-        Arrival::Rest {
+        arrival: Arrival::Rest {
             request_id: &request_id,
         },
-        metrics,
-    )
-    .await
-    {
-        Ok(stored) => stored,
-        Err(_) => return internal_error(&request_id),
     };
+    let (item, outcome) =
+        match store_event(&deps.store, to_store, now, deps.ttl_days, metrics).await {
+            Ok(stored) => stored,
+            Err(_) => return internal_error(&request_id),
+        };
     match outcome {
         PutOutcome::Created => stored_reply(&item, "stored"),
         PutOutcome::AlreadyExists => {

@@ -21,7 +21,7 @@ fn text(item: &Item, name: &str) -> String {
 }
 
 /// The shipments table. `fail_puts` makes the next N puts fail; `fail_shipment` fails every
-/// put for one shipment id.
+/// put for one shipment id. A batch's items are put one by one, in order.
 #[derive(Default)]
 pub struct FakeStore {
     pub items: Mutex<BTreeMap<(String, String), Item>>,
@@ -29,7 +29,10 @@ pub struct FakeStore {
     pub fail_shipment: Mutex<Option<String>>,
     pub fail_gets: AtomicUsize,
     pub fail_counts: AtomicUsize,
+    /// Conditional puts, one per item.
     pub put_calls: AtomicUsize,
+    /// Calls of `put_all_if_absent`.
+    pub batch_calls: AtomicUsize,
 }
 
 impl FakeStore {
@@ -50,8 +53,8 @@ impl FakeStore {
     }
 }
 
-impl EventStore for FakeStore {
-    async fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
+impl FakeStore {
+    fn put_if_absent(&self, item: &Item) -> Result<PutOutcome, Transient> {
         self.put_calls.fetch_add(1, Ordering::SeqCst);
         let id = text(item, st::PARTITION_KEY);
         if self.should_fail(&self.fail_puts)
@@ -66,6 +69,13 @@ impl EventStore for FakeStore {
         }
         items.insert(key, item.clone());
         Ok(PutOutcome::Created)
+    }
+}
+
+impl EventStore for FakeStore {
+    async fn put_all_if_absent(&self, items: &[Item]) -> Vec<Result<PutOutcome, Transient>> {
+        self.batch_calls.fetch_add(1, Ordering::SeqCst);
+        items.iter().map(|item| self.put_if_absent(item)).collect()
     }
 
     async fn get(&self, shipment_id: &str, event_key: &str) -> Result<Option<Item>, Transient> {
