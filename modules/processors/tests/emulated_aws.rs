@@ -32,6 +32,27 @@ fn text(item: &Item, name: &str) -> String {
         .to_owned()
 }
 
+/// queue-processor's clients through a pass-through proxy to moto, which counts connections
+/// and requests (moto closes every connection; the proxy keeps them, as AWS does).
+async fn queue_processor_behind_a_proxy(
+    cloud: &Cloud,
+) -> (
+    local::faults::FaultProxy,
+    aws_config::SdkConfig,
+    queue_processor::Deps<processors::sdk::DynamoShipments, processors::sdk::SqsDeadLetters>,
+) {
+    let proxy = local::faults::FaultProxy::start(&cloud.moto.endpoint(), 1)
+        .await
+        .unwrap();
+    let config = local::sdk_clients::sdk_config(&proxy.endpoint).await;
+    let deps = queue_processor::Deps {
+        store: processors::sdk::DynamoShipments::new(&config, &cloud.shipments_table),
+        dead_letters: processors::sdk::SqsDeadLetters::new(&config, &cloud.dead_letter_queue_url),
+        ttl_days: 90,
+    };
+    (proxy, config, deps)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_events() {
     let cloud = Cloud::start().await;
@@ -105,15 +126,7 @@ async fn queue_processor_writes_redeliveries_once_and_dead_letters_invalid_event
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_processor_writes_a_batch_in_requests_of_25_statements() {
     let cloud = Cloud::start().await;
-    let proxy = local::faults::FaultProxy::start(&cloud.moto.endpoint(), 1)
-        .await
-        .unwrap();
-    let config = local::sdk_clients::sdk_config(&proxy.endpoint).await;
-    let deps = queue_processor::Deps {
-        store: processors::sdk::DynamoShipments::new(&config, &cloud.shipments_table),
-        dead_letters: cloud.dead_letters(),
-        ttl_days: 90,
-    };
+    let (proxy, _, deps) = queue_processor_behind_a_proxy(&cloud).await;
     let m = metrics(functions::QUEUE_PROCESSOR);
     let events: Vec<String> = (0..30)
         .map(|n| {
@@ -135,8 +148,8 @@ async fn queue_processor_writes_a_batch_in_requests_of_25_statements() {
     assert_eq!(cloud.scan(&cloud.shipments_table).await.len(), 30);
     assert_eq!(
         proxy.forwarded(),
-        2,
-        "30 distinct keys: 25 statements, then 5"
+        3,
+        "30 distinct keys in two requests (25 statements, then 5), and the dead letter"
     );
     assert_eq!(
         m.get(shipment::contract::metrics::DUPLICATES_SKIPPED, None),
@@ -157,16 +170,7 @@ async fn queue_processor_writes_a_batch_in_requests_of_25_statements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_opens_the_connection_the_first_invocation_writes_on() {
     let cloud = Cloud::start().await;
-    // Between the function and moto, which closes every connection; the proxy keeps them.
-    let proxy = local::faults::FaultProxy::start(&cloud.moto.endpoint(), 1)
-        .await
-        .unwrap();
-    let config = local::sdk_clients::sdk_config(&proxy.endpoint).await;
-    let deps = queue_processor::Deps {
-        store: processors::sdk::DynamoShipments::new(&config, &cloud.shipments_table),
-        dead_letters: processors::sdk::SqsDeadLetters::new(&config, &cloud.dead_letter_queue_url),
-        ttl_days: 90,
-    };
+    let (proxy, config, deps) = queue_processor_behind_a_proxy(&cloud).await;
     processors::sdk::open_dynamodb_connection(&config).await;
     assert_eq!((proxy.connections(), proxy.forwarded()), (1, 1));
 

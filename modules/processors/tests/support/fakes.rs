@@ -60,7 +60,7 @@ impl FakeStore {
         if self.should_fail(&self.fail_puts)
             || self.fail_shipment.lock().unwrap().as_deref() == Some(id.as_str())
         {
-            return Err(Transient("dynamodb:PutItem: throttled".into()));
+            return Err(Transient("dynamodb:PartiQLInsert: throttled".into()));
         }
         let key = (id, text(item, st::SORT_KEY));
         let mut items = self.items.lock().unwrap();
