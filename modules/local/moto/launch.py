@@ -5,7 +5,7 @@ Started by `local::Moto` as `.venv/bin/python launch.py -H 127.0.0.1 -p PORT`; b
 every request's SigV4 signature and the caller's IAM policies. moto 5.2.5 gets a few things
 wrong; this launcher patches them in memory (nothing under site-packages is edited) and then
 runs moto's own `moto.server.main`. Each patch says what it fixes and what it gives up.
-Patches 1-5 act only when IAM is enforced; patch 6 always.
+Patches 1-5 act only when IAM is enforced; patches 6 and 7 always.
 
 1. Signatures are recomputed over the raw body. moto re-signs with the *parsed* request:
    a body-less GET/DELETE is re-signed with the headers dict (or the query string)
@@ -45,10 +45,22 @@ Patches 1-5 act only when IAM is enforced; patch 6 always.
    moto runs it. IAM authorises such a batch as dynamodb:PartiQLInsert ("IAM security
    policies with PartiQL for DynamoDB"), which patch 4 names.
 
+7. DynamoDB writes one at a time. moto's server runs each request on a thread of its own, and
+   its writes take no lock: a conditional put reads the item, checks, then writes, and a
+   stream record is numbered `len(records)` before it is appended. Concurrent writers
+   (INSERT batches above all) then get two items past one condition, and two stream records
+   one sequence number; DynamoDB checks a condition and writes atomically per item, and
+   "each stream record appears exactly once in the stream" ("Change data capture for
+   DynamoDB Streams"). A stream
+   reader is hurt most: moto's iterator after a repeated number points at that record again,
+   so a poller at the end of the stream reads it forever. Every write and stream record is
+   taken under one lock, so moto's writes are serial (no witness of throughput).
+
 moto never checks Conditions, KMS key use or key policies, resource policies or
 iam:PassRole; a missing grant of those kinds does not fail locally.
 """
 
+import functools
 import io
 import json
 import re
@@ -60,6 +72,7 @@ from botocore.awsrequest import AWSRequest
 import moto.iam.access_control as ac
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.exceptions import ConditionalCheckFailed
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -234,6 +247,32 @@ def _batch_execute_statement(self, statements):
 
 
 DynamoDBBackend.batch_execute_statement = _batch_execute_statement
+
+# 7. One DynamoDB write at a time (reentrant: a backend write calls the table's, which adds
+# the stream record).
+_dynamodb_writes = threading.RLock()
+
+
+def _one_at_a_time(cls, name):
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def serialised(*args, **kwargs):
+        with _dynamodb_writes:
+            return original(*args, **kwargs)
+
+    setattr(cls, name, serialised)
+
+
+for _cls, _name in [
+    (Table, "put_item"),
+    (Table, "delete_item"),
+    (DynamoDBBackend, "update_item"),
+    (DynamoDBBackend, "delete_item"),
+    (DynamoDBBackend, "transact_write_items"),
+    (StreamShard, "add"),
+]:
+    _one_at_a_time(_cls, _name)
 
 if __name__ == "__main__":
     from moto.server import main

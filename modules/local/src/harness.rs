@@ -243,26 +243,54 @@ impl Harness {
         loop {
             let since = Instant::now();
             tokio::time::sleep(Duration::from_millis(600)).await;
-            let mut quiet = self
-                .queue_pollers
-                .iter()
-                .all(|s| s.stats.busy.load(Ordering::SeqCst) == 0)
-                && self.stream_pollers.iter().all(|s| s.idle_since(since))
-                && self.functions.values().all(|f| f.in_flight() == 0);
-            if quiet {
-                for source in &self.queue_pollers {
-                    let (visible, _) = self.queue_depth(&source.queue_url).await?;
-                    quiet &= visible == 0;
-                }
-            }
-            quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+            let busy = self.busy(since).await?;
+            quiet_rounds = if busy.is_empty() { quiet_rounds + 1 } else { 0 };
             if quiet_rounds >= 2 {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the harness did not settle within {timeout:?}");
+                bail!(
+                    "the harness did not settle within {timeout:?}: {}",
+                    busy.join("; ")
+                );
             }
         }
+    }
+
+    /// What is still in progress (see [`Harness::settle`]), each named.
+    async fn busy(&self, since: Instant) -> Result<Vec<String>> {
+        let mut busy = Vec::new();
+        for source in &self.queue_pollers {
+            let batches = source.stats.busy.load(Ordering::SeqCst);
+            if batches > 0 {
+                busy.push(format!(
+                    "{batches} batches of {} in progress",
+                    source.queue_url
+                ));
+            }
+            let (visible, _) = self.queue_depth(&source.queue_url).await?;
+            if visible > 0 {
+                busy.push(format!(
+                    "{visible} messages visible in {}",
+                    source.queue_url
+                ));
+            }
+        }
+        for source in self.stream_pollers.iter().filter(|s| !s.idle_since(since)) {
+            busy.push(format!(
+                "the stream {} not caught up ({} records delivered so far)",
+                source.mapping.source_arn,
+                source.stats.records.load(Ordering::Relaxed)
+            ));
+        }
+        for function in self.functions.values().filter(|f| f.in_flight() > 0) {
+            busy.push(format!(
+                "{} invocations of {} running",
+                function.in_flight(),
+                function.spec.deployed_name
+            ));
+        }
+        Ok(busy)
     }
 
     /// (visible, in flight) messages of a queue.

@@ -1,10 +1,9 @@
 //! moto with IAM enforced (`Moto::start_iam`): what the end-to-end test relies on, checked
 //! quickly and on its own. Needs `scripts/setup-python` (moto).
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BatchStatementRequest, BillingMode, KeySchemaElement,
-    KeyType, ScalarAttributeType,
-};
+mod support;
+
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest};
 use local::faults::iam_api;
 use local::sdk_clients::{self, form_encode, Clients};
 use local::Moto;
@@ -30,29 +29,7 @@ async fn roles_are_enforced_and_the_admin_may_do_anything() {
     admin.lambda.list_functions().send().await.unwrap();
     admin.apigateway.get_rest_apis().send().await.unwrap();
 
-    let key = |name: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(KeyType::Hash)
-            .build()
-            .unwrap()
-    };
-    admin
-        .dynamodb
-        .create_table()
-        .table_name("t")
-        .key_schema(key("k"))
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("k")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    support::create_table(&admin.dynamodb, false).await;
     let queue = |name: &'static str| {
         let sqs = admin.sqs.clone();
         async move {
