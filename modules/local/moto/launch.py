@@ -51,10 +51,10 @@ Patches 1-5 act only when IAM is enforced; patches 6 and 7 always.
    (INSERT batches above all) then get two items past one condition, and two stream records
    one sequence number; DynamoDB checks a condition and writes atomically per item, and
    "each stream record appears exactly once in the stream" ("Change data capture for
-   DynamoDB Streams"). A stream
-   reader is hurt most: moto's iterator after a repeated number points at that record again,
-   so a poller at the end of the stream reads it forever. Every write and stream record is
-   taken under one lock, so moto's writes are serial (no witness of throughput).
+   DynamoDB Streams"). A stream reader is hurt most: moto's iterator after a repeated number
+   points at that record again, so a poller at the end of the stream reads it forever. Every
+   write and stream record is taken under one lock, so moto's writes are serial (no witness
+   of throughput).
 
 moto never checks Conditions, KMS key use or key policies, resource policies or
 iam:PassRole; a missing grant of those kinds does not fail locally.

@@ -243,12 +243,18 @@ impl Harness {
         loop {
             let since = Instant::now();
             tokio::time::sleep(Duration::from_millis(600)).await;
-            let busy = self.busy(since).await?;
+            let mut busy = self.in_progress(since);
+            // The queues are asked only when nothing else is busy (or at the end, to name
+            // them): moto answers one request at a time, shared with the work waited on.
+            let over = Instant::now() > deadline;
+            if busy.is_empty() || over {
+                busy.extend(self.visible_messages().await?);
+            }
             quiet_rounds = if busy.is_empty() { quiet_rounds + 1 } else { 0 };
             if quiet_rounds >= 2 {
                 return Ok(());
             }
-            if Instant::now() > deadline {
+            if over {
                 bail!(
                     "the harness did not settle within {timeout:?}: {}",
                     busy.join("; ")
@@ -257,21 +263,14 @@ impl Harness {
         }
     }
 
-    /// What is still in progress (see [`Harness::settle`]), each named.
-    async fn busy(&self, since: Instant) -> Result<Vec<String>> {
+    /// What the harness itself is still doing (see [`Harness::settle`]), each named.
+    fn in_progress(&self, since: Instant) -> Vec<String> {
         let mut busy = Vec::new();
         for source in &self.queue_pollers {
             let batches = source.stats.busy.load(Ordering::SeqCst);
             if batches > 0 {
                 busy.push(format!(
                     "{batches} batches of {} in progress",
-                    source.queue_url
-                ));
-            }
-            let (visible, _) = self.queue_depth(&source.queue_url).await?;
-            if visible > 0 {
-                busy.push(format!(
-                    "{visible} messages visible in {}",
                     source.queue_url
                 ));
             }
@@ -289,6 +288,21 @@ impl Harness {
                 function.in_flight(),
                 function.spec.deployed_name
             ));
+        }
+        busy
+    }
+
+    /// The mapped queues with visible messages, each named.
+    async fn visible_messages(&self) -> Result<Vec<String>> {
+        let mut busy = Vec::new();
+        for source in &self.queue_pollers {
+            let (visible, _) = self.queue_depth(&source.queue_url).await?;
+            if visible > 0 {
+                busy.push(format!(
+                    "{visible} messages visible in {}",
+                    source.queue_url
+                ));
+            }
         }
         Ok(busy)
     }
